@@ -1,0 +1,1 @@
+"""Model runner: provider-neutral types, the ModelClient protocol and providers."""

@@ -1,0 +1,1 @@
+"""Tools: specs, the registry (local + remote, local wins) and execution."""
