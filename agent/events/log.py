@@ -1,0 +1,123 @@
+"""The append-only run log: the source of truth for SSE, `run.events`, the bridge and the hook bus.
+
+`append` assigns the next sequence number and buffers the row in the open transaction; `commit` makes the
+batch durable (with whatever checkpoint was written in the same transaction) and only then publishes it,
+so no reader ever sees an event that a crash could take back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from agent.events.types import Event
+from agent.localdb import LocalDB
+
+Publisher = Callable[[list[Event]], Awaitable[None]]
+
+
+class RunLog:
+    def __init__(self, db: LocalDB) -> None:
+        self._db = db
+        self._next: dict[str, int] = {}
+        self._keys: dict[str, dict[str, Event]] = {}
+        self._pending: list[Event] = []
+        self._waiters: dict[str, asyncio.Event] = {}
+        self._publishers: list[Publisher] = []
+        self._last_commit = time.monotonic()
+
+    def add_publisher(self, publisher: Publisher) -> None:
+        self._publishers.append(publisher)
+
+    def last_sequence(self, run_id: str) -> int:
+        if run_id not in self._next:
+            row = self._db.conn.execute(
+                "SELECT MAX(sequence) FROM events WHERE run_id=?", (run_id,)
+            ).fetchone()
+            self._next[run_id] = (row[0] or 0) + 1
+        return self._next[run_id] - 1
+
+    def append(self, run_id: str, type_: str, data: dict[str, Any], *, key: str | None = None) -> Event:
+        """Buffers one event. With a key already logged for this run, returns the logged event instead."""
+        if key is not None:
+            known = self._keys.setdefault(run_id, {}).get(key) or self._lookup_key(run_id, key)
+            if known is not None:
+                return known
+        sequence = self.last_sequence(run_id) + 1
+        event = Event(
+            run_id=run_id, sequence=sequence, key=key or f"#{sequence}", type=type_, data=data, ts=time.time()
+        )
+        self._db.begin()
+        self._db.conn.execute(
+            "INSERT INTO events (run_id, sequence, key, type, data, ts) VALUES (?,?,?,?,?,?)",
+            (run_id, sequence, event.key, type_, json.dumps(data, default=str), event.ts),
+        )
+        self._next[run_id] = sequence + 1
+        if key is not None:
+            self._keys[run_id][key] = event
+        self._pending.append(event)
+        return event
+
+    def _lookup_key(self, run_id: str, key: str) -> Event | None:
+        row = self._db.conn.execute(
+            "SELECT sequence, key, type, data, ts FROM events WHERE run_id=? AND key=?", (run_id, key)
+        ).fetchone()
+        return _row_event(run_id, row) if row else None
+
+    async def commit(self) -> list[Event]:
+        """Makes the buffered events (and anything else in the transaction) durable, then publishes them."""
+        self._db.commit()
+        self._last_commit = time.monotonic()
+        events, self._pending = self._pending, []
+        if events:
+            for run_id in {e.run_id for e in events}:
+                waiter = self._waiters.pop(run_id, None)
+                if waiter is not None:
+                    waiter.set()
+            for publisher in self._publishers:
+                await publisher(events)
+        return events
+
+    async def commit_if_stale(self, max_age_s: float = 0.05) -> None:
+        """Streaming deltas commit at most every `max_age_s`, so live readers see them promptly."""
+        if time.monotonic() - self._last_commit >= max_age_s:
+            await self.commit()
+
+    def read(
+        self, run_id: str, *, after: int = 0, limit: int = 100, types: frozenset[str] | None = None
+    ) -> list[Event]:
+        """Committed events after a sequence number, oldest first."""
+        sql = "SELECT sequence, key, type, data, ts FROM events WHERE run_id=? AND sequence>?"
+        args: list[Any] = [run_id, after]
+        pending = {e.sequence for e in self._pending if e.run_id == run_id}
+        if pending:
+            sql += " AND sequence<?"
+            args.append(min(pending))
+        if types is not None:
+            sql += f" AND type IN ({','.join('?' * len(types))})"
+            args.extend(sorted(types))
+        sql += " ORDER BY sequence LIMIT ?"
+        args.append(limit)
+        return [_row_event(run_id, row) for row in self._db.conn.execute(sql, args)]
+
+    def has_run(self, run_id: str) -> bool:
+        return (
+            self._db.conn.execute("SELECT 1 FROM events WHERE run_id=? LIMIT 1", (run_id,)).fetchone()
+            is not None
+        )
+
+    def waiter(self, run_id: str) -> asyncio.Event:
+        """An asyncio.Event set by the next commit touching this run; take it *before* reading."""
+        return self._waiters.setdefault(run_id, asyncio.Event())
+
+    def forget(self, run_id: str) -> None:
+        """Drops per-run caches once a run is finished (the rows stay)."""
+        self._keys.pop(run_id, None)
+
+
+def _row_event(run_id: str, row: tuple[Any, ...]) -> Event:
+    sequence, key, type_, data, ts = row
+    return Event(run_id=run_id, sequence=sequence, key=key, type=type_, data=json.loads(data), ts=ts)

@@ -1,0 +1,66 @@
+"""Run events: what the run log stores and every stream (SSE, run.events, bridge, hook bus) is made from."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+TERMINAL_TYPES: frozenset[str] = frozenset({"run.completed", "run.failed", "run.canceled"})
+
+PROFILES: dict[str, frozenset[str] | None] = {
+    # chat: what a person watching the run needs.
+    "chat": frozenset(
+        {
+            "run.started",
+            "phase.changed",
+            "assistant.delta",
+            "assistant.message",
+            "tool.scheduled",
+            "tool.result",
+            "await.confirmation",
+            "await.clarification",
+            "tool.authorization",
+            "run.suspended",
+            "run.paused",
+            "run.resumed",
+            "child_run.linked",
+            *TERMINAL_TYPES,
+        }
+    ),
+    # metrics: numbers only.
+    "metrics": frozenset({"usage", "policy.decision", "prompt.rendered", "phase.changed", *TERMINAL_TYPES}),
+    # debug: everything.
+    "debug": None,
+}
+
+
+class Event(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    run_id: str
+    sequence: int
+    key: str
+    type: str
+    data: dict[str, Any] = Field(default_factory=dict)
+    ts: float
+
+    @property
+    def terminal(self) -> bool:
+        return self.type in TERMINAL_TYPES
+
+    def wire(self) -> dict[str, Any]:
+        return {
+            "runId": self.run_id,
+            "sequence": self.sequence,
+            "type": self.type,
+            "data": self.data,
+            "ts": self.ts,
+        }
+
+
+def profile_types(profile: str) -> frozenset[str] | None:
+    """The event types a profile selects (None = all). Unknown profiles are a ValueError."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown stream profile {profile!r}; use one of {', '.join(PROFILES)}")
+    return PROFILES[profile]

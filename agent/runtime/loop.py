@@ -1,0 +1,575 @@
+"""The run loop: plan → execute tools → resume, one asyncio task per run.
+
+The loop is driven by `RunState` alone, so the same code starts a run, continues it after a confirmation and
+resumes it from a checkpoint after a crash. Every step ends at a boundary where the state is checkpointed in
+the same transaction as the step's events; cancel, pause and suspension act only at those boundaries (cancel
+also interrupts an in-flight model call).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from agent.events.log import RunLog
+from agent.models.base import ModelClient
+from agent.models.types import (
+    Message,
+    ModelRequest,
+    ModelResponse,
+    StopChunk,
+    TextChunk,
+    ThinkingChunk,
+    ToolResultPart,
+    ToolUsePart,
+    UsageChunk,
+)
+from agent.runtime.checkpoints import CheckpointStore
+from agent.runtime.state import PendingAwait, RunState
+from agent.runtime.templates import Templates
+from agent.tools.execution import ToolOutcome, execute_batch, failure
+from agent.tools.registry import ToolRegistry
+from agent.tools.spec import ToolCallContext
+from control_bridge import contract as c
+from control_bridge.errors import BridgeError, LeaseLost
+from control_bridge.protocol import ControlPlaneBase
+
+logger = logging.getLogger(__name__)
+
+ASK_USER = "ask_user"
+CANCEL_POLL_INTERVAL_S = 1.0
+SYSTEM_CORE = (
+    "You are an agent running inside an agent container. Use the tools offered when they help; when you have "
+    "what the user needs, answer plainly without calling tools."
+)
+FINALIZE_NOTES = {
+    "tool_cap": "You have used all the tool calls this run allows.",
+    "failure_cap": "Too many tool calls in a row have failed.",
+    "time_budget": "The run's time budget is used up.",
+}
+
+
+class RunStopped(Exception):
+    """Control-flow signal: the run stops now with this status and reason (not an error)."""
+
+    def __init__(self, status: str, reason: str, error: dict[str, Any] | None = None) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+        self.error = error
+
+
+@dataclass
+class PromptParts:
+    """What the loop hands the prompt builder each turn."""
+
+    state: RunState
+    tools: list[Any]
+    reminder: str | None
+    finalizing: bool
+
+
+PromptBuilder = Callable[[PromptParts], Awaitable[list[Message]]]
+
+
+@dataclass
+class RunDeps:
+    control: ControlPlaneBase
+    log: RunLog
+    checkpoints: CheckpointStore
+    model: ModelClient
+    registry: ToolRegistry
+    templates: Templates
+    build_prompt: PromptBuilder | None = None
+    heartbeat_interval_s: float = 15.0
+    on_step: Callable[[RunState], Awaitable[None]] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class RunLoop:
+    def __init__(self, state: RunState, deps: RunDeps) -> None:
+        self.state = state
+        self.deps = deps
+        self._cancel_reason: str | None = None
+        self._pause = False
+        self._resumed = asyncio.Event()
+        self._model_task: asyncio.Task[ModelResponse] | None = None
+        self._active_since: float | None = None
+        self._last_cancel_poll = 0.0
+        self._wake = asyncio.Event()
+
+    # --- signals from outside (run.cancel / run.pause / run.resume, heartbeat) ----------------------------
+    def request_cancel(self, reason: str) -> None:
+        if self._cancel_reason is None:
+            self._cancel_reason = reason
+        if self._model_task is not None and not self._model_task.done():
+            self._model_task.cancel()
+        self._resumed.set()
+
+    def request_pause(self) -> None:
+        self._pause = True
+        self._resumed.clear()
+
+    def request_resume(self) -> None:
+        self._pause = False
+        self._resumed.set()
+
+    # --- events and checkpoints ---------------------------------------------------------------------------
+    def emit(self, type_: str, data: dict[str, Any], *, key: str | None = None) -> None:
+        self.deps.log.append(self.state.run_id, type_, data, key=key)
+
+    def set_phase(self, phase: str) -> None:
+        if self.state.phase != phase:
+            self.emit("phase.changed", {"from": self.state.phase, "to": phase})
+            self.state.phase = phase  # type: ignore[assignment]
+
+    async def boundary(self) -> None:
+        """End of a step: checkpoint with the step's events in one transaction, then publish."""
+        self._account_time()
+        self.deps.checkpoints.save(self.state)
+        await self.deps.log.commit()
+        if self.deps.on_step is not None:
+            await self.deps.on_step(self.state)
+
+    def _account_time(self) -> None:
+        now = time.monotonic()
+        if self._active_since is not None:
+            self.state.active_s += now - self._active_since
+            self._active_since = now
+
+    def remaining_s(self) -> float:
+        self._account_time()
+        return self.state.policy.time_budget_s - self.state.active_s
+
+    # --- the loop -----------------------------------------------------------------------------------------
+    async def run(self) -> RunState:
+        """Runs until the run finishes, suspends, or is stopped; returns the state at that point."""
+        s = self.state
+        self._active_since = time.monotonic()
+        heartbeat = asyncio.create_task(self._heartbeat())
+        try:
+            if s.status != "running":
+                s.status = "running"
+                if s.phase == "awaiting":
+                    self.set_phase("executing_tools")
+            while True:
+                await self._check_signals()
+                if s.pending:
+                    await self._suspend()
+                    return s
+                if s.open_tool_uses():
+                    await self._tools_step()
+                    continue
+                if s.output is not None:
+                    await self._finish("completed")
+                    return s
+                await self._model_step()
+        except RunStopped as stop:
+            await self._finish(stop.status, reason=stop.reason, error=stop.error)
+        except LeaseLost:
+            await self._finish("canceled", reason="lease_lost")
+        except asyncio.CancelledError:
+            # The task itself was cancelled (shutdown): checkpoint what we have; the run resumes elsewhere.
+            self._account_time()
+            self.deps.checkpoints.save(s)
+            await self.deps.log.commit()
+            raise
+        except Exception as exc:
+            logger.exception("run %s failed", s.run_id)
+            await self._finish(
+                "failed", error={"kind": "internal", "message": f"{type(exc).__name__}: {exc}"}
+            )
+        finally:
+            heartbeat.cancel()
+            self._account_time()
+            self._active_since = None
+        return s
+
+    async def _check_signals(self) -> None:
+        if (
+            self._cancel_reason is None
+            and time.monotonic() - self._last_cancel_poll >= CANCEL_POLL_INTERVAL_S
+        ):
+            self._last_cancel_poll = time.monotonic()
+            try:
+                result = await self.deps.control.run_is_cancelled(
+                    c.RunIsCancelledParams(run_id=self.state.run_id, lease_version=self.state.lease_version)
+                )
+                if result.cancelled:
+                    self._cancel_reason = result.reason or "user_requested"
+            except LeaseLost:
+                raise
+            except BridgeError as exc:
+                logger.warning("run.isCancelled failed for %s: %s", self.state.run_id, exc.name)
+        if self._cancel_reason is not None:
+            raise RunStopped("canceled", self._cancel_reason)
+        if self._pause:
+            await self._paused()
+
+    async def _paused(self) -> None:
+        s = self.state
+        s.status = "paused"
+        self.emit("run.paused", {"phase": s.phase})
+        await self.boundary()
+        self._account_time()
+        self._active_since = None  # suspended time does not count against the budget
+        await self._resumed.wait()
+        self._active_since = time.monotonic()
+        if self._cancel_reason is not None:
+            raise RunStopped("canceled", self._cancel_reason)
+        s.status = "running"
+        self.emit("run.resumed", {"phase": s.phase})
+        await self.deps.log.commit()
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(self.deps.heartbeat_interval_s)
+            try:
+                result = await self.deps.control.run_heartbeat(
+                    c.RunHeartbeatParams(run_id=self.state.run_id, lease_version=self.state.lease_version)
+                )
+                if result.cancel_requested:
+                    self.request_cancel("user_requested")
+            except LeaseLost:
+                self.request_cancel("lease_lost")
+                return
+            except BridgeError as exc:
+                logger.warning("heartbeat failed for %s: %s", self.state.run_id, exc.name)
+
+    # --- model step ---------------------------------------------------------------------------------------
+    def _reminder(self) -> str | None:
+        s = self.state
+        budget = s.policy.time_budget_s
+        left = max(0.0, self.remaining_s())
+        text = f"Time left in this run: {left:.0f}s of {budget:.0f}s."
+        if not s.wrap_up_sent and left <= 0.2 * budget:
+            s.wrap_up_sent = True
+            self.emit("run.reminder", {"kind": "wrap_up", "remainingS": round(left, 1)})
+            text += " You have used 80% of the time: wrap up now and give your answer."
+        return text
+
+    async def _request(self, finalizing: bool) -> ModelRequest:
+        s = self.state
+        tools = [] if finalizing else self.deps.registry.definitions(exclude=s.removed_tools)
+        reminder = self._reminder()
+        if finalizing and s.finalize_reason:
+            reminder = (
+                f"{FINALIZE_NOTES[s.finalize_reason]} Give your final answer now, without tools, "
+                f"from what you have. ({reminder})"
+            )
+        if self.deps.build_prompt is not None:
+            messages = await self.deps.build_prompt(PromptParts(s, tools, reminder, finalizing))
+        else:
+            system = s.system_prompt or SYSTEM_CORE
+            messages = [Message.text("system", f"{system}\n\n{reminder}"), *s.transcript]
+        return ModelRequest(
+            messages=messages,
+            tools=tools,
+            tool_choice="none" if finalizing else "auto",
+            temperature=s.temperature,
+            max_tokens=s.max_tokens,
+            run_id=s.run_id,
+        )
+
+    async def _model_step(self) -> None:
+        s = self.state
+        finalizing = s.finalize_reason is not None
+        if not finalizing and self.remaining_s() <= 0:
+            self._start_finalization("time_budget")
+            finalizing = True
+        self.set_phase("synthesizing" if finalizing else "planning")
+        request = await self._request(finalizing)
+        limit = s.policy.finalizer_grace_s if finalizing else max(0.001, self.remaining_s())
+        turn = s.turn
+        self._model_task = asyncio.create_task(self._call_model(request, turn))
+        try:
+            response = await asyncio.wait_for(asyncio.shield(self._model_task), limit)
+        except TimeoutError:
+            self._model_task.cancel()
+            if finalizing:
+                raise RunStopped("failed", "finalization_timeout") from None
+            self._start_finalization("time_budget")
+            await self.boundary()
+            return
+        except asyncio.CancelledError:
+            if self._cancel_reason is not None:
+                raise RunStopped("canceled", self._cancel_reason) from None
+            raise
+        except Exception as exc:
+            if self._cancel_reason is not None:
+                raise RunStopped("canceled", self._cancel_reason) from None
+            raise RunStopped("failed", "model_error", _model_error(exc)) from None
+        finally:
+            self._model_task = None
+        s.turn += 1
+        s.step += 1
+        s.usage.model_calls += 1
+        s.usage.input_tokens += response.usage.input_tokens
+        s.usage.output_tokens += response.usage.output_tokens
+        s.usage.cached_input_tokens += response.usage.cached_input_tokens
+        message = response.message
+        calls = message.tool_uses
+        if finalizing and calls:
+            # Tools were not offered; keep the text, drop the calls so the transcript stays valid.
+            message = Message(role="assistant", parts=[p for p in message.parts if p.kind != "tool_use"])
+            calls = []
+        s.transcript.append(message)
+        self.emit(
+            "assistant.message",
+            {
+                "turn": turn,
+                "text": message.text_content,
+                "toolCalls": [{"id": t.id, "name": t.name, "arguments": t.arguments} for t in calls],
+            },
+            key=f"assistant.message:{turn}",
+        )
+        if not calls:
+            s.output = message.text_content
+            if finalizing and not s.output.strip():
+                raise RunStopped("failed", "finalization_empty")
+            self.set_phase("synthesizing")
+        elif s.tool_calls_used + len(calls) > s.policy.max_tool_calls:
+            self._refuse_batch(calls)
+        else:
+            s.tool_calls_used += len(calls)
+            for call in calls:
+                self.emit(
+                    "tool.scheduled",
+                    {"turn": turn, "toolCallId": call.id, "name": call.name, "arguments": call.arguments},
+                    key=f"tool.scheduled:{call.id}",
+                )
+        await self.boundary()
+
+    async def _call_model(self, request: ModelRequest, turn: int) -> ModelResponse:
+        """Streams the model; deltas and usage become events as they arrive."""
+        response: ModelResponse | None = None
+        log = self.deps.log
+        async for chunk in self.deps.model.stream(request):
+            if isinstance(chunk, TextChunk) and chunk.text:
+                self.emit("assistant.delta", {"turn": turn, "text": chunk.text})
+                await log.commit_if_stale()
+            elif isinstance(chunk, ThinkingChunk) and chunk.thinking:
+                self.emit("thinking.delta", {"turn": turn, "thinking": chunk.thinking})
+                await log.commit_if_stale()
+            elif isinstance(chunk, UsageChunk):
+                u = chunk.usage
+                self.emit(
+                    "usage",
+                    {
+                        "turn": turn,
+                        "inputTokens": u.input_tokens,
+                        "outputTokens": u.output_tokens,
+                        "cachedInputTokens": u.cached_input_tokens,
+                        "model": self.deps.model.name,
+                    },
+                )
+            elif isinstance(chunk, StopChunk):
+                response = chunk.response
+        if response is None:
+            raise RuntimeError("the model stream ended without a response")
+        return response
+
+    def _start_finalization(self, reason: str) -> None:
+        if self.state.finalize_reason is None:
+            self.state.finalize_reason = reason  # type: ignore[assignment]
+            self.emit("run.finalizing", {"reason": reason}, key="run.finalizing")
+
+    def _refuse_batch(self, calls: list[ToolUsePart]) -> None:
+        s = self.state
+        left = s.policy.max_tool_calls - s.tool_calls_used
+        parts = []
+        for call in calls:
+            outcome = failure(
+                call,
+                "domain_rejection",
+                f"refused: this batch of {len(calls)} tool calls exceeds the run's tool-call cap "
+                f"({s.policy.max_tool_calls}, {left} left); no call in it was run",
+                "finish",
+            )
+            parts.append(ToolResultPart(tool_use_id=call.id, content=outcome.content, is_error=True))
+            self.emit(
+                "tool.result",
+                {
+                    "turn": s.turn - 1,
+                    "toolCallId": call.id,
+                    "name": call.name,
+                    "ok": False,
+                    "output": outcome.content,
+                    "error": outcome.error,
+                    "refused": True,
+                },
+                key=f"tool.result:{call.id}",
+            )
+        s.transcript.append(Message(role="tool", parts=parts))
+        self._start_finalization("tool_cap")
+
+    # --- tools step ---------------------------------------------------------------------------------------
+    def _needs_confirmation(self, call: ToolUsePart) -> bool:
+        tool = self.deps.registry.get(call.name)
+        if tool is None:
+            return False
+        return tool.spec.requires_confirmation or call.name in self.state.policy.require_confirmation
+
+    async def _tools_step(self) -> None:
+        s = self.state
+        calls = s.open_tool_uses()
+        self.set_phase("executing_tools")
+        waiting: list[ToolUsePart] = []
+        runnable: list[ToolUsePart] = []
+        for call in calls:
+            if call.id in s.batch_results:
+                continue
+            if call.name == ASK_USER and s.policy.interrupts_allowed and call.raw_arguments is None:
+                waiting.append(call)
+            elif self._needs_confirmation(call) and call.id not in s.approvals:
+                waiting.append(call)
+            else:
+                runnable.append(call)
+        if runnable:
+            await execute_batch(self.deps.registry, runnable, self._ctx, self._record)
+        if waiting:
+            for call in waiting:
+                s.pending.append(self._await_for(call))
+            return  # the next loop iteration suspends
+        results = [s.batch_results[call.id] for call in calls]
+        s.transcript.append(Message(role="tool", parts=results))
+        failed = sum(1 for r in results if r.is_error)
+        s.consecutive_failures = s.consecutive_failures + 1 if failed == len(results) else 0
+        s.batch_results = {}
+        s.approvals = {}
+        s.step += 1
+        if s.consecutive_failures >= s.policy.max_consecutive_failed_tool_calls:
+            self._start_finalization("failure_cap")
+        await self.boundary()
+
+    def _ctx(self, call: ToolUsePart) -> ToolCallContext:
+        s = self.state
+        if self._cancel_reason == "lease_lost":
+            raise LeaseLost("lease lost: no further tool calls")
+        return ToolCallContext(
+            run_id=s.run_id,
+            session_id=s.session_id,
+            turn_id=s.turn,
+            tool_call_id=call.id,
+            space_id=s.space_id,
+            thread_id=s.thread_id,
+            lease_version=s.lease_version,
+            step=s.step,
+            locale=s.locale,
+        )
+
+    async def _record(self, outcome: ToolOutcome) -> None:
+        s = self.state
+        s.usage.tool_calls += 1
+        if not outcome.ok and outcome.error and outcome.error.get("hint") == "replan":
+            if outcome.name not in s.removed_tools and self.deps.registry.get(outcome.name) is not None:
+                s.removed_tools.append(outcome.name)
+        s.batch_results[outcome.tool_call_id] = ToolResultPart(
+            tool_use_id=outcome.tool_call_id, content=outcome.content, is_error=not outcome.ok
+        )
+        self.emit(
+            "tool.result",
+            {
+                "turn": s.turn - 1,
+                "toolCallId": outcome.tool_call_id,
+                "name": outcome.name,
+                "ok": outcome.ok,
+                "output": outcome.content,
+                "error": outcome.error,
+            },
+            key=f"tool.result:{outcome.tool_call_id}",
+        )
+        # Each finished tool call is durable at once, so a crash never repeats it.
+        self.deps.checkpoints.save(s)
+        await self.deps.log.commit()
+
+    def _await_for(self, call: ToolUsePart) -> PendingAwait:
+        if call.name == ASK_USER:
+            question = str(call.arguments.get("question", "")) or "The agent has a question."
+            return PendingAwait(
+                id=f"await-{call.id}",
+                kind="clarification",
+                tool_call_id=call.id,
+                tool_name=call.name,
+                title="The agent asks",
+                prompt=question,
+                payload={"arguments": call.arguments},
+            )
+        ctx = {"tool_name": call.name, "tool_call_id": call.id, "arguments": call.arguments}
+        return PendingAwait(
+            id=f"await-{call.id}",
+            kind="confirmation",
+            tool_call_id=call.id,
+            tool_name=call.name,
+            title=self.deps.templates.render("confirmation_title", **ctx),
+            prompt=self.deps.templates.render("confirmation_prompt", **ctx),
+            payload={"arguments": call.arguments},
+        )
+
+    async def _suspend(self) -> None:
+        s = self.state
+        s.status = "suspended"
+        self.set_phase("awaiting")
+        for item in s.pending:
+            kind = "await.confirmation" if item.kind == "confirmation" else "await.clarification"
+            self.emit(
+                kind,
+                {
+                    "id": item.id,
+                    "title": item.title,
+                    "prompt": item.prompt,
+                    "toolName": item.tool_name,
+                    "toolCallId": item.tool_call_id,
+                    "payload": item.payload,
+                },
+                key=f"{kind}:{item.id}",
+            )
+        self.emit(
+            "run.suspended", {"pending": [p.id for p in s.pending]}, key=f"run.suspended:{s.pending[0].id}"
+        )
+        await self.boundary()
+
+    # --- the end ------------------------------------------------------------------------------------------
+    async def _finish(
+        self, status: str, *, reason: str | None = None, error: dict[str, Any] | None = None
+    ) -> None:
+        s = self.state
+        if s.terminal:
+            return
+        s.status = status  # type: ignore[assignment]
+        s.reason = reason
+        s.error = (
+            error
+            if error is not None
+            else ({"kind": reason, "message": reason} if status == "failed" else None)
+        )
+        s.pending = []
+        self.set_phase(status)
+        data: dict[str, Any]
+        if status == "completed":
+            data = {"output": s.output or "", "usage": s.usage.model_dump(by_alias=True)}
+        elif status == "failed":
+            data = {"error": s.error, "usage": s.usage.model_dump()}
+        else:
+            data = {"reason": reason or "user_requested", "usage": s.usage.model_dump()}
+        self.emit(f"run.{status}", data, key="terminal")
+        await self.boundary()
+
+
+def _model_error(exc: Exception) -> dict[str, Any]:
+    kind = getattr(exc, "kind", None) or "model_error"
+    return {
+        "kind": str(kind),
+        "message": f"the model call failed: {str(exc)[:500]}",
+        "provider": getattr(exc, "provider", None),
+        "status": getattr(exc, "status", None),
+    }
+
+
+def transcript_for_complete(state: RunState) -> list[dict[str, Any]]:
+    return [json.loads(m.model_dump_json()) for m in state.transcript]

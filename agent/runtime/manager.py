@@ -1,0 +1,576 @@
+"""RunManager: admission, the registry of runs in this process, and the verbs that act on them.
+
+The manager is the one process-level registry the server builds at start. It owns no platform state: a run
+is bootstrapped from the control plane, and everything it does is in the local run log and checkpoints.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from agent.events.log import RunLog
+from agent.models.base import ModelClient
+from agent.models.types import Message, TextPart, ToolResultPart, ToolUsePart
+from agent.runtime.checkpoints import CheckpointStore
+from agent.runtime.loop import RunDeps, RunLoop, transcript_for_complete
+from agent.runtime.policy import PolicyOverride, RunPolicy, apply_override, from_config
+from agent.runtime.state import RunState
+from agent.runtime.templates import Templates
+from agent.tools.registry import ToolRegistry
+from agent.tools.spec import Tool
+from control_bridge import contract as c
+from control_bridge.errors import BridgeError, LeaseLost
+from control_bridge.protocol import ControlPlaneBase
+
+logger = logging.getLogger(__name__)
+
+
+class RunError(Exception):
+    """A request about a run that cannot be honoured; `code` is the JSON-RPC / HTTP mapping key."""
+
+    def __init__(
+        self, code: Literal["not_found", "conflict", "invalid", "capacity"], message: str, **data: Any
+    ):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.data = data
+
+
+class StartRequest(BaseModel):
+    """`POST /start` and `run.start` params (camelCase on the wire)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    run_id: str | None = Field(default=None, min_length=1, max_length=256, pattern=r"^[A-Za-z0-9_.:\-]+$")
+    session_id: str | None = Field(default=None, max_length=256)
+    worker_id: str | None = Field(default=None, max_length=256)
+    service_id: str | None = Field(default=None, max_length=256)
+    model: str | None = Field(default=None, max_length=512)
+    lease_version: int | None = Field(default=None, ge=0)
+    control_rpc_base_url: str | None = Field(default=None, max_length=2048)
+    control_rpc_token: str | None = Field(default=None, max_length=4096, repr=False)
+    input: str | None = Field(default=None, min_length=1, max_length=1_000_000)
+    thread_id: str | None = Field(default=None, min_length=1, max_length=256)
+    space_id: str | None = Field(default=None, min_length=1, max_length=256)
+    agent_type: str | None = Field(default=None, max_length=128)
+    labels: dict[str, str] = Field(default_factory=dict)
+    locale: str | None = Field(default=None, max_length=32)
+    config: c.RunConfigResult | None = None
+
+
+class StartResult(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    accepted: bool = True
+    run_id: str
+    duplicate: bool | None = None
+    replaced: bool | None = None
+
+
+class ContinueRequest(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    run_id: str = Field(min_length=1)
+    await_id: str = Field(min_length=1)
+    decision: dict[str, Any]
+
+
+class ConfirmationDecision(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    approved: bool
+    requested_by: str = Field(min_length=1)
+    reason: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class ClarificationAnswer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    answer: str = Field(min_length=1)
+
+
+LocalToolsFactory = Callable[[RunState, ControlPlaneBase], Awaitable[list[Tool]]]
+ModelFactory = Callable[[str | None, dict[str, str]], ModelClient]
+ControlFactory = Callable[[str, str | None], ControlPlaneBase]
+
+
+@dataclass
+class ManagerConfig:
+    max_concurrent_runs: int = 5
+    default_model: str | None = None
+    heartbeat_interval_s: float = 15.0
+    default_policy: RunPolicy = field(default_factory=RunPolicy)
+
+
+@dataclass
+class RunHandle:
+    run_id: str
+    control: ControlPlaneBase
+    state: RunState | None = None
+    loop: RunLoop | None = None
+    task: asyncio.Task[None] | None = None
+    lease_version: int = 0
+    model: str | None = None
+
+
+class RunManager:
+    def __init__(
+        self,
+        *,
+        config: ManagerConfig,
+        control: ControlPlaneBase,
+        log: RunLog,
+        checkpoints: CheckpointStore,
+        model_factory: ModelFactory,
+        local_tools: LocalToolsFactory | None = None,
+        control_factory: ControlFactory | None = None,
+        templates: Templates | None = None,
+        create_run: Callable[[c.CreateRunParams], Awaitable[c.CreateRunResult]] | None = None,
+        on_finished: Callable[[RunState], Awaitable[None]] | None = None,
+        build_prompt: Any = None,
+        forwarding: Any = None,
+    ) -> None:
+        self.config = config
+        self.control = control
+        self.log = log
+        self.checkpoints = checkpoints
+        self.model_factory = model_factory
+        self.local_tools = local_tools
+        self.control_factory = control_factory
+        self.templates = templates or Templates()
+        self.create_run = create_run
+        self.on_finished = on_finished
+        self.build_prompt = build_prompt
+        self.forwarding = forwarding
+        self.override: PolicyOverride | None = None
+        self.runs: dict[str, RunHandle] = {}
+        self.accepting = True
+        self._admission = asyncio.Lock()
+
+    # --- admission ----------------------------------------------------------------------------------------
+    @property
+    def active(self) -> int:
+        return sum(1 for h in self.runs.values() if h.task is not None and not h.task.done())
+
+    async def start(self, req: StartRequest) -> StartResult:
+        if not self.accepting:
+            raise RunError(
+                "capacity",
+                "shutting down: not accepting runs",
+                active=self.active,
+                max=self.config.max_concurrent_runs,
+            )
+        if req.session_id is not None and not req.session_id.strip():
+            raise RunError("invalid", "sessionId must not be blank; omit it or give a real session id")
+        async with self._admission:
+            known = self.runs.get(req.run_id) if req.run_id else None
+            if known is not None:
+                if req.lease_version is not None and req.lease_version > known.lease_version:
+                    await self._replace(known, req.lease_version)
+                    return StartResult(run_id=known.run_id, replaced=True)
+                return StartResult(run_id=known.run_id, duplicate=True)
+            if self.active >= self.config.max_concurrent_runs:
+                raise RunError(
+                    "capacity", "at capacity", active=self.active, max=self.config.max_concurrent_runs
+                )
+            control = self.control
+            if req.control_rpc_base_url:
+                if self.control_factory is None:
+                    raise RunError("invalid", "this server cannot use a per-run control plane URL")
+                control = self.control_factory(req.control_rpc_base_url, req.control_rpc_token)
+            run_id = req.run_id
+            if req.input is not None:
+                if self.create_run is None or control is not self.control:
+                    raise RunError(
+                        "invalid",
+                        "input is only accepted with the embedded control plane; create the run in your "
+                        "control plane and start it by runId",
+                    )
+                created = await self.create_run(
+                    c.CreateRunParams(
+                        input=req.input,
+                        run_id=req.run_id,
+                        session_id=req.session_id,
+                        thread_id=req.thread_id,
+                        space_id=req.space_id or "default",
+                        agent_type=req.agent_type or "default",
+                        labels=req.labels,
+                        locale=req.locale,
+                        config=req.config,
+                    )
+                )
+                run_id = created.run_id
+                lease = created.lease_version
+            elif run_id is None:
+                raise RunError("invalid", "give a runId (a run created in the control plane) or an input")
+            else:
+                lease = req.lease_version or 0
+            handle = RunHandle(run_id=run_id, control=control, lease_version=lease, model=req.model)
+            self.runs[run_id] = handle
+            handle.task = asyncio.create_task(self._drive(handle, session_hint=req.session_id), name=run_id)
+            return StartResult(run_id=run_id)
+
+    async def _replace(self, handle: RunHandle, lease_version: int) -> None:
+        """A higher lease for a run we know: stop what runs here and resume from the checkpoint."""
+        if handle.task is not None and not handle.task.done():
+            handle.task.cancel()
+            await asyncio.gather(handle.task, return_exceptions=True)
+        handle.lease_version = lease_version
+        handle.state = None
+        handle.task = asyncio.create_task(self._drive(handle), name=handle.run_id)
+
+    # --- driving a run ------------------------------------------------------------------------------------
+    async def _drive(self, handle: RunHandle, session_hint: str | None = None) -> None:
+        try:
+            state = handle.state or await self._prepare(handle, session_hint)
+            handle.state = state
+            if state.terminal:
+                await self._complete(handle, state)
+                return
+            loop = await self._make_loop(handle, state)
+            handle.loop = loop
+            await loop.run()
+            if state.terminal:
+                await self._complete(handle, state)
+        except asyncio.CancelledError:
+            raise
+        except LeaseLost:
+            logger.warning("run %s: lease lost before it started", handle.run_id)
+        except BridgeError as exc:
+            await self._fail_early(handle, f"the control plane refused the run ({exc.name}): {exc.message}")
+        except Exception as exc:
+            logger.exception("run %s could not be driven", handle.run_id)
+            await self._fail_early(handle, f"{type(exc).__name__}: {exc}")
+
+    async def _prepare(self, handle: RunHandle, session_hint: str | None) -> RunState:
+        ref = {"run_id": handle.run_id, "lease_version": handle.lease_version}
+        saved = self.checkpoints.load(handle.run_id)
+        if saved is not None and self.forwarding is not None:
+            # The control plane may have missed events committed just before a crash: resend (it de-duplicates).
+            self.forwarding.attach(handle.run_id, handle.control, handle.lease_version or saved.lease_version)
+            await self.forwarding.publish(self.log.read(handle.run_id, after=0, limit=1_000_000))
+        if saved is None:
+            remote = await handle.control.run_checkpoint_load(c.RunCheckpointLoadParams(**ref))
+            if remote.state is not None:
+                saved = RunState.model_validate(remote.state)
+        if saved is not None:
+            saved.lease_version = handle.lease_version or saved.lease_version
+            if not saved.terminal:
+                self.log.append(
+                    handle.run_id, "run.resumed", {"leaseVersion": saved.lease_version, "step": saved.step}
+                )
+            return saved
+        boot = await handle.control.run_bootstrap(c.RunBootstrapParams(**ref))
+        if not boot.session_id.strip():
+            raise RunError("invalid", "the control plane gave this run a blank sessionId")
+        handle.lease_version = handle.lease_version or boot.lease_version
+        ref["lease_version"] = handle.lease_version
+        config = await handle.control.run_config(c.RunConfigParams(**ref))
+        history = await handle.control.conversation_history(c.ConversationHistoryParams(**ref))
+        policy = apply_override(from_config(self.config.default_policy, config.policy), self.override)
+        labels = {**policy.labels, **boot.labels}
+        state = RunState(
+            run_id=handle.run_id,
+            session_id=boot.session_id,
+            thread_id=boot.thread_id,
+            space_id=boot.space_id,
+            agent_type=boot.agent_type,
+            input=boot.input,
+            labels=labels,
+            lease_version=handle.lease_version,
+            model=handle.model or config.model or self.config.default_model or "local",
+            system_prompt=config.system_prompt,
+            temperature=config.temperature,
+            max_tokens=config.max_tokens,
+            locale=boot.locale,
+            policy=policy.model_copy(update={"labels": labels}),
+        )
+        state.transcript = history_to_transcript(history.messages, boot.input)
+        self.log.append(
+            handle.run_id,
+            "run.started",
+            {
+                "runId": state.run_id,
+                "sessionId": state.session_id,
+                "threadId": state.thread_id,
+                "spaceId": state.space_id,
+                "agentType": state.agent_type,
+                "input": state.input,
+                "labels": state.labels,
+                "model": state.model,
+            },
+            key="run.started",
+        )
+        self.log.append(
+            handle.run_id,
+            "policy.decision",
+            {"policy": state.policy.model_dump(mode="json"), "override": self.override is not None},
+        )
+        self.log.append(handle.run_id, "phase.changed", {"from": None, "to": "prompted"})
+        return state
+
+    async def _make_loop(self, handle: RunHandle, state: RunState) -> RunLoop:
+        ref = {"run_id": handle.run_id, "lease_version": state.lease_version}
+        if self.forwarding is not None:
+            self.forwarding.attach(handle.run_id, handle.control, state.lease_version)
+        catalog = await handle.control.tools_catalog(c.ToolsCatalogParams(**ref))
+        local = await self.local_tools(state, handle.control) if self.local_tools else []
+        registry = ToolRegistry.build(local, catalog.tools, handle.control, state.policy)
+        for name in registry.shadowed:
+            self.log.append(
+                handle.run_id, "tool.shadowed", {"name": name, "winner": "local"}, key=f"tool.shadowed:{name}"
+            )
+        keys: dict[str, str] = {}
+        if state.model.split(":", 1)[0] in ("openai", "anthropic", "openai-compatible"):
+            keys = (await handle.control.secrets_api_keys(c.SecretsApiKeysParams(**ref))).keys
+        model = self.model_factory(state.model, keys)
+        deps = RunDeps(
+            control=handle.control,
+            log=self.log,
+            checkpoints=self.checkpoints,
+            model=model,
+            registry=registry,
+            templates=self.templates,
+            build_prompt=self.build_prompt,
+            heartbeat_interval_s=self.config.heartbeat_interval_s,
+        )
+        return RunLoop(state, deps)
+
+    async def _complete(self, handle: RunHandle, state: RunState) -> None:
+        ref = {"run_id": state.run_id, "lease_version": state.lease_version}
+        if self.forwarding is not None:
+            if state.run_id not in self.forwarding.controls:
+                self.forwarding.attach(state.run_id, handle.control, state.lease_version)
+                await self.forwarding.publish(self.log.read(state.run_id, after=0, limit=1_000_000))
+            await self.forwarding.flush(state.run_id)
+            self.forwarding.detach(state.run_id)
+        try:
+            await handle.control.run_complete(
+                c.RunCompleteParams(
+                    **ref,
+                    status=state.status,
+                    output=state.output,
+                    error=state.error,
+                    reason=state.reason,
+                    usage=c.UsageRecord(**state.usage.model_dump()),
+                    transcript=transcript_for_complete(state),
+                )
+            )
+        except BridgeError as exc:
+            logger.warning("run.complete failed for %s: %s", state.run_id, exc.name)
+        try:
+            await handle.control.tools_cleanup(c.ToolsCleanupParams(**ref))
+        except BridgeError:
+            pass
+        self.log.forget(state.run_id)
+        self.checkpoints.forget(state.run_id)
+        if self.on_finished is not None:
+            await self.on_finished(state)
+
+    async def _fail_early(self, handle: RunHandle, message: str) -> None:
+        """A run that failed before its loop started still gets exactly one terminal event."""
+        state = handle.state
+        if state is None:
+            self.log.append(
+                handle.run_id,
+                "run.failed",
+                {"error": {"kind": "bootstrap", "message": message}},
+                key="terminal",
+            )
+            await self.log.commit()
+            return
+        if not state.terminal:
+            state.status = "failed"
+            state.error = {"kind": "internal", "message": message}
+            self.log.append(handle.run_id, "run.failed", {"error": state.error}, key="terminal")
+            self.checkpoints.save(state)
+            await self.log.commit()
+
+    # --- verbs --------------------------------------------------------------------------------------------
+    def get(self, run_id: str) -> RunHandle:
+        handle = self.runs.get(run_id)
+        if handle is None:
+            state = self.checkpoints.load(run_id)
+            if state is None:
+                if self.log.has_run(run_id):
+                    return RunHandle(run_id=run_id, control=self.control)
+                raise RunError("not_found", f"no run {run_id!r} in this container")
+            handle = RunHandle(
+                run_id=run_id, control=self.control, state=state, lease_version=state.lease_version
+            )
+            self.runs[run_id] = handle
+        return handle
+
+    async def cancel(self, run_id: str, reason: str = "user_requested") -> RunHandle:
+        handle = self.get(run_id)
+        state = handle.state
+        if state is not None and state.terminal:
+            return handle
+        if handle.loop is not None and handle.task is not None and not handle.task.done():
+            handle.loop.request_cancel(reason)
+            await asyncio.wait({handle.task}, timeout=10)
+        elif state is not None:  # suspended or paused-without-task: finish it here
+            loop = await self._make_loop(handle, state)
+            loop.request_cancel(reason)
+            handle.loop = loop
+            handle.task = asyncio.create_task(self._run_loop(handle, loop))
+            await asyncio.wait({handle.task}, timeout=10)
+        return handle
+
+    async def pause(self, run_id: str) -> RunHandle:
+        handle = self.get(run_id)
+        if handle.loop is None or handle.task is None or handle.task.done():
+            raise RunError("conflict", f"run {run_id} is not running (status {self.status(handle)})")
+        handle.loop.request_pause()
+        return handle
+
+    async def resume(self, run_id: str) -> RunHandle:
+        handle = self.get(run_id)
+        if handle.loop is None or not handle.loop._pause:
+            raise RunError("conflict", f"run {run_id} is not paused (status {self.status(handle)})")
+        handle.loop.request_resume()
+        return handle
+
+    async def continue_(self, req: ContinueRequest) -> RunHandle:
+        handle = self.get(req.run_id)
+        state = handle.state
+        if state is None or state.status != "suspended" or not state.pending:
+            raise RunError("conflict", f"run {req.run_id} is not waiting for an answer")
+        first = state.pending[0]
+        if req.await_id != first.id:
+            if any(p.id == req.await_id for p in state.pending):
+                raise RunError("conflict", f"answer {first.id} first: awaits are answered in order")
+            raise RunError(
+                "not_found",
+                f"run {req.run_id} has no pending await {req.await_id!r} (already answered, or never asked)",
+            )
+        if first.kind == "confirmation":
+            decision = ConfirmationDecision.model_validate(req.decision)
+            state.approvals[first.tool_call_id] = decision.approved
+            self.log.append(
+                state.run_id,
+                "tool.authorization",
+                {
+                    "awaitId": first.id,
+                    "toolCallId": first.tool_call_id,
+                    "toolName": first.tool_name,
+                    "approved": decision.approved,
+                    "requestedBy": decision.requested_by,
+                    "reason": decision.reason,
+                    "labels": decision.labels,
+                    "metadata": decision.metadata,
+                },
+                key=f"tool.authorization:{first.id}",
+            )
+            if not decision.approved:
+                content = self.templates.render(
+                    "denied_result",
+                    tool_name=first.tool_name,
+                    reason=decision.reason,
+                    requested_by=decision.requested_by,
+                )
+                state.batch_results[first.tool_call_id] = ToolResultPart(
+                    tool_use_id=first.tool_call_id, content=content
+                )
+                self.log.append(
+                    state.run_id,
+                    "tool.result",
+                    {
+                        "toolCallId": first.tool_call_id,
+                        "name": first.tool_name,
+                        "ok": True,
+                        "output": content,
+                        "error": None,
+                        "denied": True,
+                    },
+                    key=f"tool.result:{first.tool_call_id}",
+                )
+        else:
+            answer = ClarificationAnswer.model_validate(req.decision)
+            content = answer.answer
+            state.batch_results[first.tool_call_id] = ToolResultPart(
+                tool_use_id=first.tool_call_id, content=content
+            )
+            self.log.append(
+                state.run_id,
+                "tool.result",
+                {
+                    "toolCallId": first.tool_call_id,
+                    "name": first.tool_name,
+                    "ok": True,
+                    "output": content,
+                    "error": None,
+                },
+                key=f"tool.result:{first.tool_call_id}",
+            )
+        state.pending.pop(0)
+        self.checkpoints.save(state)
+        await self.log.commit()
+        if not state.pending:
+            if self.active >= self.config.max_concurrent_runs:
+                raise RunError(
+                    "capacity",
+                    "at capacity; the answer is recorded, continue later",
+                    active=self.active,
+                    max=self.config.max_concurrent_runs,
+                )
+            loop = await self._make_loop(handle, state)
+            handle.loop = loop
+            handle.task = asyncio.create_task(self._run_loop(handle, loop), name=state.run_id)
+        return handle
+
+    async def _run_loop(self, handle: RunHandle, loop: RunLoop) -> None:
+        await loop.run()
+        if loop.state.terminal:
+            await self._complete(handle, loop.state)
+
+    def status(self, handle: RunHandle) -> str:
+        if handle.state is not None:
+            return handle.state.status
+        return "pending"
+
+    async def shutdown(self, grace_s: float) -> None:
+        """SIGTERM: stop admitting, let runs reach a checkpoint, then stop their tasks (they resume by lease)."""
+        self.accepting = False
+        tasks = [h.task for h in self.runs.values() if h.task is not None and not h.task.done()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=grace_s)
+
+
+def history_to_transcript(messages: list[c.HistoryMessage], run_input: str) -> list[Message]:
+    """Prior thread messages become transcript messages; the run's input is the last user message."""
+    out: list[Message] = []
+    for m in messages:
+        if m.role == "system":
+            continue
+        if m.role == "tool":
+            if m.tool_call_id and out and out[-1].role in ("assistant", "tool"):
+                part = ToolResultPart(tool_use_id=m.tool_call_id, content=m.content)
+                if out[-1].role == "tool":
+                    out[-1].parts.append(part)
+                else:
+                    out.append(Message(role="tool", parts=[part]))
+            continue
+        parts: list[Any] = [TextPart(text=m.content)] if m.content else []
+        if m.role == "assistant":
+            parts += [ToolUsePart(id=t.id, name=t.name, arguments=t.arguments) for t in m.tool_calls]
+        if parts:
+            out.append(Message(role=m.role, parts=parts))
+    # Drop a trailing assistant tool call that history never answered: the transcript must stay valid.
+    while out and out[-1].role == "assistant" and out[-1].tool_uses:
+        out.pop()
+    if run_input and not (out and out[-1].role == "user" and out[-1].text_content == run_input):
+        out.append(Message.text("user", run_input))
+    return out

@@ -1,0 +1,153 @@
+"""The FastAPI application: /health, /start, /rpc, /runs/{runId}/events, /metrics."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import ValidationError
+
+from agent.events.types import profile_types
+from agent.runtime.manager import RunError, StartRequest
+from agent.server.auth import check_request
+from agent.server.rpc_methods import build_methods, health
+from agent.server.services import Services
+from agent.server.sse import stream_events
+from agent.settings import Settings
+from control_bridge.jsonrpc import handle_jsonrpc
+
+logger = logging.getLogger("agent.server")
+
+MAX_START_BODY = 64 * 1024
+MAX_RPC_BODY = 4 * 1024 * 1024
+
+
+async def _read_body(request: Request, limit: int) -> bytes | JSONResponse:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        return JSONResponse({"error": "payload too large", "limit": limit}, 413)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return JSONResponse({"error": "payload too large", "limit": limit}, 413)
+    return bytes(body)
+
+
+def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
+    """Builds the app. Pass `services` to share a registry with the caller (tests, `agent run`)."""
+    owned = services is None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        svc = services or Services.build(settings)
+        if owned and settings.start_token is None and svc.start_token is not None:
+            # Printed once, so `docker run` is secure by default and still usable.
+            print(
+                f"START_TOKEN was not set; this server accepts the bearer token: {svc.start_token}",
+                file=sys.stderr,
+                flush=True,
+            )
+        if settings.dev:
+            logger.warning(
+                "DEV MODE: no authentication, serving 127.0.0.1 only. Never use --dev in production."
+            )
+        app.state.services = svc
+        app.state.methods = build_methods(svc)
+        await svc.start()
+        try:
+            yield
+        finally:
+            if owned:
+                await svc.aclose()
+
+    app = FastAPI(title="agent-container", lifespan=lifespan, docs_url=None, redoc_url=None)
+
+    def svc_of(request: Request) -> Services:
+        return request.app.state.services  # type: ignore[no-any-return]
+
+    def denied(request: Request) -> JSONResponse | None:
+        svc = svc_of(request)
+        return check_request(request, svc.start_token, svc.settings.dev)
+
+    @app.get("/health")
+    async def get_health(request: Request) -> dict[str, Any]:
+        return health(svc_of(request))
+
+    @app.post("/start")
+    async def post_start(request: Request) -> Response:
+        if (refusal := denied(request)) is not None:
+            return refusal
+        body = await _read_body(request, MAX_START_BODY)
+        if isinstance(body, JSONResponse):
+            return body
+        try:
+            payload = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            return JSONResponse({"error": "invalid JSON", "detail": "the body must be a JSON object"}, 400)
+        if not isinstance(payload, dict):
+            return JSONResponse({"error": "invalid body", "detail": "the body must be a JSON object"}, 400)
+        try:
+            start = StartRequest.model_validate(payload)
+        except ValidationError as exc:
+            errors = [{"loc": ".".join(map(str, e["loc"])), "msg": e["msg"]} for e in exc.errors()[:20]]
+            return JSONResponse({"error": "invalid body", "detail": errors}, 400)
+        try:
+            result = await svc_of(request).manager.start(start)
+        except RunError as exc:
+            if exc.code == "capacity":
+                return JSONResponse({"error": exc.message, **exc.data}, 503, headers={"Retry-After": "5"})
+            status = {"not_found": 404, "conflict": 409}.get(exc.code, 400)
+            return JSONResponse({"error": exc.message, **exc.data}, status)
+        return JSONResponse(result.model_dump(by_alias=True, exclude_none=True), 202)
+
+    @app.post("/rpc")
+    async def post_rpc(request: Request) -> Response:
+        if (refusal := denied(request)) is not None:
+            return refusal
+        body = await _read_body(request, MAX_RPC_BODY)
+        if isinstance(body, JSONResponse):
+            return body
+        answer = await handle_jsonrpc(body, request.app.state.methods)
+        if answer is None:
+            return Response(status_code=204)
+        return Response(answer, media_type="application/json")
+
+    @app.get("/runs/{run_id}/events")
+    async def get_events(request: Request, run_id: str, profile: str = "chat", after: int = 0) -> Response:
+        if (refusal := denied(request)) is not None:
+            return refusal
+        svc = svc_of(request)
+        try:
+            types = profile_types(profile)
+        except ValueError as exc:
+            return JSONResponse({"error": "invalid profile", "detail": str(exc)}, 400)
+        try:
+            svc.manager.get(run_id)
+        except RunError:
+            return JSONResponse({"error": "not found", "detail": f"no run {run_id!r} in this container"}, 404)
+        last_id = request.headers.get("last-event-id", "")
+        if last_id:
+            if not last_id.strip().isdigit():
+                return JSONResponse(
+                    {"error": "invalid Last-Event-ID", "detail": "must be a sequence number"}, 400
+                )
+            after = int(last_id)
+        return StreamingResponse(
+            stream_events(request, svc.log, run_id, max(0, after), types),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        logger.exception("unhandled error on %s", request.url.path)
+        return JSONResponse({"error": "internal error"}, 500)
+
+    return app

@@ -1,0 +1,186 @@
+"""The container's JSON-RPC method table (control plane → container)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from agent.events.types import profile_types
+from agent.runtime.manager import ContinueRequest, RunError, RunHandle, StartRequest
+from agent.runtime.policy import PolicyOverride
+from control_bridge.errors import BridgeError, Conflict, InvalidParams, NotFound, Unavailable
+from control_bridge.jsonrpc import MethodTable
+
+if TYPE_CHECKING:
+    from agent.server.services import Services
+
+
+class _Params(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+class RunIdParams(_Params):
+    run_id: str = Field(min_length=1, max_length=256)
+
+
+class CancelParams(RunIdParams):
+    reason: str = Field(default="user_requested", min_length=1, max_length=200)
+
+
+class EventsParams(RunIdParams):
+    after: int = Field(default=0, ge=0)
+    limit: int = Field(default=100, ge=1, le=1000)
+    profile: str = "debug"
+
+
+def _params(model: type[BaseModel], params: Any) -> Any:
+    if params is None:
+        params = {}
+    if not isinstance(params, dict):
+        raise InvalidParams("params must be an object with named members")
+    return model.model_validate(params)
+
+
+def run_error(exc: RunError) -> BridgeError:
+    cls = {"not_found": NotFound, "conflict": Conflict, "invalid": InvalidParams, "capacity": Unavailable}
+    return cls[exc.code](exc.message, data=exc.data or None)
+
+
+def run_view(services: Services, handle: RunHandle) -> dict[str, Any]:
+    state = handle.state
+    if state is None:
+        events = services.log.read(handle.run_id, after=0, limit=1_000)
+        terminal = next((e for e in events if e.type.startswith("run.") and e.key == "terminal"), None)
+        status = terminal.type.removeprefix("run.") if terminal else "pending"
+        return {"runId": handle.run_id, "status": status, "phase": status if terminal else "prompted"}
+    last = next((m.text_content for m in reversed(state.transcript) if m.role == "assistant"), None)
+    return {
+        "runId": state.run_id,
+        "sessionId": state.session_id,
+        "threadId": state.thread_id,
+        "spaceId": state.space_id,
+        "status": state.status,
+        "phase": state.phase,
+        "model": state.model,
+        "labels": state.labels,
+        "policy": state.policy.model_dump(mode="json"),
+        "usage": state.usage.model_dump(),
+        "pendingAwaits": [p.model_dump() for p in state.pending],
+        "lastAssistantMessage": last,
+        "output": state.output,
+        "error": state.error,
+        "reason": state.reason,
+        "step": state.step,
+        "leaseVersion": state.lease_version,
+        "lastSequence": services.log.last_sequence(state.run_id),
+    }
+
+
+def health(services: Services) -> dict[str, Any]:
+    manager = services.manager
+    active = manager.active
+    maximum = manager.config.max_concurrent_runs
+    return {
+        "status": "ok" if manager.accepting else "draining",
+        "service": "agent-container",
+        "version": _version(),
+        "runs": {"active": active, "max": maximum, "available": max(0, maximum - active)},
+        "model": services.model_name,
+        "languageModel": services.is_language_model,
+        "controlPlane": "embedded" if services.embedded is not None else "remote",
+    }
+
+
+def _version() -> str:
+    from agent import __version__
+
+    return __version__
+
+
+def build_methods(services: Services) -> MethodTable:
+    manager = services.manager
+
+    async def agent_health(params: Any) -> Any:
+        return health(services)
+
+    async def run_start(params: Any) -> Any:
+        req = _params(StartRequest, params)
+        try:
+            result = await manager.start(req)
+        except RunError as exc:
+            raise run_error(exc) from None
+        return result.model_dump(by_alias=True, exclude_none=True)
+
+    async def run_get(params: Any) -> Any:
+        p = _params(RunIdParams, params)
+        try:
+            return run_view(services, manager.get(p.run_id))
+        except RunError as exc:
+            raise run_error(exc) from None
+
+    async def run_events(params: Any) -> Any:
+        p = _params(EventsParams, params)
+        try:
+            types = profile_types(p.profile)
+            manager.get(p.run_id)
+        except ValueError as exc:
+            raise InvalidParams(str(exc)) from None
+        except RunError as exc:
+            raise run_error(exc) from None
+        events = services.log.read(p.run_id, after=p.after, limit=p.limit, types=types)
+        return {
+            "runId": p.run_id,
+            "events": [e.wire() for e in events],
+            "next": events[-1].sequence if events else p.after,
+            "done": any(e.type in ("run.completed", "run.failed", "run.canceled") for e in events),
+        }
+
+    async def verb(params: Any, model: type[RunIdParams], action: Any) -> Any:
+        p = _params(model, params)
+        try:
+            handle = await action(p)
+        except RunError as exc:
+            raise run_error(exc) from None
+        return run_view(services, handle)
+
+    async def run_cancel(params: Any) -> Any:
+        return await verb(params, CancelParams, lambda p: manager.cancel(p.run_id, p.reason))
+
+    async def run_pause(params: Any) -> Any:
+        return await verb(params, RunIdParams, lambda p: manager.pause(p.run_id))
+
+    async def run_resume(params: Any) -> Any:
+        return await verb(params, RunIdParams, lambda p: manager.resume(p.run_id))
+
+    async def run_continue(params: Any) -> Any:
+        req = _params(ContinueRequest, params)
+        try:
+            handle = await manager.continue_(req)
+        except RunError as exc:
+            raise run_error(exc) from None
+        return run_view(services, handle)
+
+    async def policy_override(params: Any) -> Any:
+        override = _params(PolicyOverride, params)
+        manager.override = override
+        return {
+            "applied": True,
+            "appliesTo": "runs started from now on",
+            "override": override.model_dump(by_alias=True, exclude_defaults=True),
+        }
+
+    methods: dict[str, Any] = {
+        "agent.health": agent_health,
+        "run.start": run_start,
+        "run.get": run_get,
+        "run.events": run_events,
+        "run.cancel": run_cancel,
+        "run.pause": run_pause,
+        "run.resume": run_resume,
+        "run.continue": run_continue,
+        "policy.override": policy_override,
+    }
+    methods.update(services.extra_methods())
+    return methods

@@ -1,0 +1,117 @@
+"""Process configuration: read once from the environment at start, validated, then passed down.
+
+No other module reads the environment. A bad value stops the server at start with a message that names the
+variable and says what is expected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+# env var → (field, description, default shown in the README)
+ENV_VARS: dict[str, tuple[str, str]] = {
+    "HOST": ("host", "interface to bind (0.0.0.0; --dev forces 127.0.0.1)"),
+    "PORT": ("port", "HTTP port (8080)"),
+    "MAX_CONCURRENT_RUNS": ("max_concurrent_runs", "active runs admitted at once (5)"),
+    "DATA_DIR": (
+        "data_dir",
+        "where the run log, checkpoints, memory and the embedded control plane live (./data)",
+    ),
+    "START_TOKEN": (
+        "start_token",
+        "bearer token for /start and /rpc (generated and printed once when unset)",
+    ),
+    "CONTROL_RPC_URL": ("control_rpc_url", "control plane JSON-RPC endpoint (unset: embedded control plane)"),
+    "CONTROL_RPC_TOKEN": ("control_rpc_token", "bearer token for the control plane"),
+    "MODEL": (
+        "model",
+        "provider:model, e.g. openai:gpt-4o-mini, anthropic:…, scripted:FILE (unset: local echo)",
+    ),
+    "OPENAI_API_KEY": ("openai_api_key", "key for openai: models (or from secrets.apiKeys)"),
+    "ANTHROPIC_API_KEY": ("anthropic_api_key", "key for anthropic: models (or from secrets.apiKeys)"),
+    "LOG_LEVEL": ("log_level", "DEBUG, INFO, WARNING or ERROR (INFO)"),
+    "MEMORY_EMBEDDER": ("memory_embedder", "minilm (default, loaded lazily) or hash (fast, for tests)"),
+    "SHUTDOWN_GRACE_S": ("shutdown_grace_s", "seconds SIGTERM waits for runs to checkpoint (20)"),
+    "HEARTBEAT_INTERVAL_S": ("heartbeat_interval_s", "run.heartbeat period (15)"),
+    "RETENTION_DAYS": (
+        "retention_days",
+        "finished runs' logs and checkpoints older than this are pruned (30)",
+    ),
+    "RETENTION_MAX_RUNS": ("retention_max_runs", "at most this many finished runs are kept (10000)"),
+    "CONTEXT_WINDOW": ("context_window", "model context window in tokens for prompt budgets (128000)"),
+}
+
+
+class SettingsError(ValueError):
+    """A configuration value is wrong; the message says which and what to set instead."""
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str = "0.0.0.0"
+    port: int = Field(default=8080, ge=0, le=65535)
+    max_concurrent_runs: int = Field(default=5, ge=1, le=1000)
+    data_dir: Path = Path("data")
+    start_token: str | None = Field(default=None, min_length=16)
+    control_rpc_url: str | None = None
+    control_rpc_token: str | None = None
+    model: str | None = None
+    openai_api_key: str | None = Field(default=None, repr=False)
+    anthropic_api_key: str | None = Field(default=None, repr=False)
+    log_level: LogLevel = "INFO"
+    memory_embedder: Literal["minilm", "hash"] = "minilm"
+    shutdown_grace_s: float = Field(default=20.0, gt=0, le=3600)
+    heartbeat_interval_s: float = Field(default=15.0, gt=0, le=3600)
+    retention_days: float = Field(default=30.0, gt=0)
+    retention_max_runs: int = Field(default=10_000, ge=1)
+    context_window: int = Field(default=128_000, ge=1024)
+    dev: bool = False
+
+    @field_validator("control_rpc_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value or None
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], **overrides: object) -> Settings:
+        """Builds settings from environment variables; empty values count as unset."""
+        values: dict[str, object] = {
+            field: environ[name] for name, (field, _) in ENV_VARS.items() if environ.get(name, "").strip()
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            by_field = {field: name for name, (field, _) in ENV_VARS.items()}
+            problems = []
+            for err in exc.errors():
+                field = str(err["loc"][0]) if err["loc"] else "?"
+                name = by_field.get(field, field)
+                problems.append(
+                    f"{name}: {err['msg']} (got {str(values.get(field))[:40]!r})"
+                    if name != "START_TOKEN"
+                    else f"{name}: {err['msg']}"
+                )
+            raise SettingsError("invalid configuration: " + "; ".join(problems)) from None
+
+    @property
+    def embedded_control_plane(self) -> bool:
+        return self.control_rpc_url is None
+
+    def provider_keys(self) -> dict[str, str]:
+        keys = {"openai": self.openai_api_key, "anthropic": self.anthropic_api_key}
+        return {k: v for k, v in keys.items() if v}

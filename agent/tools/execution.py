@@ -1,0 +1,134 @@
+"""Executing one model batch of tool calls: validation, timeouts, size bounds and typed failures.
+
+Every outcome, good or bad, becomes a `ToolOutcome` that goes back to the model as a tool result; nothing a
+tool or the model does can raise out of here except a lost lease (which stops the run) and cancellation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import jsonschema
+
+from agent.models.types import ToolUsePart
+from agent.tools.registry import ToolRegistry
+from agent.tools.spec import DEFAULT_HINTS, FAILURE_KINDS, ToolCallContext, ToolFailure
+from control_bridge.errors import LeaseLost
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT_S = 60.0
+MAX_RESULT_CHARS = 32_000
+TRUNCATION_MARKER = "\n…[truncated: {dropped} more characters not shown]"
+
+
+@dataclass(frozen=True)
+class ToolOutcome:
+    tool_call_id: str
+    name: str
+    ok: bool
+    content: str
+    error: dict[str, str] | None = None
+
+
+@lru_cache(maxsize=512)
+def _validator(schema_json: str) -> jsonschema.protocols.Validator:
+    schema = json.loads(schema_json)
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    return cls(schema)
+
+
+def validate_arguments(schema: dict[str, Any], arguments: dict[str, Any]) -> str | None:
+    """Returns a short description of what is wrong, or None when the arguments fit the schema."""
+    try:
+        validator = _validator(json.dumps(schema, sort_keys=True))
+    except (jsonschema.SchemaError, TypeError, ValueError):
+        return None  # a broken schema is the tool author's problem, not the model's
+    errors = sorted(validator.iter_errors(arguments), key=lambda e: list(e.path))
+    if not errors:
+        return None
+    return "; ".join(f"{'/'.join(map(str, e.path)) or '(root)'}: {e.message[:200]}" for e in errors[:5])
+
+
+def render_result(value: Any) -> str:
+    """Serialises a tool result for the model; raises TypeError/ValueError on garbage."""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, allow_nan=False)
+    if len(text) > MAX_RESULT_CHARS:
+        dropped = len(text) - MAX_RESULT_CHARS
+        text = text[:MAX_RESULT_CHARS] + TRUNCATION_MARKER.format(dropped=dropped)
+    return text
+
+
+def failure(call: ToolUsePart, kind: str, message: str, hint: str | None = None) -> ToolOutcome:
+    hint = hint or DEFAULT_HINTS.get(kind, "replan")
+    body = {"error": {"kind": kind, "message": message, "hint": hint}}
+    return ToolOutcome(
+        call.id, call.name, False, json.dumps(body), {"kind": kind, "message": message, "hint": hint}
+    )
+
+
+async def execute_one(registry: ToolRegistry, call: ToolUsePart, ctx: ToolCallContext) -> ToolOutcome:
+    tool = registry.get(call.name)
+    if tool is None:
+        known = ", ".join(sorted(registry.tools)) or "none"
+        return failure(call, "unknown_tool", f"there is no tool named {call.name!r}; available: {known}")
+    if call.raw_arguments is not None:
+        return failure(call, "invalid_call", "the arguments were not a JSON object; send a JSON object")
+    problem = validate_arguments(tool.spec.parameters, call.arguments)
+    if problem:
+        return failure(call, "invalid_call", f"arguments do not match the schema: {problem}")
+    try:
+        value = await asyncio.wait_for(
+            tool.execute(call.arguments, ctx), tool.spec.timeout_s or DEFAULT_TIMEOUT_S
+        )
+    except LeaseLost:
+        raise
+    except TimeoutError:
+        return failure(
+            call, "timeout", f"the tool did not answer within {tool.spec.timeout_s or DEFAULT_TIMEOUT_S:g}s"
+        )
+    except ToolFailure as exc:
+        return failure(call, exc.kind, exc.message, exc.hint)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        kind = getattr(exc, "kind", None)
+        if kind in FAILURE_KINDS:
+            return failure(call, kind, str(getattr(exc, "message", exc)), getattr(exc, "hint", None))
+        logger.exception("tool %s raised", call.name)
+        return failure(call, "internal", f"the tool failed unexpectedly ({type(exc).__name__})")
+    try:
+        content = render_result(value)
+    except (TypeError, ValueError):
+        return failure(call, "malformed_result", "the tool returned a result that is not JSON-serialisable")
+    return ToolOutcome(call.id, call.name, True, content)
+
+
+async def execute_batch(
+    registry: ToolRegistry,
+    calls: list[ToolUsePart],
+    make_ctx: Callable[[ToolUsePart], ToolCallContext],
+    on_result: Callable[[ToolOutcome], Awaitable[None]],
+) -> list[ToolOutcome]:
+    """Side-effect-free tools run concurrently; the others run one by one in the model's order."""
+
+    async def run(call: ToolUsePart) -> ToolOutcome:
+        outcome = await execute_one(registry, call, make_ctx(call))
+        await on_result(outcome)
+        return outcome
+
+    pure = [c for c in calls if (t := registry.get(c.name)) is not None and not t.spec.side_effects]
+    outcomes: dict[str, ToolOutcome] = {}
+    if pure:
+        for outcome in await asyncio.gather(*(run(c) for c in pure)):
+            outcomes[outcome.tool_call_id] = outcome
+    for call in calls:
+        if call.id not in outcomes:
+            outcomes[call.id] = await run(call)
+    return [outcomes[c.id] for c in calls]
