@@ -431,7 +431,7 @@ class RunLoop:
             else:
                 runnable.append(call)
         if runnable:
-            await execute_batch(self.deps.registry, runnable, self._ctx, self._record)
+            await execute_batch(self.deps.registry, runnable, self._ctx, self._record, self.remaining_s)
         if waiting:
             for call in waiting:
                 s.pending.append(self._await_for(call))

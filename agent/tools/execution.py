@@ -73,7 +73,10 @@ def failure(call: ToolUsePart, kind: str, message: str, hint: str | None = None)
     )
 
 
-async def execute_one(registry: ToolRegistry, call: ToolUsePart, ctx: ToolCallContext) -> ToolOutcome:
+async def execute_one(
+    registry: ToolRegistry, call: ToolUsePart, ctx: ToolCallContext, max_s: float | None = None
+) -> ToolOutcome:
+    """Runs one call; `max_s` (the run's remaining time budget) caps the tool's own timeout."""
     tool = registry.get(call.name)
     if tool is None:
         known = ", ".join(sorted(registry.tools)) or "none"
@@ -83,16 +86,17 @@ async def execute_one(registry: ToolRegistry, call: ToolUsePart, ctx: ToolCallCo
     problem = validate_arguments(tool.spec.parameters, call.arguments)
     if problem:
         return failure(call, "invalid_call", f"arguments do not match the schema: {problem}")
+    limit = tool.spec.timeout_s or DEFAULT_TIMEOUT_S
+    budget_bound = max_s is not None and max_s < limit
+    if budget_bound:
+        limit = max(0.001, max_s or 0.0)
     try:
-        value = await asyncio.wait_for(
-            tool.execute(call.arguments, ctx), tool.spec.timeout_s or DEFAULT_TIMEOUT_S
-        )
+        value = await asyncio.wait_for(tool.execute(call.arguments, ctx), limit)
     except LeaseLost:
         raise
     except TimeoutError:
-        return failure(
-            call, "timeout", f"the tool did not answer within {tool.spec.timeout_s or DEFAULT_TIMEOUT_S:g}s"
-        )
+        why = "the run's time budget ran out" if budget_bound else f"the tool did not answer within {limit:g}s"
+        return failure(call, "timeout", why, "finish" if budget_bound else None)
     except ToolFailure as exc:
         return failure(call, exc.kind, exc.message, exc.hint)
     except asyncio.CancelledError:
@@ -115,11 +119,12 @@ async def execute_batch(
     calls: list[ToolUsePart],
     make_ctx: Callable[[ToolUsePart], ToolCallContext],
     on_result: Callable[[ToolOutcome], Awaitable[None]],
+    remaining_s: Callable[[], float] | None = None,
 ) -> list[ToolOutcome]:
     """Side-effect-free tools run concurrently; the others run one by one in the model's order."""
 
     async def run(call: ToolUsePart) -> ToolOutcome:
-        outcome = await execute_one(registry, call, make_ctx(call))
+        outcome = await execute_one(registry, call, make_ctx(call), remaining_s() if remaining_s else None)
         await on_result(outcome)
         return outcome
 

@@ -1,0 +1,259 @@
+"""`agent bench memory`: evidence recall on LoCoMo, and scale numbers on a synthetic space.
+
+LoCoMo ingest uses only what a live system would have seen (speaker, text, image caption, session date);
+the files' observations, summaries, event annotations and questions are never read into memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import re
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from memory import EpisodeIn, HashEmbedder, MemoryIngestor, MemoryService, MiniLMEmbedder, SearchQuery
+
+CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop"}
+KS = (5, 10, 20)
+_TOKEN = re.compile(r"^D:?(\d+):(\d+)$")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--locomo", type=Path, metavar="DIR", help="folder of LoCoMo <id>.json files")
+    parser.add_argument("--mode", choices=["hybrid", "dense", "keyword"], default="hybrid")
+    parser.add_argument("--predictions", type=Path, metavar="FILE", help="write one JSON line per scored question")
+    parser.add_argument("--synthetic", type=int, metavar="N", help="synthetic scale run with N episodes")
+    parser.add_argument("--embedder", choices=["minilm", "hash"], default="minilm", help="LoCoMo embedder")
+    parser.add_argument("--no-distill", action="store_true", help="LoCoMo: skip the entity/edge distillation")
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    if args.locomo is None and args.synthetic is None:
+        raise SystemExit("give --locomo DIR or --synthetic N")
+    result: dict[str, Any] = {}
+    if args.locomo is not None:
+        result.update(asyncio.run(_locomo(args)))
+    if args.synthetic is not None:
+        result.update(asyncio.run(_synthetic(args.synthetic)))
+    return result
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _pct(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3)
+
+
+# -- LoCoMo -------------------------------------------------------------------------------------------------
+
+
+def session_time(text: str) -> float:
+    """LoCoMo dates look like "1:56 pm on 8 May, 2023" (no zone; read as UTC)."""
+    parsed = datetime.strptime(text.strip(), "%I:%M %p on %d %B, %Y")
+    return parsed.replace(tzinfo=UTC).timestamp()
+
+
+def conversation_turns(conv: dict[str, Any]) -> list[EpisodeIn]:
+    episodes: list[EpisodeIn] = []
+    n = 1
+    while f"session_{n}" in conv:
+        at = session_time(conv[f"session_{n}_date_time"])
+        for turn in conv[f"session_{n}"]:
+            text = turn["text"]
+            if turn.get("blip_caption"):
+                text += f" [image: {turn['blip_caption']}]"
+            episodes.append(
+                EpisodeIn(
+                    text=text, kind="turn", role="user", speaker=turn["speaker"], session_id=f"session_{n}",
+                    key=turn["dia_id"], occurred_at=at, metadata={"dia_id": turn["dia_id"]},
+                )
+            )
+        n += 1
+    return episodes
+
+
+def clean_evidence(evidence: list[str], known: set[str]) -> list[str]:
+    out: list[str] = []
+    for item in evidence:
+        for token in re.split(r"[;,\s]+", item.replace("(", " ").replace(")", " ")):
+            match = _TOKEN.match(token.strip())
+            if match:
+                dia = f"D{int(match.group(1))}:{int(match.group(2))}"
+                if dia in known and dia not in out:
+                    out.append(dia)
+    return out
+
+
+async def _locomo(args: argparse.Namespace) -> dict[str, Any]:
+    files = sorted(Path(args.locomo).glob("*.json"))
+    if not files:
+        raise SystemExit(f"no LoCoMo .json files in {args.locomo}")
+    embedder = MiniLMEmbedder() if args.embedder == "minilm" else HashEmbedder()
+    if isinstance(embedder, MiniLMEmbedder):
+        _say("loading MiniLM …")
+        await embedder.load()
+    recalls: dict[str, dict[int, list[float]]] = {"all": {k: [] for k in KS}}
+    latencies: list[float] = []
+    predictions: list[dict[str, Any]] = []
+    ingested, ingest_s = 0, 0.0
+    with tempfile.TemporaryDirectory(prefix="locomo-bench-") as tmp:
+        service = MemoryService(Path(tmp), embedder)
+        ingestor = MemoryIngestor(service)
+        try:
+            jobs: list[tuple[str, int, dict[str, Any], list[str]]] = []
+            for path in tqdm(files, desc="ingest", file=sys.stderr, unit="conv"):
+                conv = json.loads(path.read_text())
+                turns = conversation_turns(conv)
+                started = time.perf_counter()
+                await service.write_episodes(path.stem, turns)
+                if not args.no_distill:
+                    await ingestor.distill_space(path.stem)
+                ingest_s += time.perf_counter() - started
+                ingested += len(turns)
+                known = {t.key for t in turns if t.key}
+                for i, qa in enumerate(conv["qa"]):
+                    gold = clean_evidence(qa.get("evidence", []), known)
+                    if qa.get("category") in CATEGORIES and gold:
+                        jobs.append((path.stem, i, qa, gold))
+            for space, i, qa, gold in tqdm(jobs, desc=f"search ({args.mode})", file=sys.stderr, unit="q"):
+                started = time.perf_counter()
+                result = await service.search(space, SearchQuery(query=qa["question"], top_k=20, mode=args.mode))
+                latencies.append((time.perf_counter() - started) * 1000)
+                retrieved = list(dict.fromkeys(h.key for h in result.hits if h.key))[:20]
+                predictions.append({"conversation": space, "question_index": i, "retrieved": retrieved})
+                name = CATEGORIES[qa["category"]]
+                for bucket in ("all", name):
+                    per_k = recalls.setdefault(bucket, {k: [] for k in KS})
+                    for k in KS:
+                        per_k[k].append(len(set(gold) & set(retrieved[:k])) / len(gold))
+        finally:
+            await ingestor.aclose()
+            await service.aclose()
+    if args.predictions:
+        with open(args.predictions, "w") as fh:
+            for line in predictions:
+                fh.write(json.dumps(line) + "\n")
+
+    def summary(bucket: dict[int, list[float]]) -> dict[str, Any]:
+        return {f"recall@{k}": round(statistics.fmean(v), 4) if v else 0.0 for k, v in bucket.items()} | {
+            "n": len(bucket[KS[0]])
+        }
+
+    out: dict[str, Any] = summary(recalls["all"])
+    out["by_category"] = {name: summary(recalls[name]) for name in CATEGORIES.values() if name in recalls}
+    out["search_p50_ms"] = _pct(latencies, 0.50)
+    out["search_p95_ms"] = _pct(latencies, 0.95)
+    out["locomo_ingest_per_s"] = round(ingested / ingest_s, 1) if ingest_s else 0.0
+    _say(f"LoCoMo ({args.mode}, {args.embedder}): {len(latencies)} questions, {ingested} turns")
+    _say("  overall     " + "  ".join(f"R@{k} {out[f'recall@{k}']:.3f}" for k in KS))
+    for name, row in out["by_category"].items():
+        _say(f"  {name:<11} " + "  ".join(f"R@{k} {row[f'recall@{k}']:.3f}" for k in KS) + f"  (n={row['n']})")
+    _say(f"  search p50 {out['search_p50_ms']:.1f} ms  p95 {out['search_p95_ms']:.1f} ms")
+    return out
+
+
+# -- synthetic ------------------------------------------------------------------------------------------------
+
+_NAMES = ["Alice", "Bruno", "Chen", "Dana", "Emeka", "Farah", "Goran", "Hana", "Ivan", "Jun"]
+_TOOLS = ["repo_search", "file_read", "deploy", "browser_open", "run_tests"]
+
+
+def synthetic_episodes(n: int, seed: int = 7) -> list[EpisodeIn]:
+    rng = random.Random(seed)
+    vocab = [f"w{i}" for i in range(5000)]
+    start = datetime(2024, 1, 1, tzinfo=UTC).timestamp()
+    out: list[EpisodeIn] = []
+    for i in range(n):
+        run = i // 20
+        kind = ("user_message", "assistant_message", "tool_result")[i % 3]
+        who = rng.choice(_NAMES)
+        words = " ".join(rng.choices(vocab, k=rng.randint(8, 30)))
+        text = f"{who} asked about {rng.choice(_TOOLS)} in /src/mod{rng.randint(0, 300)}.py: {words}"
+        out.append(
+            EpisodeIn(
+                text=text, kind=kind, run_id=f"run-{run}", session_id=f"s-{run // 5}", thread_id=f"t-{run // 5}",
+                tool_call_id=f"call-{i}" if kind == "tool_result" else None, occurred_at=start + i * 60,
+            )
+        )
+    return out
+
+
+async def _timed(label: str, count: int, make: Any) -> list[float]:
+    out: list[float] = []
+    for i in tqdm(range(count), desc=label, file=sys.stderr, unit="q", leave=False):
+        started = time.perf_counter()
+        await make(i)
+        out.append((time.perf_counter() - started) * 1000)
+    return out
+
+
+async def _synthetic(n: int) -> dict[str, Any]:
+    episodes = synthetic_episodes(n)
+    rng = random.Random(11)
+    with tempfile.TemporaryDirectory(prefix="memory-synth-") as tmp:
+        service = MemoryService(Path(tmp), HashEmbedder())
+        ingestor = MemoryIngestor(service)
+        started = time.perf_counter()
+        batch = 1000
+        for i in tqdm(range(0, n, batch), desc="ingest (hash)", file=sys.stderr, unit="k"):
+            await service.write_episodes("synth", episodes[i : i + batch])
+        hash_rate = n / (time.perf_counter() - started)
+        for run in tqdm(range(0, min(n // 20, 500)), desc="distill", file=sys.stderr, unit="run"):
+            await ingestor.distill_run("synth", f"run-{run}")
+        sample = episodes[: min(n, 2000)]
+        minilm = MemoryService(Path(tmp) / "minilm", MiniLMEmbedder())
+        await minilm.embedder.load()  # type: ignore[attr-defined]
+        started = time.perf_counter()
+        for i in tqdm(range(0, len(sample), 250), desc="ingest (MiniLM)", file=sys.stderr, unit="batch"):
+            await minilm.write_episodes("synth", sample[i : i + 250])
+        minilm_rate = len(sample) / (time.perf_counter() - started)
+        await minilm.aclose()
+
+        async def hybrid(i: int) -> None:
+            words = episodes[rng.randrange(n)].text.split()[-6:]
+            await service.search("synth", SearchQuery(query=" ".join(words[:4]), top_k=10))
+
+        async def graph(i: int) -> None:
+            await service.graph("synth", {"entity": _NAMES[i % len(_NAMES)], "max_depth": 2, "limit": 50})
+
+        async def timeline(i: int) -> None:
+            at = episodes[rng.randrange(n)].occurred_at or 0.0
+            await service.timeline("synth", {"from": at, "to": at + 86400, "limit": 20})
+
+        async def provenance(i: int) -> None:
+            await service.provenance("synth", f"ep:{rng.randrange(n) + 1}")
+
+        hybrid_ms = await _timed("hybrid", 200, hybrid)
+        graph_ms = await _timed("graph", 100, graph)
+        timeline_ms = await _timed("timeline", 200, timeline)
+        provenance_ms = await _timed("provenance", 500, provenance)
+        await ingestor.aclose()
+        await service.aclose()
+        size = sum(p.stat().st_size for p in (Path(tmp) / "memory").glob("synth.db*"))
+    out = {
+        "episodes": n,
+        "ingest_per_s": {"hash": round(hash_rate, 1), "minilm": round(minilm_rate, 1)},
+        "hybrid_p50_ms": _pct(hybrid_ms, 0.5),
+        "hybrid_p95_ms": _pct(hybrid_ms, 0.95),
+        "graph_p95_ms": _pct(graph_ms, 0.95),
+        "timeline_p95_ms": _pct(timeline_ms, 0.95),
+        "provenance_p95_ms": _pct(provenance_ms, 0.95),
+        "db_mb": round(size / 1e6, 1),
+    }
+    _say(f"synthetic {n} episodes: " + ", ".join(f"{k} {v}" for k, v in out.items()))
+    return out

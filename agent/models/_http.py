@@ -1,0 +1,115 @@
+"""What the HTTP providers share: client ownership, error classification and a small SSE reader."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+
+from agent.models.base import BaseModelClient
+from agent.models.errors import ModelUnavailable, classify_status, classify_transport
+from agent.models.settings import DEFAULT_TIMEOUT
+
+
+class HTTPModelClient(BaseModelClient):
+    """Base of the wire providers. Closes only an http client it created itself."""
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        base_url: str,
+        http_client: httpx.AsyncClient | None = None,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+    ) -> None:
+        self.model = model
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self._own_client = http_client is None
+        self._client = http_client or httpx.AsyncClient(timeout=timeout)
+
+    def __repr__(self) -> str:  # never the headers: they hold the key
+        return f"{type(self).__name__}(name={self.name!r}, base_url={self.base_url!r})"
+
+    def _headers(self) -> dict[str, str]:
+        raise NotImplementedError
+
+    async def _post_json(self, path: str, payload: dict[str, Any]) -> tuple[Any, httpx.Headers]:
+        try:
+            response = await self._client.post(
+                self.base_url + path, json=payload, headers=self._headers(), timeout=self.timeout
+            )
+        except httpx.HTTPError as exc:
+            raise classify_transport(exc, provider=self.provider, model=self.model) from exc
+        if response.status_code >= 400:
+            raise self._http_error(response.status_code, response.content, response.headers)
+        try:
+            return response.json(), response.headers
+        except ValueError as exc:
+            raise ModelUnavailable(
+                "response body is not JSON",
+                provider=self.provider,
+                model=self.model,
+                status=response.status_code,
+            ) from exc
+
+    @asynccontextmanager
+    async def _open_stream(self, path: str, payload: dict[str, Any]) -> AsyncIterator[httpx.Response]:
+        """Opens a streaming POST; raises the classified error for a non-2xx answer."""
+        try:
+            async with self._client.stream(
+                "POST", self.base_url + path, json=payload, headers=self._headers(), timeout=self.timeout
+            ) as response:
+                if response.status_code >= 400:
+                    raise self._http_error(response.status_code, await response.aread(), response.headers)
+                yield response
+        except httpx.HTTPError as exc:
+            raise classify_transport(exc, provider=self.provider, model=self.model) from exc
+
+    def _http_error(self, status: int, content: bytes, headers: Mapping[str, str]) -> Exception:
+        try:
+            body: Any = json.loads(content) if content else None
+        except ValueError:
+            body = content[:500].decode("utf-8", "replace")
+        return classify_status(status, body, headers, provider=self.provider, model=self.model)
+
+    async def aclose(self) -> None:
+        if self._own_client:
+            await self._client.aclose()
+
+
+async def iter_sse(response: httpx.Response) -> AsyncIterator[tuple[str, str]]:
+    """Yields (event, data) per Server-Sent Event. An event cut off by the end of the body is dropped (spec)."""
+    event = ""
+    data: list[str] = []
+    async for line in response.aiter_lines():
+        if not line:
+            if data:
+                yield event or "message", "\n".join(data)
+            event, data = "", []
+            continue
+        if line[0] == ":":
+            continue
+        name, _, value = line.partition(":")
+        if value[:1] == " ":
+            value = value[1:]
+        if name == "data":
+            data.append(value)
+        elif name == "event":
+            event = value
+
+
+def parse_arguments(raw: str) -> tuple[dict[str, Any], str | None]:
+    """(arguments, raw_arguments): a JSON object parses; anything else is kept raw for an invalid_call."""
+    if not raw.strip():
+        return {}, None
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return {}, raw
+    if isinstance(value, dict):
+        return value, None
+    return {}, raw

@@ -1,0 +1,63 @@
+"""EventEmittingModel: streamed text, thinking and usage become run events, exactly once each.
+
+The planner never emits these by hand. `complete()` streams underneath, so a caller that only wants the
+final response still produces `assistant.delta` events. Deltas are emitted as the chunks pass, before the
+caller sees them; usage is emitted once per call from the final (stop) chunk, never from intermediate usage
+chunks, so a provider reporting usage twice is still counted once. Wrapping an EventEmittingModel again
+replaces the inner one instead of stacking, and Retrying (inside) never replays a stream that yielded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from agent.models.base import ModelClient
+from agent.models.errors import ModelUnavailable
+from agent.models.types import Chunk, ModelRequest, ModelResponse, StopChunk, TextChunk, ThinkingChunk
+from agent.models.wrapper import WrapperModel
+
+Emit = Callable[[str, dict[str, Any]], Awaitable[None]]
+
+
+class EventEmittingModel(WrapperModel):
+    """Set `turn` before each call (or pass `turn=`); events carry it."""
+
+    def __init__(self, inner: ModelClient, emit: Emit, *, turn: int = 0) -> None:
+        while isinstance(inner, EventEmittingModel):
+            inner = inner.inner
+        super().__init__(inner)
+        self.emit = emit
+        self.turn = turn
+
+    async def stream(self, request: ModelRequest, *, turn: int | None = None) -> AsyncIterator[Chunk]:
+        at = self.turn if turn is None else turn
+        async for chunk in self.inner.stream(request):
+            if isinstance(chunk, TextChunk):
+                if chunk.text:
+                    await self.emit("assistant.delta", {"turn": at, "text": chunk.text})
+            elif isinstance(chunk, ThinkingChunk):
+                if chunk.thinking:  # signature-only chunks carry nothing to show
+                    await self.emit("thinking.delta", {"turn": at, "thinking": chunk.thinking})
+            elif isinstance(chunk, StopChunk):
+                usage = chunk.response.usage
+                await self.emit(
+                    "usage",
+                    {
+                        "turn": at,
+                        "inputTokens": usage.input_tokens,
+                        "outputTokens": usage.output_tokens,
+                        "cachedInputTokens": usage.cached_input_tokens,
+                        "model": self.name,
+                    },
+                )
+            yield chunk
+
+    async def complete(self, request: ModelRequest, *, turn: int | None = None) -> ModelResponse:
+        response: ModelResponse | None = None
+        async for chunk in self.stream(request, turn=turn):
+            if isinstance(chunk, StopChunk):
+                response = chunk.response
+        if response is None:
+            raise ModelUnavailable("stream ended without a stop chunk", provider=self.provider, model=self.model)
+        return response

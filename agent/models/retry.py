@@ -1,0 +1,94 @@
+"""Retrying: exponential backoff with jitter around any ModelClient, honouring Retry-After.
+
+Only errors classified `retryable` are retried. A stream is retried only while it has yielded nothing: once
+a chunk reached the caller (and so, through EventEmittingModel, the run's events) a retry would duplicate
+text, so the failure is surfaced instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from agent.models.base import ModelClient
+from agent.models.errors import ModelError
+from agent.models.types import Chunk, ModelRequest, ModelResponse
+from agent.models.wrapper import WrapperModel
+
+log = logging.getLogger("agent.models")
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class Retrying(WrapperModel):
+    def __init__(
+        self,
+        inner: ModelClient,
+        *,
+        max_attempts: int = 4,
+        base_delay: float = 0.5,
+        max_delay: float = 30.0,
+        max_retry_after: float = 120.0,
+        sleep: Sleep = asyncio.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        super().__init__(inner)
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        self.max_attempts = max_attempts
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self.max_retry_after = max_retry_after
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self.retries = 0
+        """Retries made so far (for metrics and tests)."""
+
+    def delay_for(self, attempt: int, error: ModelError) -> float | None:
+        """Seconds to wait before try `attempt + 1`, or None to give up. `attempt` counts from 1."""
+        if not error.retryable or attempt >= self.max_attempts:
+            return None
+        if error.retry_after is not None:
+            if error.retry_after > self.max_retry_after:
+                return None
+            # A little jitter on top, so callers told the same instant do not return together.
+            return error.retry_after + self._rng.uniform(0, min(1.0, 0.1 * error.retry_after))
+        ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        return ceiling / 2 + self._rng.uniform(0, ceiling / 2)  # "equal jitter": never near zero
+
+    async def _wait(self, attempt: int, error: ModelError) -> None:
+        delay = self.delay_for(attempt, error)
+        if delay is None:
+            raise error
+        self.retries += 1
+        log.warning(
+            "model %s: %s (status %s, request %s); retry %d/%d in %.2fs",
+            self.name, error.kind, error.status, error.request_id, attempt, self.max_attempts - 1, delay,
+        )
+        await self._sleep(delay)
+
+    async def complete(self, request: ModelRequest) -> ModelResponse:
+        attempt = 1
+        while True:
+            try:
+                return await self.inner.complete(request)
+            except ModelError as error:
+                await self._wait(attempt, error)
+            attempt += 1
+
+    async def stream(self, request: ModelRequest) -> AsyncIterator[Chunk]:
+        attempt = 1
+        while True:
+            yielded = False
+            try:
+                async for chunk in self.inner.stream(request):
+                    yielded = True
+                    yield chunk
+                return
+            except ModelError as error:
+                if yielded:
+                    raise
+                await self._wait(attempt, error)
+            attempt += 1
