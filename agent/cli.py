@@ -7,6 +7,7 @@ import asyncio
 import importlib
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,10 @@ def _settings(**overrides: Any) -> Settings:
         raise SystemExit(f"agent: {exc}") from None
 
 
+def _exit_cleanly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -37,6 +42,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(port=args.port, dev=args.dev or None, host=host)
     configure_logging(settings.log_level)
     app = create_app(settings)
+    # uvicorn drains (runs checkpoint in the lifespan shutdown) and then re-raises SIGTERM; with this
+    # handler in place that ends the process with status 0, as orchestrators expect from a clean stop.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     uvicorn.run(
         app,
         host=host,

@@ -10,14 +10,17 @@ from __future__ import annotations
 import re
 from typing import Protocol, runtime_checkable
 
-_PIECE = re.compile(
-    r"(?P<word>[^\W\d_\u3000-\u9fff\uac00-\ud7af\uff00-\uffef]+)"  # letters (Latin, Cyrillic, …)
-    r"|(?P<digits>\d+)"
-    r"|(?P<cjk>[\u3000-\u9fff\uac00-\ud7af\uff00-\uffef])"  # kana, kanji, hangul, full-width forms
-    r"|(?P<other>[^\s])"  # punctuation and symbols, one each
-)
+_LETTERS = r"[^\W\d_\u3000-\u9fff\uac00-\ud7af\uff00-\uffef]"
+_CJK = r"[\u3000-\u9fff\uac00-\ud7af\uff00-\uffef]"  # kana, kanji, hangul, full-width forms
 WORD_CHARS_PER_TOKEN = 7
 DIGITS_PER_TOKEN = 3
+_PIECE = re.compile(
+    rf"{_LETTERS}{{1,{WORD_CHARS_PER_TOKEN}}}"  # a word costs one token per started 7 letters
+    rf"|\d{{1,{DIGITS_PER_TOKEN}}}"  # a number one per started 3 digits
+    rf"|{_CJK}"  # one per CJK character
+    r"|[^\s]"  # one per punctuation mark or symbol; whitespace is free
+)
+"""Every match is exactly one token, so counting is `len(findall)` and runs in C."""
 
 
 @runtime_checkable
@@ -31,7 +34,10 @@ class Tokenizer(Protocol):
 
 class HeuristicTokenizer:
     """Regex-based approximation: ⌈letters/7⌉ per word, ⌈digits/3⌉ per number, one per CJK character or
-    symbol, zero for whitespace. Results for repeated strings (skill bodies) are cached per instance."""
+    symbol, zero for whitespace (every regex match is one token).
+
+    Counts of long strings (skill bodies, listing lines) are cached per instance: keep one tokenizer for the
+    process and pass it to every build."""
 
     name = "heuristic-v1"
 
@@ -45,16 +51,7 @@ class HeuristicTokenizer:
         cached = self._cache.get(text)
         if cached is not None:
             return cached
-        total = 0
-        for match in _PIECE.finditer(text):
-            kind = match.lastgroup
-            length = match.end() - match.start()
-            if kind == "word":
-                total += (length + WORD_CHARS_PER_TOKEN - 1) // WORD_CHARS_PER_TOKEN
-            elif kind == "digits":
-                total += (length + DIGITS_PER_TOKEN - 1) // DIGITS_PER_TOKEN
-            else:
-                total += 1
+        total = len(_PIECE.findall(text))
         if len(text) > 64:  # short strings are cheap to count and would only churn the cache
             if len(self._cache) >= self._cache_size:
                 self._cache.clear()
@@ -65,13 +62,10 @@ class HeuristicTokenizer:
         """The longest prefix of `text` within `max_tokens` (cut at a piece boundary)."""
         if self.count(text) <= max_tokens:
             return text
-        total = 0
         end = 0
-        for match in _PIECE.finditer(text):
-            piece = self.count(match.group())
-            if total + piece > max_tokens:
+        for index, match in enumerate(_PIECE.finditer(text)):
+            if index >= max_tokens:
                 break
-            total += piece
             end = match.end()
         return text[:end]
 

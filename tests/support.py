@@ -45,9 +45,9 @@ def write_script(path: Path, turns: list[dict[str, Any]]) -> str:
     return f"scripted:{path}"
 
 
-def read_sse(client: httpx.Client, url: str, headers: dict[str, str] | None = None, timeout: float = 30) -> list[
-    dict[str, Any]
-]:
+def read_sse(
+    client: httpx.Client, url: str, headers: dict[str, str] | None = None, timeout: float = 30
+) -> list[dict[str, Any]]:
     """Reads an SSE stream to its end; returns [{id, event, data}] in order."""
     events: list[dict[str, Any]] = []
     current: dict[str, Any] = {}
@@ -73,7 +73,9 @@ def read_sse(client: httpx.Client, url: str, headers: dict[str, str] | None = No
     return events
 
 
-def rpc(client: httpx.Client, url: str, method: str, params: Any = None, id_: Any = 1, **kw: Any) -> dict[str, Any]:
+def rpc(
+    client: httpx.Client, url: str, method: str, params: Any = None, id_: Any = 1, **kw: Any
+) -> dict[str, Any]:
     body: dict[str, Any] = {"jsonrpc": "2.0", "method": method, "id": id_}
     if params is not None:
         body["params"] = params

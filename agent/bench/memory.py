@@ -31,7 +31,9 @@ _TOKEN = re.compile(r"^D:?(\d+):(\d+)$")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--locomo", type=Path, metavar="DIR", help="folder of LoCoMo <id>.json files")
     parser.add_argument("--mode", choices=["hybrid", "dense", "keyword"], default="hybrid")
-    parser.add_argument("--predictions", type=Path, metavar="FILE", help="write one JSON line per scored question")
+    parser.add_argument(
+        "--predictions", type=Path, metavar="FILE", help="write one JSON line per scored question"
+    )
     parser.add_argument("--synthetic", type=int, metavar="N", help="synthetic scale run with N episodes")
     parser.add_argument("--embedder", choices=["minilm", "hash"], default="minilm", help="LoCoMo embedder")
     parser.add_argument("--no-distill", action="store_true", help="LoCoMo: skip the entity/edge distillation")
@@ -79,8 +81,14 @@ def conversation_turns(conv: dict[str, Any]) -> list[EpisodeIn]:
                 text += f" [image: {turn['blip_caption']}]"
             episodes.append(
                 EpisodeIn(
-                    text=text, kind="turn", role="user", speaker=turn["speaker"], session_id=f"session_{n}",
-                    key=turn["dia_id"], occurred_at=at, metadata={"dia_id": turn["dia_id"]},
+                    text=text,
+                    kind="turn",
+                    role="user",
+                    speaker=turn["speaker"],
+                    session_id=f"session_{n}",
+                    key=turn["dia_id"],
+                    occurred_at=at,
+                    metadata={"dia_id": turn["dia_id"]},
                 )
             )
         n += 1
@@ -132,7 +140,9 @@ async def _locomo(args: argparse.Namespace) -> dict[str, Any]:
                         jobs.append((path.stem, i, qa, gold))
             for space, i, qa, gold in tqdm(jobs, desc=f"search ({args.mode})", file=sys.stderr, unit="q"):
                 started = time.perf_counter()
-                result = await service.search(space, SearchQuery(query=qa["question"], top_k=20, mode=args.mode))
+                result = await service.search(
+                    space, SearchQuery(query=qa["question"], top_k=20, mode=args.mode)
+                )
                 latencies.append((time.perf_counter() - started) * 1000)
                 retrieved = list(dict.fromkeys(h.key for h in result.hits if h.key))[:20]
                 predictions.append({"conversation": space, "question_index": i, "retrieved": retrieved})
@@ -162,7 +172,9 @@ async def _locomo(args: argparse.Namespace) -> dict[str, Any]:
     _say(f"LoCoMo ({args.mode}, {args.embedder}): {len(latencies)} questions, {ingested} turns")
     _say("  overall     " + "  ".join(f"R@{k} {out[f'recall@{k}']:.3f}" for k in KS))
     for name, row in out["by_category"].items():
-        _say(f"  {name:<11} " + "  ".join(f"R@{k} {row[f'recall@{k}']:.3f}" for k in KS) + f"  (n={row['n']})")
+        _say(
+            f"  {name:<11} " + "  ".join(f"R@{k} {row[f'recall@{k}']:.3f}" for k in KS) + f"  (n={row['n']})"
+        )
     _say(f"  search p50 {out['search_p50_ms']:.1f} ms  p95 {out['search_p95_ms']:.1f} ms")
     return out
 
@@ -186,8 +198,13 @@ def synthetic_episodes(n: int, seed: int = 7) -> list[EpisodeIn]:
         text = f"{who} asked about {rng.choice(_TOOLS)} in /src/mod{rng.randint(0, 300)}.py: {words}"
         out.append(
             EpisodeIn(
-                text=text, kind=kind, run_id=f"run-{run}", session_id=f"s-{run // 5}", thread_id=f"t-{run // 5}",
-                tool_call_id=f"call-{i}" if kind == "tool_result" else None, occurred_at=start + i * 60,
+                text=text,
+                kind=kind,
+                run_id=f"run-{run}",
+                session_id=f"s-{run // 5}",
+                thread_id=f"t-{run // 5}",
+                tool_call_id=f"call-{i}" if kind == "tool_result" else None,
+                occurred_at=start + i * 60,
             )
         )
     return out

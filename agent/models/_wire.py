@@ -181,12 +181,16 @@ def anthropic_events(r: Reply, model: str, rid: str) -> Iterator[bytes]:
             "tool_use": {**block, "input": {}},
             "redacted_thinking": block,
         }[kind]
-        yield _sse({"type": "content_block_start", "index": index, "content_block": empty}, "content_block_start")
+        yield _sse(
+            {"type": "content_block_start", "index": index, "content_block": empty}, "content_block_start"
+        )
         deltas: list[dict[str, Any]] = []
         if kind == "text":
             deltas = [{"type": "text_delta", "text": p} for p in _pieces(block["text"], r.chunk_size)]
         elif kind == "thinking":
-            deltas = [{"type": "thinking_delta", "thinking": p} for p in _pieces(block["thinking"], r.chunk_size)]
+            deltas = [
+                {"type": "thinking_delta", "thinking": p} for p in _pieces(block["thinking"], r.chunk_size)
+            ]
             deltas.append({"type": "signature_delta", "signature": block["signature"]})
         elif kind == "tool_use":
             raw = block["input"] if isinstance(block["input"], str) else json.dumps(block["input"])

@@ -59,5 +59,7 @@ class EventEmittingModel(WrapperModel):
             if isinstance(chunk, StopChunk):
                 response = chunk.response
         if response is None:
-            raise ModelUnavailable("stream ended without a stop chunk", provider=self.provider, model=self.model)
+            raise ModelUnavailable(
+                "stream ended without a stop chunk", provider=self.provider, model=self.model
+            )
         return response

@@ -79,7 +79,10 @@ def parse_model_spec(spec: str | None, *, check_files: bool = True) -> ModelSpec
     if provider == "openai-compatible":
         match = _COMPATIBLE.match(rest)
         if not match:
-            raise _bad(text, "openai-compatible needs NAME@URL, e.g. openai-compatible:llama3.1@http://localhost:11434")
+            raise _bad(
+                text,
+                "openai-compatible needs NAME@URL, e.g. openai-compatible:llama3.1@http://localhost:11434",
+            )
         url = match["url"].rstrip("/")
         parts = urlsplit(url)
         if not parts.hostname:

@@ -141,9 +141,13 @@ class ModelServer:
             body = json.loads(await request.body())
         except ValueError:
             body = {}
-        recorded = Recorded(fmt, request.url.path, dict(request.headers), body if isinstance(body, dict) else {})
+        recorded = Recorded(
+            fmt, request.url.path, dict(request.headers), body if isinstance(body, dict) else {}
+        )
         if self.api_key is not None:
-            given = request.headers.get("x-api-key") or request.headers.get("authorization", "").removeprefix("Bearer ")
+            given = request.headers.get("x-api-key") or request.headers.get("authorization", "").removeprefix(
+                "Bearer "
+            )
             if given != self.api_key:
                 with self._lock:
                     self.requests.append(recorded)
@@ -155,7 +159,9 @@ class ModelServer:
         if fault.retry_after is not None:
             headers["retry-after"] = f"{fault.retry_after:g}"
         make = openai_error if fmt == "openai" else anthropic_error
-        return JSONResponse(make(fault.status, fault.message, fault.error_type), fault.status, headers=headers)
+        return JSONResponse(
+            make(fault.status, fault.message, fault.error_type), fault.status, headers=headers
+        )
 
     async def _respond(self, request: Request, fmt: str) -> Response:
         recorded, item = await self._record(request, fmt)

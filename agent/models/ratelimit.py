@@ -94,13 +94,15 @@ class AdaptiveLimiter:
                     await self._wait_for_release()
                 elif now < self._paused_until:
                     await self._sleep(self._paused_until - now)
-                elif self._level >= min(tokens, self.capacity):
+                elif self._level + 1e-6 >= min(tokens, self.capacity):  # float dust must not stall the queue
                     self._level -= tokens  # an oversize request leaves a debt the others wait out
                     self._in_flight += 1
                     self._exclusive = oversize
                     return Permit(tokens=tokens, admitted_at=now, exclusive=oversize, epoch=self.halvings)
                 else:
-                    await self._sleep((min(tokens, self.capacity) - self._level) * 60.0 / self.rate)
+                    await self._sleep(
+                        max(0.001, (min(tokens, self.capacity) - self._level) * 60.0 / self.rate)
+                    )
 
     def release(self, permit: Permit, usage: Usage | None = None) -> None:
         """Returns the permit; with the real usage the estimate is corrected (refund or extra charge)."""
@@ -143,7 +145,11 @@ class RateLimiters:
     """The limiters of one process, one per model family. Owned by the app and passed to the factory."""
 
     def __init__(
-        self, settings: RateLimitSettings | None = None, *, clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep
+        self,
+        settings: RateLimitSettings | None = None,
+        *,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.settings = settings or RateLimitSettings()
         self._clock = clock

@@ -65,7 +65,13 @@ class Retrying(WrapperModel):
         self.retries += 1
         log.warning(
             "model %s: %s (status %s, request %s); retry %d/%d in %.2fs",
-            self.name, error.kind, error.status, error.request_id, attempt, self.max_attempts - 1, delay,
+            self.name,
+            error.kind,
+            error.status,
+            error.request_id,
+            attempt,
+            self.max_attempts - 1,
+            delay,
         )
         await self._sleep(delay)
 

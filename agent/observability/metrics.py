@@ -14,7 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 
 from agent.events.types import TERMINAL_TYPES, Event
 
@@ -101,12 +108,16 @@ class RunMetrics:
             registry=r,
         )
         self.tool_calls = Counter(
-            "agent_tool_calls", "Tool calls by outcome (ok, denied, or the failure kind).", ["tool", "outcome"],
+            "agent_tool_calls",
+            "Tool calls by outcome (ok, denied, or the failure kind).",
+            ["tool", "outcome"],
             registry=r,
         )
         self.tokens = Counter(
-            "agent_model_tokens", "Model tokens by direction (input, output, cached_input).",
-            ["model", "direction"], registry=r,
+            "agent_model_tokens",
+            "Model tokens by direction (input, output, cached_input).",
+            ["model", "direction"],
+            registry=r,
         )
         self._tool_label = _BoundedLabel()
         self._model_label = _BoundedLabel()

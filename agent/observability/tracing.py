@@ -27,7 +27,8 @@ def _ns(ts: float) -> int:
 class _OpenRun:
     span: Any
     context: Any
-    model_span: Any = None
+    model_since: float | None = None
+    model_attrs: dict[str, Any] = field(default_factory=dict)
     tools: dict[str, Any] = field(default_factory=dict)
     model: str | None = None
 
@@ -63,19 +64,18 @@ class RunTracer:
             run.model = str(data["model"])
             run.span.set_attribute("gen_ai.request.model", run.model)
         elif kind == "phase.changed":
-            self._end_model(run, event.ts)
-            if data.get("to") in MODEL_PHASES:
-                run.model_span = self._child(run, "model.call", event, {"agent.phase": str(data.get("to"))})
-                if run.model:
-                    run.model_span.set_attribute("gen_ai.request.model", run.model)
-        elif kind == "usage" and run.model_span is not None:
+            # A model call may start here; its span is made when the answer (or the end) shows it happened.
+            entering = data.get("to") in MODEL_PHASES
+            run.model_since = event.ts if entering else None
+            run.model_attrs = {"agent.phase": str(data.get("to"))} if entering else {}
+        elif kind == "usage" and run.model_since is not None:
             for key, attr in (("inputTokens", "input_tokens"), ("outputTokens", "output_tokens")):
                 if isinstance(data.get(key), int):
-                    run.model_span.set_attribute(f"gen_ai.usage.{attr}", data[key])
-        elif kind == "assistant.message" and run.model_span is not None:
-            run.model_span.set_attribute("agent.turn", int(data.get("turn", 0)))
-            run.model_span.set_attribute("agent.tool_calls", len(data.get("toolCalls") or []))
-            self._end_model(run, event.ts)
+                    run.model_attrs[f"gen_ai.usage.{attr}"] = data[key]
+        elif kind == "assistant.message" and run.model_since is not None:
+            run.model_attrs["agent.turn"] = int(data.get("turn", 0))
+            run.model_attrs["agent.tool_calls"] = len(data.get("toolCalls") or [])
+            self._model_span(run, event, error=None)
         elif kind == "tool.scheduled":
             name = str(data.get("name"))
             attrs = {"gen_ai.tool.name": name, "gen_ai.tool.call.id": str(data.get("toolCallId"))}
@@ -102,10 +102,20 @@ class RunTracer:
         attrs = {"agent.run_id": event.run_id, **attrs}
         return self.tracer.start_span(name, context=run.context, start_time=_ns(event.ts), attributes=attrs)
 
-    def _end_model(self, run: _OpenRun, ts: float) -> None:
-        if run.model_span is not None:
-            run.model_span.end(end_time=_ns(ts))
-            run.model_span = None
+    def _model_span(self, run: _OpenRun, event: Event, error: str | None) -> None:
+        assert run.model_since is not None
+        attrs = {"agent.run_id": event.run_id, **run.model_attrs}
+        if run.model:
+            attrs["gen_ai.request.model"] = run.model
+        span = self.tracer.start_span(
+            "model.call", context=run.context, start_time=_ns(run.model_since), attributes=attrs
+        )
+        if error is not None:
+            span.set_attribute("error.type", error)
+            span.set_status(self._status(self._code.ERROR, error))
+        span.end(end_time=_ns(event.ts))
+        run.model_since = None
+        run.model_attrs = {}
 
     def _end_tool(self, run: _OpenRun, event: Event) -> None:
         span = run.tools.pop(str(event.data.get("toolCallId")), None)
@@ -120,7 +130,10 @@ class RunTracer:
 
     def _close(self, event: Event) -> None:
         run = self._runs.pop(event.run_id)
-        self._end_model(run, event.ts)
+        if run.model_since is not None and event.type in ("run.failed", "run.canceled"):
+            error = event.data.get("error") or {}
+            kind = str(error.get("kind", "")) if isinstance(error, dict) else ""
+            self._model_span(run, event, error=kind or event.type.removeprefix("run."))
         for span in run.tools.values():  # waiting for a person, or cut off by the end of the run
             span.end(end_time=_ns(event.ts))
         status = event.type.removeprefix("run.")

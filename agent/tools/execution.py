@@ -95,7 +95,9 @@ async def execute_one(
     except LeaseLost:
         raise
     except TimeoutError:
-        why = "the run's time budget ran out" if budget_bound else f"the tool did not answer within {limit:g}s"
+        why = (
+            "the run's time budget ran out" if budget_bound else f"the tool did not answer within {limit:g}s"
+        )
         return failure(call, "timeout", why, "finish" if budget_bound else None)
     except ToolFailure as exc:
         return failure(call, exc.kind, exc.message, exc.hint)

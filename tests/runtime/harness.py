@@ -26,12 +26,26 @@ from control_bridge.embedded import EmbeddedControlPlane
 class FnTool:
     """A local tool from an async function, counting its calls."""
 
-    def __init__(self, name: str, fn: Any, *, parameters: dict[str, Any] | None = None, side_effects: bool = True,
-                 timeout_s: float | None = None, requires_confirmation: bool = False, tags: tuple[str, ...] = ()):
-        self.spec = ToolSpec(name=name, description=f"test tool {name}",
-                             parameters=parameters or {"type": "object", "properties": {}},
-                             side_effects=side_effects, timeout_s=timeout_s,
-                             requires_confirmation=requires_confirmation, tags=tags)
+    def __init__(
+        self,
+        name: str,
+        fn: Any,
+        *,
+        parameters: dict[str, Any] | None = None,
+        side_effects: bool = True,
+        timeout_s: float | None = None,
+        requires_confirmation: bool = False,
+        tags: tuple[str, ...] = (),
+    ):
+        self.spec = ToolSpec(
+            name=name,
+            description=f"test tool {name}",
+            parameters=parameters or {"type": "object", "properties": {}},
+            side_effects=side_effects,
+            timeout_s=timeout_s,
+            requires_confirmation=requires_confirmation,
+            tags=tags,
+        )
         self.fn = fn
         self.calls: list[dict[str, Any]] = []
 
@@ -41,8 +55,14 @@ class FnTool:
 
 
 class Harness:
-    def __init__(self, tmp_path: Path, model: ModelClient, tools: list[Any] | None = None,
-                 policy: RunPolicy | None = None, max_runs: int = 5) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        model: ModelClient,
+        tools: list[Any] | None = None,
+        policy: RunPolicy | None = None,
+        max_runs: int = 5,
+    ) -> None:
         tmp_path.mkdir(parents=True, exist_ok=True)
         self.db = LocalDB(tmp_path / "runs.db")
         self.log = RunLog(self.db)
@@ -57,11 +77,16 @@ class Harness:
             return list(self.tools)
 
         self.manager = RunManager(
-            config=ManagerConfig(max_concurrent_runs=max_runs, heartbeat_interval_s=0.2,
-                                 default_policy=policy or RunPolicy()),
-            control=self.control, log=self.log, checkpoints=self.checkpoints,
-            model_factory=lambda spec, keys: self.model, local_tools=local_tools,
-            create_run=self.control.create_run, forwarding=self.forwarding,
+            config=ManagerConfig(
+                max_concurrent_runs=max_runs, heartbeat_interval_s=0.2, default_policy=policy or RunPolicy()
+            ),
+            control=self.control,
+            log=self.log,
+            checkpoints=self.checkpoints,
+            model_factory=lambda spec, keys: self.model,
+            local_tools=local_tools,
+            create_run=self.control.create_run,
+            forwarding=self.forwarding,
         )
 
     async def start(self, text: str = "go", *, config: c.RunConfigResult | None = None, **kw: Any) -> str:

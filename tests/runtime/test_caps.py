@@ -48,7 +48,14 @@ async def test_tool_cap_refuses_the_whole_batch_then_finalizes(harness_factory) 
     assert last_request.tools == [] and last_request.tool_choice == "none"
     assert "tool calls this run allows" in last_request.messages[0].text_content
     # The transcript stays valid: every tool_use is answered right after it.
-    assert [m.role for m in state.transcript] == ["user", "assistant", "tool", "assistant", "tool", "assistant"]
+    assert [m.role for m in state.transcript] == [
+        "user",
+        "assistant",
+        "tool",
+        "assistant",
+        "tool",
+        "assistant",
+    ]
 
 
 async def test_exact_cap_boundary_is_admitted(harness_factory) -> None:
@@ -72,10 +79,14 @@ async def test_failure_streak_is_counted_per_decision_point(harness_factory) -> 
 
 
 async def test_time_budget_with_a_slow_model(harness_factory) -> None:
-    model = script({"tool_calls": [{"name": "echo", "arguments": {}}], "delay_ms": 3000}, {"text": "wrapped up"})
+    model = script(
+        {"tool_calls": [{"name": "echo", "arguments": {}}], "delay_ms": 3000}, {"text": "wrapped up"}
+    )
     h = harness_factory(model, [FnTool("echo", ok)])
     began = time.monotonic()
-    state = await h.run(config=c.RunConfigResult(policy=c.PolicyConfig(time_budget_ms=400, finalizer_grace_ms=2000)))
+    state = await h.run(
+        config=c.RunConfigResult(policy=c.PolicyConfig(time_budget_ms=400, finalizer_grace_ms=2000))
+    )
     elapsed = time.monotonic() - began
     assert state.status == "completed" and state.output == "wrapped up"
     assert [e.data["reason"] for e in h.events(state.run_id) if e.type == "run.finalizing"] == ["time_budget"]
@@ -88,7 +99,9 @@ async def test_time_budget_with_a_slow_tool(harness_factory) -> None:
 
     h = harness_factory(script(calls("slow"), calls("slow"), {"text": "out of time"}), [FnTool("slow", slow)])
     began = time.monotonic()
-    state = await h.run(config=c.RunConfigResult(policy=c.PolicyConfig(time_budget_ms=300, finalizer_grace_ms=2000)))
+    state = await h.run(
+        config=c.RunConfigResult(policy=c.PolicyConfig(time_budget_ms=300, finalizer_grace_ms=2000))
+    )
     assert time.monotonic() - began < 0.3 + 2.0 + 1.0
     assert state.status == "completed" and state.output == "out of time"
     result = next(e for e in h.events(state.run_id) if e.type == "tool.result")
@@ -96,10 +109,14 @@ async def test_time_budget_with_a_slow_tool(harness_factory) -> None:
 
 
 async def test_failed_finalization_fails_the_run(harness_factory) -> None:
-    model = script({"tool_calls": [{"name": "echo", "arguments": {}}], "delay_ms": 2000},
-                   {"text": "too slow", "delay_ms": 2000})
+    model = script(
+        {"tool_calls": [{"name": "echo", "arguments": {}}], "delay_ms": 2000},
+        {"text": "too slow", "delay_ms": 2000},
+    )
     h = harness_factory(model, [FnTool("echo", ok)])
-    state = await h.run(config=c.RunConfigResult(policy=c.PolicyConfig(time_budget_ms=200, finalizer_grace_ms=200)))
+    state = await h.run(
+        config=c.RunConfigResult(policy=c.PolicyConfig(time_budget_ms=200, finalizer_grace_ms=200))
+    )
     assert state.status == "failed"
     assert state.reason == "finalization_timeout"
     assert_one_terminal_last(h.events(state.run_id))
@@ -131,7 +148,9 @@ async def test_override_tightens_later_runs_only(harness_factory) -> None:
     first = await h.start(config=c.RunConfigResult(policy=c.PolicyConfig(max_tool_calls=10)))
     await asyncio.sleep(0.05)
     h.manager.override = PolicyOverride(max_tool_calls=2, time_budget_ms=999_999_000, labels={"ops": "on"})
-    second = await h.start(config=c.RunConfigResult(policy=c.PolicyConfig(max_tool_calls=10, time_budget_ms=5000)))
+    second = await h.start(
+        config=c.RunConfigResult(policy=c.PolicyConfig(max_tool_calls=10, time_budget_ms=5000))
+    )
     s1, s2 = await h.wait(first), await h.wait(second)
     assert s1.policy.max_tool_calls == 10 and "ops" not in s1.policy.labels
     assert s2.policy.max_tool_calls == 2
@@ -159,12 +178,18 @@ def test_policy_merge_is_pure_and_only_tightens() -> None:
     from agent.runtime.policy import apply_override, from_config
 
     base = from_config(RunPolicy(), c.PolicyConfig(max_tool_calls=8, tool_block=["rm"]))
-    merged = apply_override(base, PolicyOverride(max_tool_calls=20, tool_block=["curl"], interrupts_allowed=True,
-                                                 tool_allow=["a", "b"]))
+    merged = apply_override(
+        base,
+        PolicyOverride(
+            max_tool_calls=20, tool_block=["curl"], interrupts_allowed=True, tool_allow=["a", "b"]
+        ),
+    )
     assert merged.max_tool_calls == 8
     assert merged.tool_block == ("rm", "curl")
     assert merged.tool_allow == ("a", "b")
-    off = apply_override(base.model_copy(update={"interrupts_allowed": False}), PolicyOverride(interrupts_allowed=True))
+    off = apply_override(
+        base.model_copy(update={"interrupts_allowed": False}), PolicyOverride(interrupts_allowed=True)
+    )
     assert off.interrupts_allowed is False
     assert base.allows("x") and not base.allows("rm")
     tagged = base.model_copy(update={"tool_allow": ("tag:read",)})
@@ -178,9 +203,16 @@ def _last_tool_result(request: ModelRequest) -> dict[str, Any]:
 
 
 async def test_invalid_arguments_get_correct_call_and_the_model_fixes_them(harness_factory) -> None:
-    tool = FnTool("add", lambda a, ctx: asyncio.sleep(0, a["x"] + a["y"]),
-                  parameters={"type": "object", "properties": {"x": {"type": "integer"}, "y": {"type": "integer"}},
-                              "required": ["x", "y"], "additionalProperties": False})
+    tool = FnTool(
+        "add",
+        lambda a, ctx: asyncio.sleep(0, a["x"] + a["y"]),
+        parameters={
+            "type": "object",
+            "properties": {"x": {"type": "integer"}, "y": {"type": "integer"}},
+            "required": ["x", "y"],
+            "additionalProperties": False,
+        },
+    )
     hints: list[str] = []
 
     async def fn(request: ModelRequest) -> ModelResponse:

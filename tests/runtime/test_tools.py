@@ -14,9 +14,16 @@ from tests.runtime.harness import FnTool, assert_one_terminal_last
 
 
 def one_call_then_done(name: str, arguments: dict[str, Any] | None = None) -> ScriptedModel:
-    return ScriptedModel(Script.model_validate(
-        {"turns": [{"tool_calls": [{"name": name, "arguments": arguments or {}}]}, {"text": "done: {{last_tool_result}}"}]}
-    ))
+    return ScriptedModel(
+        Script.model_validate(
+            {
+                "turns": [
+                    {"tool_calls": [{"name": name, "arguments": arguments or {}}]},
+                    {"text": "done: {{last_tool_result}}"},
+                ]
+            }
+        )
+    )
 
 
 async def garbage(a: dict[str, Any], ctx: Any) -> Any:
@@ -88,10 +95,15 @@ async def test_unknown_tool_names_the_available_ones(harness_factory) -> None:
     assert "real" in result["error"]["message"]
 
 
-async def test_typed_exception_from_a_package_tool_keeps_its_kind_and_replan_drops_the_tool(harness_factory) -> None:
+async def test_typed_exception_from_a_package_tool_keeps_its_kind_and_replan_drops_the_tool(
+    harness_factory,
+) -> None:
     tool = FnTool("account", rejects)
-    model = ScriptedModel(Script.model_validate({"turns": [
-        {"tool_calls": [{"name": "account", "arguments": {}}]}, {"text": "ok"}]}))
+    model = ScriptedModel(
+        Script.model_validate(
+            {"turns": [{"tool_calls": [{"name": "account", "arguments": {}}]}, {"text": "ok"}]}
+        )
+    )
     h = harness_factory(model, [tool, FnTool("other", garbage)])
     state = await h.run()
     result = next(e.data for e in h.events(state.run_id) if e.type == "tool.result")
@@ -105,7 +117,11 @@ async def test_local_tool_shadows_remote_one(harness_factory) -> None:
     async def local_calc(a: dict[str, Any], ctx: Any) -> Any:
         return {"local": True}
 
-    tool = FnTool("calculator", local_calc, parameters={"type": "object", "properties": {"expression": {"type": "string"}}})
+    tool = FnTool(
+        "calculator",
+        local_calc,
+        parameters={"type": "object", "properties": {"expression": {"type": "string"}}},
+    )
     h = harness_factory(one_call_then_done("calculator", {"expression": "1+1"}), [tool])
     state = await h.run()
     events = h.events(state.run_id)
@@ -140,10 +156,23 @@ async def test_side_effect_free_tools_run_concurrently_others_in_order(harness_f
         order.append(a["n"])
         return "done"
 
-    model = ScriptedModel(Script.model_validate({"turns": [
-        {"tool_calls": [{"name": "effect", "arguments": {"n": "1"}}, {"name": "pure", "arguments": {}},
-                        {"name": "effect", "arguments": {"n": "2"}}, {"name": "pure", "arguments": {}}]},
-        {"text": "ok"}]}))
+    model = ScriptedModel(
+        Script.model_validate(
+            {
+                "turns": [
+                    {
+                        "tool_calls": [
+                            {"name": "effect", "arguments": {"n": "1"}},
+                            {"name": "pure", "arguments": {}},
+                            {"name": "effect", "arguments": {"n": "2"}},
+                            {"name": "pure", "arguments": {}},
+                        ]
+                    },
+                    {"text": "ok"},
+                ]
+            }
+        )
+    )
     h = harness_factory(model, [FnTool("pure", pure, side_effects=False), FnTool("effect", effect)])
     state = await h.run()
     results = [e.data for e in h.events(state.run_id) if e.type == "tool.result"]
@@ -158,7 +187,11 @@ async def test_non_json_arguments_are_an_invalid_call(harness_factory) -> None:
         if sum(m.role == "assistant" for m in request.messages) == 0:
             part = ToolUsePart(id="bad", name="echo", raw_arguments="{not json")
             return ModelResponse(message=Message(role="assistant", parts=[part]), stop_reason="tool_use")
-        return ModelResponse(message=Message.text("assistant", json.loads(request.messages[-1].parts[0].content)["error"]["kind"]))
+        return ModelResponse(
+            message=Message.text(
+                "assistant", json.loads(request.messages[-1].parts[0].content)["error"]["kind"]
+            )
+        )
 
     tool = FnTool("echo", garbage)
     h = harness_factory(FunctionModel(fn), [tool])

@@ -31,8 +31,12 @@ class Server:
 
 
 def make_server(tmp_path: Path, **overrides: object) -> Iterator[Server]:
-    values: dict[str, object] = {"data_dir": tmp_path / "data", "start_token": TOKEN, "memory_embedder": "hash",
-                                 "heartbeat_interval_s": 0.5}
+    values: dict[str, object] = {
+        "data_dir": tmp_path / "data",
+        "start_token": TOKEN,
+        "memory_embedder": "hash",
+        "heartbeat_interval_s": 0.5,
+    }
     values.update(overrides)
     settings = Settings(**values)  # type: ignore[arg-type]
     app = create_app(settings)

@@ -37,7 +37,10 @@ def test_event_stream_needs_the_token_too(server: Server) -> None:
 
 def test_generated_token_is_enforced(tokenless: Server) -> None:
     assert tokenless.token and len(tokenless.token) >= 32
-    assert tokenless.client.post("/rpc", json={"jsonrpc": "2.0", "method": "agent.health", "id": 1}).status_code == 401
+    assert (
+        tokenless.client.post("/rpc", json={"jsonrpc": "2.0", "method": "agent.health", "id": 1}).status_code
+        == 401
+    )
     ok = rpc(tokenless.client, tokenless.url, "agent.health", headers=tokenless.auth)
     assert ok["result"]["status"] == "ok"
 
@@ -45,7 +48,9 @@ def test_generated_token_is_enforced(tokenless: Server) -> None:
 def test_dev_mode_refuses_non_loopback_host() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "agent.cli", "serve", "--dev", "--host", "0.0.0.0", "--port", "0"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert proc.returncode != 0
     assert "loopback" in proc.stderr
@@ -57,7 +62,9 @@ def test_dev_mode_needs_no_token(tmp_path: Path) -> None:
 
 
 def post_rpc(server: Server, content: bytes | str) -> httpx.Response:
-    return server.client.post("/rpc", content=content, headers={**server.auth, "Content-Type": "application/json"})
+    return server.client.post(
+        "/rpc", content=content, headers={**server.auth, "Content-Type": "application/json"}
+    )
 
 
 @pytest.mark.parametrize(
@@ -72,9 +79,15 @@ def post_rpc(server: Server, content: bytes | str) -> httpx.Response:
         (b'{"jsonrpc": "2.0", "method": "run.get", "params": {"runId": 5}, "id": 1}', -32602),
         (b'{"jsonrpc": "2.0", "method": "run.get", "params": ["x"], "id": 1}', -32602),
         (b'{"jsonrpc": "2.0", "method": "run.get", "params": {"runId": "nope"}, "id": 1}', -32004),
-        (b'{"jsonrpc": "2.0", "method": "run.start", "params": {"input": "x", "sessionId": "  "}, "id": 1}', -32602),
+        (
+            b'{"jsonrpc": "2.0", "method": "run.start", "params": {"input": "x", "sessionId": "  "}, "id": 1}',
+            -32602,
+        ),
         (b'{"jsonrpc": "2.0", "method": "run.start", "params": {"bogus": 1}, "id": 1}', -32602),
-        (b'{"jsonrpc": "2.0", "method": "run.events", "params": {"runId": "x", "profile": "loud"}, "id": 1}', -32602),
+        (
+            b'{"jsonrpc": "2.0", "method": "run.events", "params": {"runId": "x", "profile": "loud"}, "id": 1}',
+            -32602,
+        ),
     ],
 )
 def test_bad_jsonrpc_gets_the_right_error(server: Server, body: bytes, code: int) -> None:
@@ -142,7 +155,9 @@ def _run_count(server: Server) -> int:
 def test_oversize_bodies_are_413(server: Server) -> None:
     big = b'{"input": "' + b"x" * (70 * 1024) + b'"}'
     assert server.client.post("/start", content=big, headers=server.auth).status_code == 413
-    huge = b'{"jsonrpc": "2.0", "method": "agent.health", "params": {"x": "' + b"y" * (5 * 1024 * 1024) + b'"}}'
+    huge = (
+        b'{"jsonrpc": "2.0", "method": "agent.health", "params": {"x": "' + b"y" * (5 * 1024 * 1024) + b'"}}'
+    )
     assert post_rpc(server, huge).status_code == 413
     assert server.services.manager.runs == {}
 
@@ -157,7 +172,9 @@ def test_capacity_refuses_exactly_one(tmp_path: Path) -> None:
         model = write_script(tmp_path / "slow.json", [{"text": "done", "delay_ms": 1500}])
 
         def start(i: int) -> httpx.Response:
-            return server.client.post("/start", json={"input": f"run {i}", "model": model}, headers=server.auth)
+            return server.client.post(
+                "/start", json={"input": f"run {i}", "model": model}, headers=server.auth
+            )
 
         with ThreadPoolExecutor(max_workers=4) as pool:
             responses = list(pool.map(start, range(4)))
@@ -168,7 +185,9 @@ def test_capacity_refuses_exactly_one(tmp_path: Path) -> None:
         health = server.client.get("/health").json()["runs"]
         assert health == {"active": 3, "max": 3, "available": 0}
         # JSON-RPC admission says the same, as a typed error.
-        answer = rpc(server.client, server.url, "run.start", {"input": "one more", "model": model}, headers=server.auth)
+        answer = rpc(
+            server.client, server.url, "run.start", {"input": "one more", "model": model}, headers=server.auth
+        )
         assert answer["error"]["code"] == -32050
         for r in responses:
             if r.status_code == 202:

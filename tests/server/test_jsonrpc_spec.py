@@ -32,48 +32,96 @@ async def boom(params: Any) -> Any:
     raise RuntimeError("secret internal detail")
 
 
-METHODS = {"subtract": subtract, "sum": total, "update": nothing, "notify_hello": nothing,
-           "notify_sum": nothing, "get_data": get_data, "boom": boom}
+METHODS = {
+    "subtract": subtract,
+    "sum": total,
+    "update": nothing,
+    "notify_hello": nothing,
+    "notify_sum": nothing,
+    "get_data": get_data,
+    "boom": boom,
+}
 
 SPEC: list[tuple[str, str, Any]] = [
-    ("positional", '{"jsonrpc": "2.0", "method": "subtract", "params": [42, 23], "id": 1}',
-     {"jsonrpc": "2.0", "result": 19, "id": 1}),
-    ("positional-2", '{"jsonrpc": "2.0", "method": "subtract", "params": [23, 42], "id": 2}',
-     {"jsonrpc": "2.0", "result": -19, "id": 2}),
-    ("named", '{"jsonrpc": "2.0", "method": "subtract", "params": {"subtrahend": 23, "minuend": 42}, "id": 3}',
-     {"jsonrpc": "2.0", "result": 19, "id": 3}),
-    ("named-2", '{"jsonrpc": "2.0", "method": "subtract", "params": {"minuend": 42, "subtrahend": 23}, "id": 4}',
-     {"jsonrpc": "2.0", "result": 19, "id": 4}),
+    (
+        "positional",
+        '{"jsonrpc": "2.0", "method": "subtract", "params": [42, 23], "id": 1}',
+        {"jsonrpc": "2.0", "result": 19, "id": 1},
+    ),
+    (
+        "positional-2",
+        '{"jsonrpc": "2.0", "method": "subtract", "params": [23, 42], "id": 2}',
+        {"jsonrpc": "2.0", "result": -19, "id": 2},
+    ),
+    (
+        "named",
+        '{"jsonrpc": "2.0", "method": "subtract", "params": {"subtrahend": 23, "minuend": 42}, "id": 3}',
+        {"jsonrpc": "2.0", "result": 19, "id": 3},
+    ),
+    (
+        "named-2",
+        '{"jsonrpc": "2.0", "method": "subtract", "params": {"minuend": 42, "subtrahend": 23}, "id": 4}',
+        {"jsonrpc": "2.0", "result": 19, "id": 4},
+    ),
     ("notification", '{"jsonrpc": "2.0", "method": "update", "params": [1,2,3,4,5]}', None),
     ("notification-2", '{"jsonrpc": "2.0", "method": "foobar"}', None),
-    ("no-method", '{"jsonrpc": "2.0", "method": "foobar", "id": "1"}',
-     {"jsonrpc": "2.0", "error": {"code": -32601, "message": "Method not found"}, "id": "1"}),
-    ("invalid-json", '{"jsonrpc": "2.0", "method": "foobar, "params": "bar", "baz]',
-     {"jsonrpc": "2.0", "error": {"code": -32700, "message": "Parse error"}, "id": None}),
-    ("invalid-request", '{"jsonrpc": "2.0", "method": 1, "params": "bar"}',
-     {"jsonrpc": "2.0", "error": {"code": -32600, "message": "Invalid Request"}, "id": None}),
-    ("batch-invalid-json",
-     '[{"jsonrpc": "2.0", "method": "sum", "params": [1,2,4], "id": "1"}, {"jsonrpc": "2.0", "method"]',
-     {"jsonrpc": "2.0", "error": {"code": -32700, "message": "Parse error"}, "id": None}),
-    ("empty-batch", "[]", {"jsonrpc": "2.0", "error": {"code": -32600, "message": "Invalid Request"}, "id": None}),
-    ("invalid-batch-1", "[1]", [{"jsonrpc": "2.0", "error": {"code": -32600, "message": "Invalid Request"}, "id": None}]),
-    ("invalid-batch-3", "[1,2,3]",
-     [{"jsonrpc": "2.0", "error": {"code": -32600, "message": "Invalid Request"}, "id": None}] * 3),
-    ("mixed-batch",
-     '[{"jsonrpc": "2.0", "method": "sum", "params": [1,2,4], "id": "1"},'
-     ' {"jsonrpc": "2.0", "method": "notify_hello", "params": [7]},'
-     ' {"jsonrpc": "2.0", "method": "subtract", "params": [42,23], "id": "2"},'
-     ' {"foo": "boo"},'
-     ' {"jsonrpc": "2.0", "method": "foo.get", "params": {"name": "myself"}, "id": "5"},'
-     ' {"jsonrpc": "2.0", "method": "get_data", "id": "9"}]',
-     [{"jsonrpc": "2.0", "result": 7, "id": "1"},
-      {"jsonrpc": "2.0", "result": 19, "id": "2"},
-      {"jsonrpc": "2.0", "error": {"code": -32600, "message": "Invalid Request"}, "id": None},
-      {"jsonrpc": "2.0", "error": {"code": -32601, "message": "Method not found"}, "id": "5"},
-      {"jsonrpc": "2.0", "result": ["hello", 5], "id": "9"}]),
-    ("all-notifications",
-     '[{"jsonrpc": "2.0", "method": "notify_sum", "params": [1,2,4]},'
-     ' {"jsonrpc": "2.0", "method": "notify_hello", "params": [7]}]', None),
+    (
+        "no-method",
+        '{"jsonrpc": "2.0", "method": "foobar", "id": "1"}',
+        {"jsonrpc": "2.0", "error": {"code": -32601, "message": "Method not found"}, "id": "1"},
+    ),
+    (
+        "invalid-json",
+        '{"jsonrpc": "2.0", "method": "foobar, "params": "bar", "baz]',
+        {"jsonrpc": "2.0", "error": {"code": -32700, "message": "Parse error"}, "id": None},
+    ),
+    (
+        "invalid-request",
+        '{"jsonrpc": "2.0", "method": 1, "params": "bar"}',
+        {"jsonrpc": "2.0", "error": {"code": -32600, "message": "Invalid Request"}, "id": None},
+    ),
+    (
+        "batch-invalid-json",
+        '[{"jsonrpc": "2.0", "method": "sum", "params": [1,2,4], "id": "1"}, {"jsonrpc": "2.0", "method"]',
+        {"jsonrpc": "2.0", "error": {"code": -32700, "message": "Parse error"}, "id": None},
+    ),
+    (
+        "empty-batch",
+        "[]",
+        {"jsonrpc": "2.0", "error": {"code": -32600, "message": "Invalid Request"}, "id": None},
+    ),
+    (
+        "invalid-batch-1",
+        "[1]",
+        [{"jsonrpc": "2.0", "error": {"code": -32600, "message": "Invalid Request"}, "id": None}],
+    ),
+    (
+        "invalid-batch-3",
+        "[1,2,3]",
+        [{"jsonrpc": "2.0", "error": {"code": -32600, "message": "Invalid Request"}, "id": None}] * 3,
+    ),
+    (
+        "mixed-batch",
+        '[{"jsonrpc": "2.0", "method": "sum", "params": [1,2,4], "id": "1"},'
+        ' {"jsonrpc": "2.0", "method": "notify_hello", "params": [7]},'
+        ' {"jsonrpc": "2.0", "method": "subtract", "params": [42,23], "id": "2"},'
+        ' {"foo": "boo"},'
+        ' {"jsonrpc": "2.0", "method": "foo.get", "params": {"name": "myself"}, "id": "5"},'
+        ' {"jsonrpc": "2.0", "method": "get_data", "id": "9"}]',
+        [
+            {"jsonrpc": "2.0", "result": 7, "id": "1"},
+            {"jsonrpc": "2.0", "result": 19, "id": "2"},
+            {"jsonrpc": "2.0", "error": {"code": -32600, "message": "Invalid Request"}, "id": None},
+            {"jsonrpc": "2.0", "error": {"code": -32601, "message": "Method not found"}, "id": "5"},
+            {"jsonrpc": "2.0", "result": ["hello", 5], "id": "9"},
+        ],
+    ),
+    (
+        "all-notifications",
+        '[{"jsonrpc": "2.0", "method": "notify_sum", "params": [1,2,4]},'
+        ' {"jsonrpc": "2.0", "method": "notify_hello", "params": [7]}]',
+        None,
+    ),
 ]
 
 

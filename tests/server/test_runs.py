@@ -36,7 +36,9 @@ def test_health_answers(server: Server) -> None:
 
 def test_run_over_start_calls_embedded_tool_and_streams_in_order(server: Server, tmp_path: Path) -> None:
     model = write_script(tmp_path / "s.json", TOOL_SCRIPT)
-    response = server.client.post("/start", json={"input": "what is 6*7?", "model": model}, headers=server.auth)
+    response = server.client.post(
+        "/start", json={"input": "what is 6*7?", "model": model}, headers=server.auth
+    )
     assert response.status_code == 202, response.text
     run_id = response.json()["runId"]
     events = read_sse(server.client, f"/runs/{run_id}/events?profile=debug", headers=server.auth)
@@ -56,8 +58,11 @@ def test_run_over_start_calls_embedded_tool_and_streams_in_order(server: Server,
 
     # Reconnect after event N: exactly the events after N, nothing lost, nothing repeated.
     n = 4
-    again = read_sse(server.client, f"/runs/{run_id}/events?profile=debug",
-                     headers={**server.auth, "Last-Event-ID": str(n)})
+    again = read_sse(
+        server.client,
+        f"/runs/{run_id}/events?profile=debug",
+        headers={**server.auth, "Last-Event-ID": str(n)},
+    )
     assert [e["id"] for e in again[:-1]] == ids[n:]
 
     # The control plane got every event once, and run.complete recorded the answer.
@@ -86,21 +91,38 @@ def control_plane_view(server: Server, run_id: str):  # type: ignore[no-untyped-
 
 def test_run_over_jsonrpc_completes_and_pages_events(server: Server, tmp_path: Path) -> None:
     model = write_script(tmp_path / "s.json", TOOL_SCRIPT)
-    started = rpc(server.client, server.url, "run.start", {"input": "compute", "model": model}, headers=server.auth)
+    started = rpc(
+        server.client, server.url, "run.start", {"input": "compute", "model": model}, headers=server.auth
+    )
     run_id = started["result"]["runId"]
     final = wait_status(server, run_id, {"completed", "failed"})
     assert final["status"] == "completed"
     assert "42" in final["lastAssistantMessage"]
     assert final["usage"]["tool_calls"] == 1
-    page1 = rpc(server.client, server.url, "run.events", {"runId": run_id, "after": 0, "limit": 3},
-                headers=server.auth)["result"]
+    page1 = rpc(
+        server.client,
+        server.url,
+        "run.events",
+        {"runId": run_id, "after": 0, "limit": 3},
+        headers=server.auth,
+    )["result"]
     assert [e["sequence"] for e in page1["events"]] == [1, 2, 3]
-    page2 = rpc(server.client, server.url, "run.events", {"runId": run_id, "after": page1["next"], "limit": 1000},
-                headers=server.auth)["result"]
+    page2 = rpc(
+        server.client,
+        server.url,
+        "run.events",
+        {"runId": run_id, "after": page1["next"], "limit": 1000},
+        headers=server.auth,
+    )["result"]
     assert page2["events"][0]["sequence"] == 4
     assert page2["done"] is True
-    chat = rpc(server.client, server.url, "run.events", {"runId": run_id, "profile": "chat", "limit": 1000},
-               headers=server.auth)["result"]["events"]
+    chat = rpc(
+        server.client,
+        server.url,
+        "run.events",
+        {"runId": run_id, "profile": "chat", "limit": 1000},
+        headers=server.auth,
+    )["result"]["events"]
     assert "policy.decision" not in {e["type"] for e in chat}
     assert chat[-1]["type"] == "run.completed"
 

@@ -1,0 +1,352 @@
+"""`agent bench loop`: orchestration cost per step of the real run loop, against a bare asyncio floor.
+
+The scenario is fixed: a scripted model plays TURNS turns of TOOLS_PER_TURN instant tool calls each, then a
+final answer, so a run has TURNS + 1 model calls and TURNS × TOOLS_PER_TURN tool calls (its *steps*). Our
+runs go through the real RunManager with the run log, checkpoints, event forwarding and the embedded control
+plane on temp SQLite files, as in production. The floor does the same shape in plain asyncio with no
+durability. Per-step cost is total wall time / steps, nothing subtracted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import io
+import pstats
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+TURNS = 5
+TOOLS_PER_TURN = 2
+TOOL_NAMES = ("lookup", "fetch")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--runs", type=int, default=200, help="runs per pass (sequential and concurrent)")
+    parser.add_argument("--concurrency", type=int, default=50, help="runs in flight in the concurrent pass")
+    parser.add_argument("--turns", type=int, default=TURNS, help="tool-calling turns per run")
+    parser.add_argument(
+        "--no-forward", action="store_true", help="do not forward events to the control plane"
+    )
+    parser.add_argument("--profile", type=int, default=0, metavar="N", help="print the top N cProfile rows")
+    parser.add_argument("--no-peers", action="store_true", help="skip peer frameworks even if installed")
+
+
+def steps_per_run(turns: int) -> int:
+    return (turns + 1) + turns * TOOLS_PER_TURN
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# --- the floor: the same shape in bare asyncio ------------------------------------------------------------
+async def floor_run(turns: int) -> list[dict[str, Any]]:
+    transcript: list[dict[str, Any]] = [{"role": "user", "content": "go"}]
+
+    async def model(messages: list[dict[str, Any]]) -> dict[str, Any]:
+        played = sum(1 for m in messages if m["role"] == "assistant")
+        if played < turns:
+            calls = [{"id": f"c{played}_{i}", "name": TOOL_NAMES[i % 2], "args": {"q": i}} for i in range(2)]
+            return {"role": "assistant", "content": "", "calls": calls}
+        return {"role": "assistant", "content": "done", "calls": []}
+
+    async def tool(args: dict[str, Any]) -> str:
+        return f"ok {args['q']}"
+
+    while True:
+        message = await model(transcript)
+        transcript.append(message)
+        if not message["calls"]:
+            return transcript
+        for call in message["calls"]:
+            transcript.append({"role": "tool", "id": call["id"], "content": await tool(call["args"])})
+
+
+async def floor(runs: int, turns: int) -> float:
+    """µs per step of the bare loop (best of 3 passes, it is tiny and noisy)."""
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        for _ in range(runs):
+            await floor_run(turns)
+        best = min(best, time.perf_counter() - t0)
+    return best / (runs * steps_per_run(turns)) * 1e6
+
+
+# --- ours: the real manager -------------------------------------------------------------------------------
+class InstantTool:
+    """A local tool that answers at once (no side effects, so a batch runs concurrently)."""
+
+    def __init__(self, name: str) -> None:
+        from agent.tools.spec import ToolSpec
+
+        self.spec = ToolSpec(
+            name=name,
+            description=f"instant {name}",
+            parameters={"type": "object", "properties": {"q": {"type": "integer"}}, "required": ["q"]},
+            side_effects=False,
+        )
+
+    async def execute(self, arguments: dict[str, Any], ctx: Any) -> Any:
+        return {"ok": True, "q": arguments["q"]}
+
+
+def bench_script(turns: int) -> Any:
+    from agent.models.scripted import Script
+
+    tool_turns = [
+        {
+            "tool_calls": [
+                {"name": TOOL_NAMES[i], "arguments": {"q": t * 10 + i}} for i in range(TOOLS_PER_TURN)
+            ]
+        }
+        for t in range(turns)
+    ]
+    return Script.model_validate({"turns": [*tool_turns, {"text": "done: {{last_tool_result}}"}]})
+
+
+class Harness:
+    """A RunManager wired like the server's, on temp files."""
+
+    def __init__(self, data_dir: Path, *, turns: int, max_runs: int, forward: bool) -> None:
+        from agent.events.bus import HookBus
+        from agent.events.log import RunLog
+        from agent.localdb import LocalDB
+        from agent.models.scripted import ScriptedModel
+        from agent.runtime.checkpoints import CheckpointStore
+        from agent.runtime.manager import ManagerConfig, RunManager
+        from agent.server.services import EventForwarding
+        from control_bridge.embedded import EmbeddedControlPlane
+
+        self.db = LocalDB(data_dir / "runs.db")
+        self.log = RunLog(self.db)
+        self.control = EmbeddedControlPlane(data_dir / "control.db")
+        self.bus = HookBus()
+        if forward:
+            self.forwarding: Any = EventForwarding()
+            self.log.add_publisher(self.forwarding.publish)
+        else:
+            self.forwarding = None
+        self.log.add_publisher(self.bus.publish)
+        script = bench_script(turns)
+        tools = [InstantTool(n) for n in TOOL_NAMES]
+
+        async def local_tools(state: Any, control: Any) -> list[Any]:
+            return tools
+
+        self.manager = RunManager(
+            config=ManagerConfig(max_concurrent_runs=max_runs),
+            control=self.control,
+            log=self.log,
+            checkpoints=CheckpointStore(self.db),
+            model_factory=lambda spec, keys: ScriptedModel(script, model="bench"),
+            local_tools=local_tools,
+            create_run=self.control.create_run,
+            forwarding=self.forwarding,
+        )
+
+    async def one(self, i: int) -> str:
+        from agent.runtime.manager import StartRequest
+
+        result = await self.manager.start(StartRequest(input=f"bench {i}", model="scripted:bench"))
+        handle = self.manager.runs[result.run_id]
+        assert handle.task is not None
+        await handle.task
+        state = handle.state
+        if state is None or state.status != "completed":
+            raise RuntimeError(f"bench run {result.run_id} ended {getattr(state, 'status', None)}: {state}")
+        self.manager.runs.pop(result.run_id, None)
+        return result.run_id
+
+    async def sequential(self, runs: int, offset: int = 0) -> float:
+        t0 = time.perf_counter()
+        for i in range(runs):
+            await self.one(offset + i)
+        return time.perf_counter() - t0
+
+    async def concurrent(self, runs: int, concurrency: int, offset: int = 0) -> float:
+        gate = asyncio.Semaphore(concurrency)
+
+        async def gated(i: int) -> str:
+            async with gate:
+                return await self.one(offset + i)
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(gated(i) for i in range(runs)))
+        return time.perf_counter() - t0
+
+    async def aclose(self) -> None:
+        await self.manager.shutdown(1.0)
+        if self.forwarding is not None:
+            for run_id in list(self.forwarding.tasks):
+                await self.forwarding.flush(run_id, timeout=2)
+        await self.control.aclose()
+        self.db.close()
+
+
+async def ours(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
+    turns = args.turns
+    harness = Harness(data_dir, turns=turns, max_runs=max(args.concurrency, 1), forward=not args.no_forward)
+    try:
+        await harness.sequential(min(5, args.runs), offset=1_000_000)  # warm caches and code paths
+        profiler = cProfile.Profile() if args.profile else None
+        if profiler is not None:
+            profiler.enable()
+        seq_s = await harness.sequential(args.runs)
+        if profiler is not None:
+            profiler.disable()
+            print_profile(profiler, args.profile)
+        conc_s = await harness.concurrent(args.runs, args.concurrency, offset=args.runs)
+    finally:
+        await harness.aclose()
+    return {
+        "per_step_us": seq_s / (args.runs * steps_per_run(turns)) * 1e6,
+        "runs_per_s_seq": args.runs / seq_s,
+        "runs_per_s_concurrent": args.runs / conc_s,
+    }
+
+
+def print_profile(profiler: cProfile.Profile, top: int) -> None:
+    for key in ("tottime", "cumulative"):
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(key).print_stats(top)
+        print(f"--- cProfile, sorted by {key} ---", file=sys.stderr)
+        print("\n".join(out.getvalue().splitlines()[4:]), file=sys.stderr)
+
+
+# --- peers, only when installed (never installed by this bench) ------------------------------------------
+def measure_peers(runs: int, turns: int) -> dict[str, Any]:
+    """Same 5×2 scenario with each framework's own scripted-model hook; {} when none is importable."""
+    import importlib.util
+
+    peers: dict[str, Any] = {}
+    for name, module, fn in (
+        ("pydantic_ai", "pydantic_ai", _pydantic_ai),
+        ("openai_agents", "agents", _agents),
+    ):
+        if importlib.util.find_spec(module) is None:
+            continue
+        try:
+            seconds = asyncio.run(fn(runs, turns))
+            peers[name] = {"per_step_us": round(seconds / (runs * steps_per_run(turns)) * 1e6, 1)}
+        except Exception as exc:  # a peer's API drift must not break our numbers
+            peers[name] = {"error": f"{type(exc).__name__}: {exc}"[:300]}
+    return peers
+
+
+async def _pydantic_ai(runs: int, turns: int) -> float:
+    from pydantic_ai import Agent
+    from pydantic_ai.messages import ModelResponse, TextPart, ToolCallPart
+    from pydantic_ai.models.function import FunctionModel
+
+    def script(messages: list[Any], info: Any) -> Any:
+        played = sum(1 for m in messages if isinstance(m, ModelResponse))
+        if played < turns:
+            return ModelResponse(
+                parts=[ToolCallPart(TOOL_NAMES[i], {"q": i}, tool_call_id=f"c{played}_{i}") for i in range(2)]
+            )
+        return ModelResponse(parts=[TextPart("done")])
+
+    agent = Agent(FunctionModel(script))
+    for tool_name in TOOL_NAMES:
+
+        def instant(q: int) -> dict[str, Any]:
+            return {"ok": True, "q": q}
+
+        instant.__name__ = tool_name
+        agent.tool_plain(instant)
+    await agent.run("go")
+    t0 = time.perf_counter()
+    for _ in range(runs):
+        await agent.run("go")
+    return time.perf_counter() - t0
+
+
+async def _agents(runs: int, turns: int) -> float:
+    from agents import Agent, Model, ModelResponse, Runner, Usage, function_tool, set_tracing_disabled
+    from openai.types.responses import ResponseFunctionToolCall, ResponseOutputMessage, ResponseOutputText
+
+    set_tracing_disabled(True)
+
+    class Scripted(Model):  # type: ignore[misc]
+        async def get_response(self, system_instructions: Any, input: Any, *args: Any, **kwargs: Any) -> Any:
+            items = input if isinstance(input, list) else []
+            played = sum(1 for i in items if _field(i, "type") == "function_call") // 2
+            if played < turns:
+                output: list[Any] = [
+                    ResponseFunctionToolCall(
+                        type="function_call",
+                        call_id=f"c{played}_{i}",
+                        name=TOOL_NAMES[i],
+                        arguments=f'{{"q": {i}}}',
+                        id=f"fc{played}_{i}",
+                        status="completed",
+                    )
+                    for i in range(2)
+                ]
+            else:
+                text = ResponseOutputText(type="output_text", text="done", annotations=[])
+                output = [
+                    ResponseOutputMessage(
+                        type="message", id="m", role="assistant", status="completed", content=[text]
+                    )
+                ]
+            return ModelResponse(output=output, usage=Usage(), response_id=None)
+
+        def stream_response(self, *args: Any, **kwargs: Any) -> Any:
+            raise NotImplementedError
+
+    @function_tool
+    def lookup(q: int) -> str:
+        return f"ok {q}"
+
+    @function_tool
+    def fetch(q: int) -> str:
+        return f"ok {q}"
+
+    agent = Agent(name="bench", model=Scripted(), tools=[lookup, fetch])
+    await Runner.run(agent, "go", max_turns=turns + 2)
+    t0 = time.perf_counter()
+    for _ in range(runs):
+        await Runner.run(agent, "go", max_turns=turns + 2)
+    return time.perf_counter() - t0
+
+
+def _field(item: Any, name: str) -> Any:
+    return item.get(name) if isinstance(item, dict) else getattr(item, name, None)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    turns = args.turns
+    floor_us = asyncio.run(floor(max(args.runs, 50), turns))
+    print(
+        f"floor (bare asyncio, same {turns}×{TOOLS_PER_TURN} shape): {floor_us:.2f} µs/step", file=sys.stderr
+    )
+    with tempfile.TemporaryDirectory(prefix="agent-bench-loop-") as tmp:
+        result = asyncio.run(ours(args, Path(tmp)))
+    per_step = result["per_step_us"]
+    print(
+        f"ours ({steps_per_run(turns)} steps/run, log+checkpoints on): {per_step:.1f} µs/step "
+        f"= {per_step / floor_us:.0f}× floor; {result['runs_per_s_seq']:.1f} runs/s sequential, "
+        f"{result['runs_per_s_concurrent']:.1f} runs/s at {args.concurrency} concurrent",
+        file=sys.stderr,
+    )
+    peers = {} if args.no_peers else measure_peers(max(1, args.runs // 4), turns)
+    for name, peer in peers.items():
+        print(f"peer {name}: {peer}", file=sys.stderr)
+    return {
+        "per_step_us": round(per_step, 2),
+        "floor_per_step_us": round(floor_us, 3),
+        "runs_per_s_seq": round(result["runs_per_s_seq"], 2),
+        "runs_per_s_concurrent": round(result["runs_per_s_concurrent"], 2),
+        "rss_mb": round(peak_rss_mb(), 1),
+        "peers": peers,
+        "steps_per_run": steps_per_run(turns),
+        "ratio_to_floor": round(per_step / floor_us, 1),
+    }
