@@ -34,18 +34,6 @@ CREATE TABLE IF NOT EXISTS checkpoint_messages (
     message TEXT NOT NULL,
     PRIMARY KEY (run_id, idx)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS runs (
-    run_id TEXT PRIMARY KEY,
-    status TEXT NOT NULL,
-    lease_version INTEGER NOT NULL DEFAULT 0,
-    session_id TEXT,
-    space_id TEXT,
-    control_url TEXT,
-    created_at REAL NOT NULL,
-    updated_at REAL NOT NULL,
-    finished_at REAL
-);
-CREATE INDEX IF NOT EXISTS runs_finished ON runs (finished_at);
 """
 
 

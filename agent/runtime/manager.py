@@ -220,6 +220,20 @@ class RunManager:
             handle.task = asyncio.create_task(self._drive(handle, session_hint=req.session_id), name=run_id)
             return StartResult(run_id=run_id)
 
+    async def run_child(self, run_id: str, lease_version: int, model: str | None) -> RunState | None:
+        """Runs a child run inside its parent's admission slot and returns its final state."""
+        handle = self.runs.get(run_id)
+        if handle is None:
+            handle = RunHandle(run_id=run_id, control=self.control, lease_version=lease_version, model=model)
+            self.runs[run_id] = handle
+            handle.task = asyncio.create_task(self._drive(handle), name=run_id)
+        while handle.task is not None and not handle.task.done():
+            await asyncio.shield(handle.task)
+        return handle.state
+
+    def link_child(self, parent_run_id: str, data: dict[str, Any]) -> None:
+        self.log.append(parent_run_id, "child_run.linked", data, key=f"child_run.linked:{data['childRunId']}")
+
     async def _replace(self, handle: RunHandle, lease_version: int) -> None:
         """A higher lease for a run we know: stop what runs here and resume from the checkpoint."""
         if handle.task is not None and not handle.task.done():

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import time
+
+from agent.models.scripted import Script, ScriptedModel
+from agent.runtime.retention import prune
+
+
+def model() -> ScriptedModel:
+    return ScriptedModel(Script.model_validate({"turns": [{"text": "ok"}]}))
+
+
+async def test_prunes_old_and_excess_finished_runs_only(harness_factory) -> None:
+    h = harness_factory(model())
+    runs = [(await h.run(f"r{i}")).run_id for i in range(4)]
+    slow = ScriptedModel(Script.model_validate({"turns": [{"text": "late", "delay_ms": 10_000}]}))
+    h.model = slow
+    live = await h.start("still running")
+    old = runs[0]
+    h.db.conn.execute("UPDATE events SET ts = ts - 40 * 86400 WHERE run_id=?", (old,))
+    h.log.append(live, "note", {})
+    await h.log.commit()
+
+    result = prune(h.db, max_age_days=30, max_runs=2, now=time.time())
+    assert result.runs == 2  # the 40-day-old run, and the oldest beyond the newest two
+    remaining = {r[0] for r in h.db.conn.execute("SELECT DISTINCT run_id FROM events")}
+    assert remaining == {runs[2], runs[3], live}
+    assert h.checkpoints.load(old) is None and h.checkpoints.load(runs[3]) is not None
+    assert prune(h.db, max_age_days=30, max_runs=2).runs == 0
