@@ -14,9 +14,22 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agent._prompt_sections import SYSTEM_CORE, memory_line, mode_section, time_section, tool_section
 from agent.models.types import Message, TextPart, ThinkingPart, ToolDefinition, ToolResultPart, ToolUsePart
 from agent.tokenizer import HeuristicTokenizer, Tokenizer, truncate_to
 from skills import Skill, render_listing_line, render_skill_block
+
+__all__ = [
+    "MESSAGE_OVERHEAD",
+    "SECTIONS",
+    "SYSTEM_CORE",
+    "BuiltPrompt",
+    "PromptInputs",
+    "SectionBudgets",
+    "build_prompt",
+    "message_tokens",
+    "split_turns",
+]
 
 SECTIONS = (
     "system_core",
@@ -32,49 +45,7 @@ SECTIONS = (
 )
 MESSAGE_OVERHEAD = 4
 """Tokens a provider spends framing each message (role markers); counted in the `overhead` section."""
-WRAP_UP_AT = 0.8
 HISTORY_NOTE_ROOM = 48
-MEMORY_HIT_CHARS = 400
-
-SYSTEM_CORE = """You are an agent working inside a containerised agent platform. You plan, call tools, read their \
-results and continue until the user's request is done, then answer.
-- Be accurate: say what you verified and what you assume. Never invent tool results, sources or file contents.
-- Be efficient: prefer one well-chosen tool call over many speculative ones; stop when the task is done.
-- Ask the user only when a missing answer would make the result wrong; otherwise state your assumption.
-- Answer in the user's language, concisely, with the result first."""
-
-TOOL_RULES = """## Tool use
-- Call tools only with arguments that match their JSON Schema. Tools without side effects may be called together.
-- A failed call comes back as a tool result with `kind` and `hint`: on `correct_call` fix the arguments and retry \
-once; on `replan` choose another approach; on `finish` stop calling tools and answer with what you have.
-- Do not repeat an identical failing call. Some tools need the user's confirmation; a denial is final for that call."""
-SKILL_TOOL_RULE = (
-    "- Skills: `skill_get` loads a skill's instructions, `skill_list`/`skill_catalog` find more skills."
-)
-MEMORY_TOOL_RULE = (
-    "- Memory: search earlier conversations with the memory tools; cite what you use by its id."
-)
-
-AGENT_MODES: dict[str, str] = {
-    "default": "Mode: general assistant. Handle the request directly; use skills and tools when they help.",
-    "chat": "Mode: conversation. Answer directly and briefly; use tools only when the user asks for facts "
-    "you do not have.",
-    "research": "Mode: research. Gather evidence with tools before concluding, cite sources, and separate "
-    "facts from estimates.",
-    "writer": "Mode: writing. Produce polished, ready-to-use text matched to the reader and tone.",
-    "planner": "Mode: planning. Turn goals into concrete, dated, prioritised steps.",
-    "coder": "Mode: software engineering. Work in the repository and container: reproduce, change, verify "
-    "with tests, then commit.",
-}
-AGENT_MODE_ALIASES = {
-    "software": "coder",
-    "developer": "coder",
-    "coding": "coder",
-    "writing": "writer",
-    "planning": "planner",
-    "researcher": "research",
-}
-LOCALE_LINES = {"ja": "The user's language is Japanese: reply in Japanese unless asked otherwise."}
 
 
 class SectionBudgets(BaseModel):
@@ -107,9 +78,10 @@ class SectionBudgets(BaseModel):
 
 
 class PromptInputs(BaseModel):
-    """Everything the builder needs for one model call."""
+    """Everything the builder needs for one model call. `memory_hits` are dicts `{id, text, kind, occurredAt}`
+    or models with those fields (e.g. `memory.SearchHit`)."""
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    model_config = ConfigDict(extra="forbid")
 
     system_prompt: str | None = None
     tools: list[ToolDefinition] = Field(default_factory=list)
@@ -117,6 +89,9 @@ class PromptInputs(BaseModel):
     locale: str = "en"
     remaining_s: float | None = None
     total_s: float | None = None
+    reminder: str | None = None
+    """A reminder the run loop already wrote (time left, finalization notice). When set it is the time-budget
+    section's text, so the loop keeps ownership of once-only notices; otherwise the text is computed here."""
     activated_skills: list[Skill] = Field(default_factory=list)
     skill_listing: list[Skill] = Field(default_factory=list)
     skills_not_listed: int = 0
@@ -184,68 +159,6 @@ class _Fit:
         return (keep + marker if keep else ""), True
 
 
-def _time_section(inputs: PromptInputs) -> str:
-    if inputs.remaining_s is None:
-        return ""
-    remaining = max(0.0, inputs.remaining_s)
-    line = f"## Time budget\n{_duration(remaining)} remaining"
-    if inputs.total_s:
-        used = 1.0 - remaining / inputs.total_s if inputs.total_s > 0 else 1.0
-        line += f" of {_duration(inputs.total_s)} ({used:.0%} used)."
-        if used >= WRAP_UP_AT:
-            line += (
-                "\nWrap up now: do not start new work. Finish the step in progress, then give your final answer "
-                "with what you have and say what is left undone."
-            )
-    else:
-        line += "."
-    return line
-
-
-def _duration(seconds: float) -> str:
-    whole = round(seconds)
-    minutes, secs = divmod(whole, 60)
-    return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
-
-
-def _tool_section(tools: list[ToolDefinition]) -> str:
-    if not tools:
-        return ""
-    names = {t.name for t in tools}
-    lines = [TOOL_RULES]
-    if names & {"skill_get", "skill_list", "skill_catalog"}:
-        lines.append(SKILL_TOOL_RULE)
-    if any(n.endswith("_memory") or n in {"provenance_lookup", "timeline_search"} for n in names):
-        lines.append(MEMORY_TOOL_RULE)
-    return "\n".join(lines)
-
-
-def _mode_section(inputs: PromptInputs) -> str:
-    kind = AGENT_MODE_ALIASES.get(inputs.agent_type, inputs.agent_type)
-    text = AGENT_MODES.get(kind) or f"Mode: {inputs.agent_type}. Work as this kind of agent would."
-    if line := LOCALE_LINES.get(inputs.locale):
-        text += "\n" + line
-    return "## Mode\n" + text
-
-
-def _hit_fields(hit: Any) -> dict[str, Any]:
-    if isinstance(hit, dict):
-        return hit
-    if hasattr(hit, "model_dump"):
-        return hit.model_dump(by_alias=True)
-    return {k: getattr(hit, k, None) for k in ("id", "text", "kind", "occurredAt", "occurred_at")}
-
-
-def _memory_line(hit: Any) -> str:
-    data = _hit_fields(hit)
-    when = data.get("occurredAt") or data.get("occurred_at") or ""
-    meta = ", ".join(str(v) for v in (data.get("kind"), str(when)[:10], data.get("id")) if v)
-    text = " ".join(str(data.get("text") or "").split())
-    if len(text) > MEMORY_HIT_CHARS:
-        text = text[: MEMORY_HIT_CHARS - 1] + "…"
-    return f"- [{meta}] {text}"
-
-
 def _fit_lines(
     tokenizer: Tokenizer, header: str, lines: list[str], budget: int, more: Any
 ) -> tuple[str, int]:
@@ -284,9 +197,19 @@ def build_prompt(inputs: PromptInputs, tokenizer: Tokenizer | None = None) -> Bu
     texts["system_core"], cut = fit.clip(core, budgets["system_core"], "system prompt")
     if cut:
         omitted["system_core"] = "truncated"
-    texts["tool_rules"], _ = fit.clip(_tool_section(inputs.tools), budgets["tool_rules"], "tool rules")
-    texts["agent_mode"], _ = fit.clip(_mode_section(inputs), budgets["agent_mode"], "mode")
-    texts["time_budget"], _ = fit.clip(_time_section(inputs), budgets["time_budget"], "time budget")
+    texts["tool_rules"], _ = fit.clip(tool_section(inputs.tools), budgets["tool_rules"], "tool rules")
+    texts["agent_mode"], _ = fit.clip(
+        mode_section(inputs.agent_type, inputs.locale), budgets["agent_mode"], "mode"
+    )
+    texts["time_budget"], _ = fit.clip(
+        (
+            f"## Time budget\n{inputs.reminder.strip()}"
+            if inputs.reminder and inputs.reminder.strip()
+            else time_section(inputs.remaining_s, inputs.total_s)
+        ),
+        budgets["time_budget"],
+        "time budget",
+    )
 
     # Activated skills: whole bodies in rank order; one that does not fit is named, not cut. Room for the
     # notes of every later skill is held back, so the section can never outgrow its budget.
@@ -341,7 +264,7 @@ def build_prompt(inputs: PromptInputs, tokenizer: Tokenizer | None = None) -> Bu
     texts["memory"], left = _fit_lines(
         tok,
         "## Memory\nPossibly relevant notes from earlier conversations (verify before relying on them):",
-        [_memory_line(h) for h in hits],
+        [memory_line(h) for h in hits],
         budgets["memory"],
         lambda n: f"…{n} more memory hits not shown; use semantic_search_memory to see them." if n else "",
     )

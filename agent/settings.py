@@ -6,11 +6,17 @@ variable and says what is expected.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from agent.models.errors import ModelConfigError
+from agent.models.factory import parse_model_spec
+from agent.models.settings import ModelSettings
+from agent.tools.agent_tool import AgentToolConfig
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
@@ -45,7 +51,11 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     ),
     "RETENTION_MAX_RUNS": ("retention_max_runs", "at most this many finished runs are kept (10000)"),
     "CONTEXT_WINDOW": ("context_window", "model context window in tokens for prompt budgets (128000)"),
+    "AGENT_TOOLS": ("agent_tools", "JSON list of agent-as-tool configurations (none)"),
+    "OTEL_EXPORTER_OTLP_ENDPOINT": ("otel_endpoint", "OpenTelemetry OTLP endpoint (unset: no tracing)"),
 }
+# The model runner's own variables (OPENAI_BASE_URL, ANTHROPIC_BASE_URL, MODEL_TIMEOUT_S, MODEL_MAX_ATTEMPTS,
+# MODEL_TOKENS_PER_MINUTE) are read by ModelSettings.from_env from the same mapping.
 
 
 class SettingsError(ValueError):
@@ -53,7 +63,7 @@ class SettingsError(ValueError):
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
     host: str = "0.0.0.0"
     port: int = Field(default=8080, ge=0, le=65535)
@@ -72,7 +82,20 @@ class Settings(BaseModel):
     retention_days: float = Field(default=30.0, gt=0)
     retention_max_runs: int = Field(default=10_000, ge=1)
     context_window: int = Field(default=128_000, ge=1024)
+    agent_tools: list[AgentToolConfig] = Field(default_factory=list)
+    otel_endpoint: str | None = None
+    model_settings: ModelSettings = Field(default_factory=ModelSettings, exclude=True)
     dev: bool = False
+
+    @field_validator("agent_tools", mode="before")
+    @classmethod
+    def _json_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except ValueError as exc:
+                raise ValueError(f"must be a JSON list of objects ({exc})") from None
+        return value
 
     @field_validator("control_rpc_url")
     @classmethod
@@ -93,6 +116,12 @@ class Settings(BaseModel):
             field: environ[name] for name, (field, _) in ENV_VARS.items() if environ.get(name, "").strip()
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
+        try:
+            values["model_settings"] = ModelSettings.from_env(environ)
+            if values.get("model"):
+                parse_model_spec(str(values["model"]))
+        except ModelConfigError as exc:
+            raise SettingsError(f"invalid configuration: {exc}") from None
         try:
             return cls(**values)
         except ValidationError as exc:

@@ -329,6 +329,115 @@ class CreateRunResult(WireModel):
     lease_version: int
 
 
+class RunRecord(WireModel):
+    """A run as the embedded / reference control plane stores it (admin view)."""
+
+    run_id: str
+    space_id: str
+    thread_id: str
+    session_id: str
+    user_id: str | None = None
+    agent_type: str = "default"
+    input: str = ""
+    labels: dict[str, str] = Field(default_factory=dict)
+    locale: str | None = None
+    status: RunStatus
+    lease_version: int
+    worker_id: str | None = None
+    cancel_requested: bool = False
+    cancel_reason: str | None = None
+    usage: UsageRecord = Field(default_factory=UsageRecord)
+    output: str | None = None
+    error: dict[str, Any] | None = None
+    reason: str | None = None
+    created_at: str
+    updated_at: str
+    completed_at: str | None = None
+
+
+class RunIdParams(WireModel):
+    run_id: str = NonEmpty
+
+
+class ListRunsParams(WireModel):
+    space_id: str | None = None
+    thread_id: str | None = None
+    status: RunStatus | None = None
+    limit: int = Field(default=100, ge=1, le=10_000)
+
+
+class ListRunsResult(WireModel):
+    runs: list[RunRecord] = Field(default_factory=list)
+
+
+class AdminEventsParams(WireModel):
+    run_id: str = NonEmpty
+    after: int = Field(default=0, ge=0)
+    limit: int = Field(default=10_000, ge=1, le=100_000)
+
+
+class AdminEventsResult(WireModel):
+    events: list[EventRecord] = Field(default_factory=list)
+
+
+class RegisterToolParams(WireModel):
+    """A remote tool; with `http_endpoint`, tools.execute POSTs the arguments there and returns its JSON."""
+
+    tool: RemoteTool
+    http_endpoint: str | None = Field(default=None, pattern=r"^https?://", max_length=2048)
+
+
+class RegisterToolResult(WireModel):
+    name: str
+
+
+class BumpLeaseResult(WireModel):
+    run_id: str
+    lease_version: int
+
+
+class CancelRunParams(WireModel):
+    run_id: str = NonEmpty
+    reason: str = Field(default="canceled", max_length=1000)
+
+
+class CancelRunResult(WireModel):
+    run_id: str
+    status: RunStatus
+    cancel_requested: bool
+
+
+class SetCustomSkillsParams(WireModel):
+    space_id: str = Field(default="default", min_length=1, max_length=256)
+    skills: list[CustomSkillRecord] = Field(default_factory=list)
+    mcp_servers: list[str] | None = None
+    template_ids: list[str] | None = None
+
+
+class SetApiKeysParams(WireModel):
+    space_id: str = Field(default="default", min_length=1, max_length=256)
+    keys: dict[str, str] = Field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return f"SetApiKeysParams(space_id={self.space_id!r}, providers={sorted(self.keys)})"
+
+    __str__ = __repr__
+
+
+class SpaceUpdateResult(WireModel):
+    space_id: str
+    count: int
+
+
+class ToolCountParams(WireModel):
+    name: str = NonEmpty
+
+
+class ToolCountResult(WireModel):
+    name: str
+    count: int
+
+
 # The method table: name → (params model, result model).
 METHODS: dict[str, tuple[type[WireModel], type[WireModel]]] = {
     "run.bootstrap": (RunBootstrapParams, RunBootstrapResult),
@@ -345,4 +454,18 @@ METHODS: dict[str, tuple[type[WireModel], type[WireModel]]] = {
     "run.checkpoint.load": (RunCheckpointLoadParams, RunCheckpointLoadResult),
     "run.complete": (RunCompleteParams, RunCompleteResult),
     "secrets.apiKeys": (SecretsApiKeysParams, SecretsApiKeysResult),
+}
+
+# Admin surface of the embedded / reference control plane: name → (params model, result model).
+ADMIN_METHODS: dict[str, tuple[type[WireModel], type[WireModel]]] = {
+    "admin.createRun": (CreateRunParams, CreateRunResult),
+    "admin.getRun": (RunIdParams, RunRecord),
+    "admin.listRuns": (ListRunsParams, ListRunsResult),
+    "admin.events": (AdminEventsParams, AdminEventsResult),
+    "admin.registerTool": (RegisterToolParams, RegisterToolResult),
+    "admin.bumpLease": (RunIdParams, BumpLeaseResult),
+    "admin.cancelRun": (CancelRunParams, CancelRunResult),
+    "admin.setCustomSkills": (SetCustomSkillsParams, SpaceUpdateResult),
+    "admin.setApiKeys": (SetApiKeysParams, SpaceUpdateResult),
+    "admin.toolCount": (ToolCountParams, ToolCountResult),
 }

@@ -1,15 +1,15 @@
 """Bridge errors: one tree, one table of JSON-RPC application codes.
 
-    BridgeError
-    ├── Unauthorized        -32001  never retried
-    ├── Forbidden           -32003  never retried
-    ├── NotFound            -32004
-    ├── Conflict            -32009
-    ├── LeaseLost           -32010  another worker owns the run: stop at once, never retried
-    ├── RateLimited         -32029  retried after retry_after
-    ├── Unavailable         -32050  retried (network errors, 5xx, timeouts map here too)
-    ├── InvalidParams       -32602  the standard JSON-RPC code: the request was wrong
-    └── ProtocolError       -32700  a malformed or mismatched response from the peer
+BridgeError
+├── Unauthorized        -32001  never retried
+├── Forbidden           -32003  never retried
+├── NotFound            -32004
+├── Conflict            -32009
+├── LeaseLost           -32010  another worker owns the run: stop at once, never retried
+├── RateLimited         -32029  retried after retry_after
+├── Unavailable         -32050  retried (network errors, 5xx, timeouts map here too)
+├── InvalidParams       -32602  the standard JSON-RPC code: the request was wrong
+└── ProtocolError       -32700  a malformed or mismatched response from the peer
 """
 
 from __future__ import annotations

@@ -80,7 +80,7 @@ async def handle_jsonrpc(body: bytes | str, methods: MethodTable) -> str | None:
     """Answers one JSON-RPC 2.0 payload; None means there is nothing to send back (notifications only)."""
     try:
         payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return json.dumps(error_response(PARSE_ERROR, "Parse error"))
     wrapped = {name: _wrap(name, fn) for name, fn in methods.items()}
     if isinstance(payload, list):

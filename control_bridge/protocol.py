@@ -19,7 +19,7 @@ class ControlPlaneBase(ABC):
 
     @abstractmethod
     async def call(self, method: str, params: c.WireModel) -> c.WireModel:
-        """Invokes a contract method; returns an instance of the method's result model or raises BridgeError."""
+        """Invokes a contract method; returns the method's result model or raises BridgeError."""
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Releases what the implementation created."""

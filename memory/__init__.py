@@ -1,1 +1,53 @@
-"""placeholder"""
+"""The agent's memory: episodes, facts and a bi-temporal graph per space, hybrid search, and the four tools."""
+
+from memory._context import format_hit, memory_context, render_memory_context
+from memory._embedder import Embedder, HashEmbedder, MiniLMEmbedder
+from memory._ingest import MemoryIngestor
+from memory._models import (
+    EpisodeIn,
+    FactIn,
+    GraphQuery,
+    GraphResult,
+    MemoryWrite,
+    Provenance,
+    SearchHit,
+    SearchQuery,
+    SearchResult,
+    TimelineQuery,
+    TimelineResult,
+    WriteResult,
+)
+from memory._rpc import rpc_methods
+from memory._service import MemoryService
+from memory._timeparse import parse_time
+from memory._tools import MemoryTool, MemoryToolError, build_memory_tools
+from memory._views import NotFound
+
+__all__ = [
+    "Embedder",
+    "EpisodeIn",
+    "FactIn",
+    "GraphQuery",
+    "GraphResult",
+    "HashEmbedder",
+    "MemoryIngestor",
+    "MemoryService",
+    "MemoryTool",
+    "MemoryToolError",
+    "MemoryWrite",
+    "MiniLMEmbedder",
+    "NotFound",
+    "Provenance",
+    "SearchHit",
+    "SearchQuery",
+    "SearchResult",
+    "TimelineQuery",
+    "TimelineResult",
+    "WriteResult",
+    "build_memory_tools",
+    "format_hit",
+    "memory_context",
+    "parse_time",
+    "render_memory_context",
+    "rpc_methods",
+]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import inspect
 import io
 import pstats
 import resource
@@ -32,6 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--turns", type=int, default=TURNS, help="tool-calling turns per run")
     parser.add_argument(
         "--no-forward", action="store_true", help="do not forward events to the control plane"
+    )
+    parser.add_argument(
+        "--scripted", action="store_true", help="use ScriptedModel (its usage estimate is O(transcript))"
     )
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="print the top N cProfile rows")
     parser.add_argument("--no-peers", action="store_true", help="skip peer frameworks even if installed")
@@ -97,6 +101,41 @@ class InstantTool:
         return {"ok": True, "q": arguments["q"]}
 
 
+def bench_model(turns: int) -> Any:
+    """A scripted model whose own cost is O(1) per call, like the peers' function models.
+
+    (ScriptedModel estimates usage by serialising the whole prompt on every call: the model's cost, not
+    orchestration's, and it grows with the transcript.)
+    """
+    from agent.models.base import BaseModelClient
+    from agent.models.types import Message, ModelRequest, ModelResponse, TextPart, ToolUsePart, Usage
+
+    class BenchModel(BaseModelClient):
+        provider = "bench"
+        model = "5x2"
+
+        async def _complete(self, request: ModelRequest) -> ModelResponse:
+            played = sum(1 for m in request.messages if m.role == "assistant")  # replay-safe turn number
+            parts: list[Any]
+            if played < turns:
+                parts = [
+                    ToolUsePart(id=f"call_{played}_{i}", name=TOOL_NAMES[i], arguments={"q": played * 10 + i})
+                    for i in range(TOOLS_PER_TURN)
+                ]
+                stop = "tool_use"
+            else:
+                parts, stop = [TextPart(text="done")], "end_turn"
+            return ModelResponse(
+                message=Message(role="assistant", parts=parts),
+                stop_reason=stop,
+                usage=Usage(input_tokens=100 + 20 * played, output_tokens=12),
+                model=self.model,
+                provider=self.provider,
+            )
+
+    return BenchModel()
+
+
 def bench_script(turns: int) -> Any:
     from agent.models.scripted import Script
 
@@ -111,17 +150,35 @@ def bench_script(turns: int) -> Any:
     return Script.model_validate({"turns": [*tool_turns, {"text": "done: {{last_tool_result}}"}]})
 
 
+def _tools_hook(manager_cls: Any, tools: list[Any]) -> dict[str, Any]:
+    """The manager's hook for in-process tools: `run_context` (returns RunExtras) or `local_tools`."""
+    params = inspect.signature(manager_cls.__init__).parameters
+    if "run_context" in params:
+        from agent.runtime.manager import RunExtras
+
+        async def run_context(state: Any, control: Any, catalog: Any = None) -> Any:
+            return RunExtras(tools=tools)
+
+        return {"run_context": run_context}
+
+    async def local_tools(state: Any, control: Any) -> list[Any]:
+        return tools
+
+    return {"local_tools": local_tools}
+
+
 class Harness:
     """A RunManager wired like the server's, on temp files."""
 
-    def __init__(self, data_dir: Path, *, turns: int, max_runs: int, forward: bool) -> None:
+    def __init__(
+        self, data_dir: Path, *, turns: int, max_runs: int, forward: bool, scripted: bool = False
+    ) -> None:
         from agent.events.bus import HookBus
         from agent.events.log import RunLog
         from agent.localdb import LocalDB
         from agent.models.scripted import ScriptedModel
         from agent.runtime.checkpoints import CheckpointStore
         from agent.runtime.manager import ManagerConfig, RunManager
-        from agent.server.services import EventForwarding
         from control_bridge.embedded import EmbeddedControlPlane
 
         self.db = LocalDB(data_dir / "runs.db")
@@ -129,26 +186,36 @@ class Harness:
         self.control = EmbeddedControlPlane(data_dir / "control.db")
         self.bus = HookBus()
         if forward:
+            try:
+                from agent.events.forwarding import EventForwarding
+            except ImportError:  # older layout
+                from agent.server.services import EventForwarding  # type: ignore[attr-defined,no-redef]
             self.forwarding: Any = EventForwarding()
             self.log.add_publisher(self.forwarding.publish)
         else:
             self.forwarding = None
         self.log.add_publisher(self.bus.publish)
-        script = bench_script(turns)
-        tools = [InstantTool(n) for n in TOOL_NAMES]
+        if scripted:
+            script = bench_script(turns)
 
-        async def local_tools(state: Any, control: Any) -> list[Any]:
-            return tools
+            def model_factory(spec: str | None, keys: dict[str, str]) -> Any:
+                return ScriptedModel(script, model="bench")
+        else:
+
+            def model_factory(spec: str | None, keys: dict[str, str]) -> Any:
+                return bench_model(turns)
+
+        tools = [InstantTool(n) for n in TOOL_NAMES]
 
         self.manager = RunManager(
             config=ManagerConfig(max_concurrent_runs=max_runs),
             control=self.control,
             log=self.log,
             checkpoints=CheckpointStore(self.db),
-            model_factory=lambda spec, keys: ScriptedModel(script, model="bench"),
-            local_tools=local_tools,
+            model_factory=model_factory,
             create_run=self.control.create_run,
             forwarding=self.forwarding,
+            **_tools_hook(RunManager, tools),
         )
 
     async def one(self, i: int) -> str:
@@ -183,16 +250,21 @@ class Harness:
 
     async def aclose(self) -> None:
         await self.manager.shutdown(1.0)
-        if self.forwarding is not None:
-            for run_id in list(self.forwarding.tasks):
-                await self.forwarding.flush(run_id, timeout=2)
+        if self.forwarding is not None and hasattr(self.forwarding, "aclose"):
+            await self.forwarding.aclose()
         await self.control.aclose()
         self.db.close()
 
 
 async def ours(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
     turns = args.turns
-    harness = Harness(data_dir, turns=turns, max_runs=max(args.concurrency, 1), forward=not args.no_forward)
+    harness = Harness(
+        data_dir,
+        turns=turns,
+        max_runs=max(args.concurrency, 1),
+        forward=not args.no_forward,
+        scripted=args.scripted,
+    )
     try:
         await harness.sequential(min(5, args.runs), offset=1_000_000)  # warm caches and code paths
         profiler = cProfile.Profile() if args.profile else None

@@ -64,15 +64,17 @@ def start_once(timeout: float, extra: tuple[str, ...] = ()) -> tuple[float, floa
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="agent-bench-startup-") as data_dir:
         cmd = [sys.executable, *extra, "-m", "agent.cli", "serve", "--dev", "--port", str(port)]
+        err_path = Path(data_dir) / "stderr.txt"  # a file, not a pipe: -X importtime would fill a pipe
+        err_file = err_path.open("w")
         t0 = time.perf_counter()
-        proc = subprocess.Popen(
-            cmd, env=_env(data_dir), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-        )
+        proc = subprocess.Popen(cmd, env=_env(data_dir), stdout=subprocess.DEVNULL, stderr=err_file)
         try:
             url = f"http://127.0.0.1:{port}/health"
             while not _healthy(url):
                 if proc.poll() is not None:
-                    raise RuntimeError(f"server exited with {proc.returncode}: {proc.stderr.read()[-2000:]}")
+                    raise RuntimeError(
+                        f"server exited with {proc.returncode}: {err_path.read_text()[-2000:]}"
+                    )
                 if time.perf_counter() - t0 > timeout:
                     raise RuntimeError(f"no 200 from /health within {timeout:g}s")
                 time.sleep(0.005)
@@ -81,11 +83,13 @@ def start_once(timeout: float, extra: tuple[str, ...] = ()) -> tuple[float, floa
         finally:
             proc.send_signal(signal.SIGTERM)
             try:
-                _, err = proc.communicate(timeout=15)
+                proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 proc.kill()
-                _, err = proc.communicate()
-    return seconds, rss, err or ""
+                proc.wait()
+            err_file.close()
+        err = err_path.read_text(errors="replace")
+    return seconds, rss, err
 
 
 def import_report(stderr: str, top: int = 8) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from agent.models.ratelimit import AdaptiveLimiter, RateLimited, RateLimiters, e
 from agent.models.retry import Retrying
 from agent.models.scripted import LOCAL_NOTICE, FunctionModel, LocalEchoModel, Script, ScriptedModel
 from agent.models.settings import DEFAULT_TIMEOUT, ModelSettings, RateLimitSettings
+from agent.models.settings import ENV_VARS as MODEL_ENV_VARS
 from agent.models.transcript import transcript_problems, validate_transcript
 from agent.models.types import (
     MESSAGES_ADAPTER,
@@ -55,6 +56,7 @@ __all__ = [
     "KEY_VARIABLES",
     "LOCAL_NOTICE",
     "MESSAGES_ADAPTER",
+    "MODEL_ENV_VARS",
     "AdaptiveLimiter",
     "AnthropicModel",
     "BaseModelClient",

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from agent.models.base import BaseModelClient
-from agent.models.errors import ModelUnavailable, classify_status, classify_transport
+from agent.models.errors import ModelError, ModelUnavailable, classify_status, classify_transport
 from agent.models.settings import DEFAULT_TIMEOUT
 
 
@@ -29,6 +29,7 @@ class HTTPModelClient(BaseModelClient):
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self._own_client = http_client is None
+        self._api_key: str | None = None
         self._client = http_client or httpx.AsyncClient(timeout=timeout)
 
     def __repr__(self) -> str:  # never the headers: they hold the key
@@ -69,12 +70,19 @@ class HTTPModelClient(BaseModelClient):
         except httpx.HTTPError as exc:
             raise classify_transport(exc, provider=self.provider, model=self.model) from exc
 
-    def _http_error(self, status: int, content: bytes, headers: Mapping[str, str]) -> Exception:
+    def _http_error(self, status: int, content: bytes, headers: Mapping[str, str]) -> ModelError:
         try:
             body: Any = json.loads(content) if content else None
         except ValueError:
             body = content[:500].decode("utf-8", "replace")
-        return classify_status(status, body, headers, provider=self.provider, model=self.model)
+        return self.redact(classify_status(status, body, headers, provider=self.provider, model=self.model))
+
+    def redact(self, error: ModelError) -> ModelError:
+        """Some servers echo the key they were given in their error text; it must not reach logs or events."""
+        if self._api_key and self._api_key in error.message:
+            error.message = error.message.replace(self._api_key, "[redacted]")
+            error.args = (error.message,)
+        return error
 
     async def aclose(self) -> None:
         if self._own_client:

@@ -218,6 +218,8 @@ class AnthropicModel(HTTPModelClient):
         async with self._open_stream("/v1/messages", payload) as response:
             request_id = response.headers.get("request-id")
             async for event, data in iter_sse(response):
+                if finished:
+                    continue
                 try:
                     body = json.loads(data)
                 except ValueError as exc:
@@ -265,10 +267,11 @@ class AnthropicModel(HTTPModelClient):
                     stop_reason = (body.get("delta") or {}).get("stop_reason") or stop_reason
                     usage = _usage(body.get("usage"), usage)
                 elif kind == "message_stop":
-                    finished = True
-                    break
+                    finished = True  # keep reading to the end of the body: the connection is reused
                 elif kind == "error":
-                    raise classify_status(0, body, response.headers, provider=self.provider, model=self.model)
+                    raise self.redact(
+                        classify_status(0, body, response.headers, provider=self.provider, model=self.model)
+                    )
         if not finished:
             raise ModelUnavailable(
                 "stream ended before it finished", provider=self.provider, model=self.model

@@ -79,10 +79,11 @@ class _Aborted(Exception):
 
 
 class ModelServer:
-    def __init__(self, *, api_key: str | None = None, default: Reply | None = None) -> None:
+    def __init__(self, *, api_key: str | None = None, default: ScriptItem | None = None) -> None:
         self.api_key = api_key
         """When set, requests without this key (Bearer or x-api-key) get 401."""
         self.default = default
+        """Answers when the script is empty (a Reply, a Fault or a function of the request)."""
         self.requests: list[Recorded] = []
         self._items: deque[ScriptItem] = deque()
         self._lock = threading.Lock()
@@ -189,7 +190,9 @@ class ModelServer:
 
     # --- lifecycle -------------------------------------------------------------------------------------
     def start(self) -> ModelServer:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # proto must be IPPROTO_TCP: asyncio only sets TCP_NODELAY on such sockets, and without it every
+        # response waits ~40 ms for a delayed ACK (Nagle) on loopback.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))
         self.port = sock.getsockname()[1]

@@ -189,9 +189,11 @@ class OpenAICompatModel(HTTPModelClient):
         async with self._open_stream("/chat/completions", payload) as response:
             request_id = response.headers.get("x-request-id")
             async for _event, data in iter_sse(response):
+                if done:
+                    continue  # read to the end of the body so the connection goes back to the pool
                 if data == "[DONE]":
                     done = True
-                    break
+                    continue
                 try:
                     body = json.loads(data)
                 except ValueError as exc:
@@ -199,7 +201,9 @@ class OpenAICompatModel(HTTPModelClient):
                         f"stream sent non-JSON data: {data[:80]!r}", provider=self.provider, model=self.model
                     ) from exc
                 if body.get("error"):
-                    raise classify_status(0, body, response.headers, provider=self.provider, model=self.model)
+                    raise self.redact(
+                        classify_status(0, body, response.headers, provider=self.provider, model=self.model)
+                    )
                 model = body.get("model") or model
                 request_id = request_id or body.get("id")
                 if body.get("usage"):
@@ -214,7 +218,11 @@ class OpenAICompatModel(HTTPModelClient):
                         thinking.append(reasoning)
                         yield ThinkingChunk(thinking=reasoning)
                     for tc in delta.get("tool_calls") or ():
-                        index = int(tc.get("index", len(calls)))
+                        index = tc.get("index")
+                        if index is None:  # some servers omit it: a new id starts a new call
+                            index = (
+                                (max(calls) + 1 if calls else 0) if tc.get("id") or not calls else max(calls)
+                            )
                         fn = tc.get("function") or {}
                         entry = calls.setdefault(index, [None, "", []])
                         if tc.get("id"):

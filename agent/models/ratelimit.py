@@ -109,22 +109,23 @@ class AdaptiveLimiter:
         self._in_flight = max(0, self._in_flight - 1)
         if permit.exclusive:
             self._exclusive = False
-        if usage is not None:
+        actual = usage.input_tokens + usage.output_tokens if usage is not None else 0
+        if usage is not None and actual:  # servers that report no usage leave the estimate standing
             self._refill()
-            actual = usage.input_tokens + usage.output_tokens
             self._level = min(self.capacity, self._level + permit.tokens - actual)
             self._mean_output += 0.2 * (usage.output_tokens - self._mean_output)
         self._wake.set()
 
     def on_success(self) -> None:
+        self._refill()  # tokens earned so far count at the old rate
         self.rate = min(self.settings.ceiling, self.rate + self.settings.increase)
 
     def on_rate_limited(self, permit: Permit | None = None, retry_after: float | None = None) -> None:
         now = self._clock()
         if permit is None or permit.epoch == self.halvings:
+            self._refill()
             self.rate = max(self.settings.floor, self.rate / 2)
             self.halvings += 1
-            self._refill()
             self._level = min(self._level, self.capacity)
         if retry_after:
             self._paused_until = max(self._paused_until, now + retry_after)

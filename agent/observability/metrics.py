@@ -194,7 +194,9 @@ class RunMetrics:
 
     def _usage(self, event: Event) -> None:
         data = event.data
-        model = self._model_label(data.get("model") or self._models.get(event.run_id))
+        if data.get("model"):
+            self._models[event.run_id] = str(data["model"])  # the client's own name wins over the spec
+        model = self._model_label(self._models.get(event.run_id))
         for key, direction in TOKEN_FIELDS:
             value = data.get(key)
             if isinstance(value, int | float) and value > 0:

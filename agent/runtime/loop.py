@@ -18,16 +18,13 @@ from typing import Any
 
 from agent.events.log import RunLog
 from agent.models.base import ModelClient
+from agent.models.events import EventEmittingModel
 from agent.models.types import (
     Message,
     ModelRequest,
     ModelResponse,
-    StopChunk,
-    TextChunk,
-    ThinkingChunk,
     ToolResultPart,
     ToolUsePart,
-    UsageChunk,
 )
 from agent.runtime.checkpoints import CheckpointStore
 from agent.runtime.state import PendingAwait, RunState
@@ -74,7 +71,8 @@ class PromptParts:
     finalizing: bool
 
 
-PromptBuilder = Callable[[PromptParts], Awaitable[list[Message]]]
+PromptBuilder = Callable[[PromptParts], Awaitable[tuple[list[Message], dict[str, Any] | None]]]
+"""Returns the messages for the next model call and, optionally, the `prompt.rendered` ledger."""
 
 
 @dataclass
@@ -101,7 +99,7 @@ class RunLoop:
         self._model_task: asyncio.Task[ModelResponse] | None = None
         self._active_since: float | None = None
         self._last_cancel_poll = 0.0
-        self._wake = asyncio.Event()
+        self._model = EventEmittingModel(deps.model, self._emit_model_event)
 
     # --- signals from outside (run.cancel / run.pause / run.resume, heartbeat) ----------------------------
     def request_cancel(self, reason: str) -> None:
@@ -263,7 +261,9 @@ class RunLoop:
                 f"from what you have. ({reminder})"
             )
         if self.deps.build_prompt is not None:
-            messages = await self.deps.build_prompt(PromptParts(s, tools, reminder, finalizing))
+            messages, rendered = await self.deps.build_prompt(PromptParts(s, tools, reminder, finalizing))
+            if rendered is not None:
+                self.emit("prompt.rendered", rendered)
         else:
             system = s.system_prompt or SYSTEM_CORE
             messages = [Message.text("system", f"{system}\n\n{reminder}"), *s.transcript]
@@ -346,33 +346,13 @@ class RunLoop:
         await self.boundary()
 
     async def _call_model(self, request: ModelRequest, turn: int) -> ModelResponse:
-        """Streams the model; deltas and usage become events as they arrive."""
-        response: ModelResponse | None = None
-        log = self.deps.log
-        async for chunk in self.deps.model.stream(request):
-            if isinstance(chunk, TextChunk) and chunk.text:
-                self.emit("assistant.delta", {"turn": turn, "text": chunk.text})
-                await log.commit_if_stale()
-            elif isinstance(chunk, ThinkingChunk) and chunk.thinking:
-                self.emit("thinking.delta", {"turn": turn, "thinking": chunk.thinking})
-                await log.commit_if_stale()
-            elif isinstance(chunk, UsageChunk):
-                u = chunk.usage
-                self.emit(
-                    "usage",
-                    {
-                        "turn": turn,
-                        "inputTokens": u.input_tokens,
-                        "outputTokens": u.output_tokens,
-                        "cachedInputTokens": u.cached_input_tokens,
-                        "model": self.deps.model.name,
-                    },
-                )
-            elif isinstance(chunk, StopChunk):
-                response = chunk.response
-        if response is None:
-            raise RuntimeError("the model stream ended without a response")
-        return response
+        """Streams the model through the event wrapper: deltas and usage become events as they arrive."""
+        return await self._model.complete(request, turn=turn)
+
+    async def _emit_model_event(self, kind: str, data: dict[str, Any]) -> None:
+        self.emit(kind, data)
+        if kind != "usage":
+            await self.deps.log.commit_if_stale()
 
     def _start_finalization(self, reason: str) -> None:
         if self.state.finalize_reason is None:

@@ -19,7 +19,7 @@ from agent.events.log import RunLog
 from agent.models.base import ModelClient
 from agent.models.types import Message, TextPart, ToolResultPart, ToolUsePart
 from agent.runtime.checkpoints import CheckpointStore
-from agent.runtime.loop import RunDeps, RunLoop, transcript_for_complete
+from agent.runtime.loop import PromptBuilder, RunDeps, RunLoop, transcript_for_complete
 from agent.runtime.policy import PolicyOverride, RunPolicy, apply_override, from_config
 from agent.runtime.state import RunState
 from agent.runtime.templates import Templates
@@ -99,9 +99,18 @@ class ClarificationAnswer(BaseModel):
     answer: str = Field(min_length=1)
 
 
-LocalToolsFactory = Callable[[RunState, ControlPlaneBase], Awaitable[list[Tool]]]
+RunContextFactory = Callable[[RunState, ControlPlaneBase, list[c.RemoteTool]], Awaitable["RunExtras"]]
 ModelFactory = Callable[[str | None, dict[str, str]], ModelClient]
 ControlFactory = Callable[[str, str | None], ControlPlaneBase]
+
+
+@dataclass
+class RunExtras:
+    """What the server adds to a run: local tools, a prompt builder and events to log at loop start."""
+
+    tools: list[Tool] = field(default_factory=list)
+    build_prompt: PromptBuilder | None = None
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
 
 @dataclass
@@ -132,12 +141,11 @@ class RunManager:
         log: RunLog,
         checkpoints: CheckpointStore,
         model_factory: ModelFactory,
-        local_tools: LocalToolsFactory | None = None,
+        run_context: RunContextFactory | None = None,
         control_factory: ControlFactory | None = None,
         templates: Templates | None = None,
         create_run: Callable[[c.CreateRunParams], Awaitable[c.CreateRunResult]] | None = None,
         on_finished: Callable[[RunState], Awaitable[None]] | None = None,
-        build_prompt: Any = None,
         forwarding: Any = None,
     ) -> None:
         self.config = config
@@ -145,12 +153,11 @@ class RunManager:
         self.log = log
         self.checkpoints = checkpoints
         self.model_factory = model_factory
-        self.local_tools = local_tools
+        self.run_context = run_context
         self.control_factory = control_factory
         self.templates = templates or Templates()
         self.create_run = create_run
         self.on_finished = on_finished
-        self.build_prompt = build_prompt
         self.forwarding = forwarding
         self.override: PolicyOverride | None = None
         self.runs: dict[str, RunHandle] = {}
@@ -310,6 +317,7 @@ class RunManager:
             policy=policy.model_copy(update={"labels": labels}),
         )
         state.transcript = history_to_transcript(history.messages, boot.input)
+        state.input_index = len(state.transcript) - 1
         self.log.append(
             handle.run_id,
             "run.started",
@@ -338,8 +346,12 @@ class RunManager:
         if self.forwarding is not None:
             self.forwarding.attach(handle.run_id, handle.control, state.lease_version)
         catalog = await handle.control.tools_catalog(c.ToolsCatalogParams(**ref))
-        local = await self.local_tools(state, handle.control) if self.local_tools else []
-        registry = ToolRegistry.build(local, catalog.tools, handle.control, state.policy)
+        extras = (
+            await self.run_context(state, handle.control, catalog.tools) if self.run_context else RunExtras()
+        )
+        registry = ToolRegistry.build(extras.tools, catalog.tools, handle.control, state.policy)
+        for type_, data in extras.events:
+            self.log.append(handle.run_id, type_, data)
         for name in registry.shadowed:
             self.log.append(
                 handle.run_id, "tool.shadowed", {"name": name, "winner": "local"}, key=f"tool.shadowed:{name}"
@@ -355,7 +367,7 @@ class RunManager:
             model=model,
             registry=registry,
             templates=self.templates,
-            build_prompt=self.build_prompt,
+            build_prompt=extras.build_prompt,
             heartbeat_interval_s=self.config.heartbeat_interval_s,
         )
         return RunLoop(state, deps)
@@ -363,11 +375,11 @@ class RunManager:
     async def _complete(self, handle: RunHandle, state: RunState) -> None:
         ref = {"run_id": state.run_id, "lease_version": state.lease_version}
         if self.forwarding is not None:
-            if state.run_id not in self.forwarding.controls:
+            if not self.forwarding.attached(state.run_id):
                 self.forwarding.attach(state.run_id, handle.control, state.lease_version)
                 await self.forwarding.publish(self.log.read(state.run_id, after=0, limit=1_000_000))
             await self.forwarding.flush(state.run_id)
-            self.forwarding.detach(state.run_id)
+            await self.forwarding.detach(state.run_id)
         try:
             await handle.control.run_complete(
                 c.RunCompleteParams(

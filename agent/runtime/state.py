@@ -57,6 +57,8 @@ class RunState(BaseModel):
     turn: int = 0
     step: int = 0
     transcript: list[Message] = Field(default_factory=list)
+    input_index: int = -1
+    """Where this run's user message sits in the transcript: before it is thread history, after it the run."""
     tool_calls_used: int = 0
     consecutive_failures: int = 0
     failures_this_batch: int = 0

@@ -145,6 +145,14 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
 
+    @app.get("/metrics")
+    async def get_metrics(request: Request) -> Response:
+        metrics = svc_of(request).metrics
+        if metrics is None:
+            return JSONResponse({"error": "metrics are not enabled"}, 404)
+        body, content_type = metrics.render()
+        return Response(body, media_type=content_type)
+
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         logger.exception("unhandled error on %s", request.url.path)

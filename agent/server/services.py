@@ -9,89 +9,60 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
+
 from agent.events.bus import HookBus
+from agent.events.forwarding import EventForwarding
 from agent.events.log import RunLog
 from agent.events.types import Event
 from agent.localdb import LocalDB
+from agent.models import RateLimiters, parse_model_spec, resolve_model
 from agent.models.base import ModelClient
-from agent.models.scripted import LocalEchoModel, Script, ScriptedModel
+from agent.observability import RunMetrics
+from agent.observability.tracing import make_tracer
+from agent.runcontext import RunContextFactory
 from agent.runtime.checkpoints import CheckpointStore
 from agent.runtime.manager import ManagerConfig, RunManager
+from agent.runtime.retention import prune
+from agent.runtime.state import RunState
+from agent.server.operator_methods import operator_methods
 from agent.settings import Settings
-from control_bridge import contract as c
 from control_bridge.embedded import EmbeddedControlPlane
-from control_bridge.errors import BridgeError, LeaseLost
 from control_bridge.protocol import ControlPlaneBase
+from memory import HashEmbedder, MemoryIngestor, MemoryService, MiniLMEmbedder
+from skills import Skill, load_official_catalog
 
 logger = logging.getLogger(__name__)
 
 
-def make_model(spec: str | None, keys: dict[str, str], settings: Settings) -> ModelClient:
-    """Resolves `MODEL`-style specs; a configured provider that fails is an error, never the echo model."""
-    if not spec or spec == "local":
-        return LocalEchoModel()
-    if spec.startswith("scripted:"):
-        return ScriptedModel(Script.load(spec.split(":", 1)[1]), model=Path(spec.split(":", 1)[1]).name)
-    from agent.models import resolve_model
+class ModelFactory:
+    """Builds each run's model from its spec; a configured provider that fails is an error, never the echo.
 
-    return resolve_model(spec, keys={**settings.provider_keys(), **keys})
+    Runs share one HTTP client and one set of per-family rate limiters, so concurrent runs share a budget.
+    """
 
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.http = httpx.AsyncClient(timeout=settings.model_settings.timeout)
+        self.limiters = RateLimiters(settings.model_settings.rate_limit)
 
-@dataclass
-class EventForwarding:
-    """Sends committed events to each run's control plane in order, one batch in flight per run."""
+    def __call__(self, spec: str | None, keys: dict[str, str]) -> ModelClient:
+        return resolve_model(
+            spec,
+            keys={**self.settings.provider_keys(), **keys},
+            http_client=self.http,
+            settings=self.settings.model_settings,
+            limiters=self.limiters,
+        )
 
-    controls: dict[str, tuple[ControlPlaneBase, int]] = field(default_factory=dict)
-    queues: dict[str, list[Event]] = field(default_factory=lambda: defaultdict(list))
-    tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    def display_name(self, spec: str | None) -> str:
+        return "local:echo" if not spec or spec == "local" else str(parse_model_spec(spec, check_files=False))
 
-    def attach(self, run_id: str, control: ControlPlaneBase, lease_version: int) -> None:
-        self.controls[run_id] = (control, lease_version)
-
-    async def publish(self, events: list[Event]) -> None:
-        for event in events:
-            if event.run_id in self.controls:
-                self.queues[event.run_id].append(event)
-        for run_id in {e.run_id for e in events}:
-            task = self.tasks.get(run_id)
-            if run_id in self.controls and (task is None or task.done()):
-                self.tasks[run_id] = asyncio.create_task(self._drain(run_id))
-
-    async def _drain(self, run_id: str) -> None:
-        control, lease = self.controls[run_id]
-        queue = self.queues[run_id]
-        delay = 0.05
-        while queue:
-            batch = queue[:500]
-            records = [c.EventRecord(sequence=e.sequence, type=e.type, data=e.data, ts=e.ts) for e in batch]
-            try:
-                await control.run_events_append(
-                    c.RunEventsAppendParams(run_id=run_id, lease_version=lease, events=records)
-                )
-            except LeaseLost:
-                queue.clear()
-                return
-            except BridgeError as exc:
-                logger.warning("forwarding events of %s failed (%s); retrying", run_id, exc.name)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-                continue
-            del queue[: len(batch)]
-            delay = 0.05
-
-    async def flush(self, run_id: str, timeout: float = 10.0) -> None:
-        task = self.tasks.get(run_id)
-        if task is not None:
-            await asyncio.wait({task}, timeout=timeout)
-
-    def detach(self, run_id: str) -> None:
-        self.controls.pop(run_id, None)
-        self.queues.pop(run_id, None)
-        self.tasks.pop(run_id, None)
+    async def aclose(self) -> None:
+        await self.http.aclose()
 
 
 @dataclass
@@ -106,7 +77,12 @@ class Services:
     manager: RunManager
     bus: HookBus
     forwarding: EventForwarding
-    model_name: str
+    models: ModelFactory
+    memory: MemoryService | None = None
+    ingestor: MemoryIngestor | None = None
+    official_skills: list[Skill] = field(default_factory=list)
+    metrics: RunMetrics | None = None
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -130,7 +106,7 @@ class Services:
         forwarding = EventForwarding()
         log.add_publisher(forwarding.publish)
         log.add_publisher(bus.publish)
-        model_name = make_model(settings.model, {}, settings).name if settings.model else "local:echo"
+        models = ModelFactory(settings)
 
         def control_factory(url: str, token: str | None) -> ControlPlaneBase:
             from control_bridge.client import RpcControlPlane
@@ -146,7 +122,7 @@ class Services:
             control=control,
             log=log,
             checkpoints=checkpoints,
-            model_factory=lambda spec, keys: make_model(spec, keys, settings),
+            model_factory=models,
             control_factory=control_factory,
             create_run=embedded.create_run if embedded is not None else None,
             forwarding=forwarding,
@@ -162,24 +138,107 @@ class Services:
             manager=manager,
             bus=bus,
             forwarding=forwarding,
-            model_name=model_name,
+            models=models,
         )
+        embedder = HashEmbedder() if settings.memory_embedder == "hash" else MiniLMEmbedder()
+        services.memory = MemoryService(data_dir, embedder)
+        services.ingestor = MemoryIngestor(services.memory)
+        services.official_skills = load_official_catalog()
+        manager.run_context = RunContextFactory(
+            official_skills=services.official_skills,
+            memory=services.memory,
+            context_window=settings.context_window,
+            agent_tools=settings.agent_tools,
+            create_run=embedded.create_run if embedded is not None else None,
+            run_child=manager.run_child,
+            link_child=manager.link_child,
+        )
+        manager.on_finished = services._distill
+        bus.subscribe(services._ingest)
+        services.metrics = RunMetrics(active_runs=lambda: manager.active)
+        bus.subscribe(services.metrics.on_event)
+        tracer = make_tracer(settings.otel_endpoint)
+        if tracer is not None:
+            bus.subscribe(tracer)
         return services
 
     @property
+    def model_name(self) -> str:
+        return self.models.display_name(self.settings.model)
+
+    @property
     def is_language_model(self) -> bool:
-        return not self.model_name.startswith("local")
+        return not self.model_name.startswith(("local", "scripted"))
 
     async def start(self) -> None:
-        """Work that needs the running event loop (resuming runs, background tasks)."""
+        """Work that needs the running event loop: background housekeeping."""
+        self._tasks.append(asyncio.create_task(self._retention_loop(), name="retention"))
+        if self.ingestor is not None:
+            await self.ingestor.start()
+        if self.memory is not None and isinstance(self.memory.embedder, MiniLMEmbedder):
+            # Warm the embedding model in a worker thread after start, so /health never waits for it.
+            self._tasks.append(asyncio.create_task(self._warm_embedder(), name="warm-embedder"))
+
+    async def _warm_embedder(self) -> None:
+        await asyncio.sleep(1.0)
+        try:
+            await self.memory.embedder.load()  # type: ignore[union-attr]
+        except Exception:
+            logger.exception("the embedding model could not be loaded; memory search falls back to keywords")
+
+    def _ingest(self, event: Event) -> None:
+        """Hook-bus subscriber: every run event becomes memory (never blocking the loop)."""
+        if self.ingestor is None:
+            return
+        handle = self.manager.runs.get(event.run_id)
+        space = handle.state.space_id if handle is not None and handle.state is not None else None
+        if space is None and event.type == "run.started":
+            space = event.data.get("spaceId")
+        if space is not None:
+            self.ingestor.on_event(space, event)
+
+    async def _distill(self, state: RunState) -> None:
+        """After a run: distil its facts and graph in the background (the run is already complete)."""
+        if self.ingestor is None:
+            return
+        ingestor = self.ingestor
+
+        async def distill() -> None:
+            try:
+                await ingestor.drain()
+                await ingestor.distill_run(state.space_id, state.run_id)
+            except Exception:
+                logger.exception("distilling run %s failed", state.run_id)
+
+        self._tasks.append(asyncio.create_task(distill(), name=f"distill-{state.run_id}"))
+
+    async def _retention_loop(self) -> None:
+        while True:
+            try:
+                result = prune(
+                    self.db,
+                    max_age_days=self.settings.retention_days,
+                    max_runs=self.settings.retention_max_runs,
+                )
+                if result.runs:
+                    logger.info("retention pruned %d finished runs (%d events)", result.runs, result.events)
+            except Exception:
+                logger.exception("retention failed; will retry")
+            await asyncio.sleep(3600)
 
     def extra_methods(self) -> dict[str, object]:
-        """JSON-RPC methods contributed by the memory and skills packages."""
-        return {}
+        """JSON-RPC methods over the memory and skills packages (operator access)."""
+        return operator_methods(self)
 
     async def aclose(self) -> None:
+        for task in self._tasks:
+            task.cancel()
         await self.manager.shutdown(self.settings.shutdown_grace_s)
-        for run_id in list(self.forwarding.tasks):
-            await self.forwarding.flush(run_id, timeout=2)
+        await self.forwarding.aclose()
+        if self.ingestor is not None:
+            await self.ingestor.aclose()
+        if self.memory is not None:
+            await self.memory.aclose()
         await self.control.aclose()
+        await self.models.aclose()
         self.db.close()

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
 
 from agent.tools.spec import ToolCallContext, ToolFailure, ToolSpec
 from control_bridge import contract as c
@@ -18,6 +19,8 @@ from control_bridge.errors import BridgeError, Conflict
 
 
 class AgentToolConfig(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
     name: str = Field(pattern=r"^[A-Za-z0-9_\-]{1,64}$")
     description: str
     agent_type: str = "default"

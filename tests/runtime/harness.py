@@ -14,10 +14,10 @@ from agent.events.types import Event
 from agent.localdb import LocalDB
 from agent.models.base import ModelClient
 from agent.runtime.checkpoints import CheckpointStore
-from agent.runtime.manager import ManagerConfig, RunManager, StartRequest
+from agent.runtime.manager import ManagerConfig, RunExtras, RunManager, StartRequest
 from agent.runtime.policy import RunPolicy
 from agent.runtime.state import RunState
-from agent.server.services import EventForwarding
+from agent.events.forwarding import EventForwarding
 from agent.tools.spec import ToolSpec
 from control_bridge import contract as c
 from control_bridge.embedded import EmbeddedControlPlane
@@ -73,8 +73,8 @@ class Harness:
         self.forwarding = EventForwarding()
         self.log.add_publisher(self.forwarding.publish)
 
-        async def local_tools(state: RunState, control: Any) -> list[Any]:
-            return list(self.tools)
+        async def run_context(state: RunState, control: Any, remote: list[Any]) -> RunExtras:
+            return RunExtras(tools=list(self.tools))
 
         self.manager = RunManager(
             config=ManagerConfig(
@@ -84,7 +84,7 @@ class Harness:
             log=self.log,
             checkpoints=self.checkpoints,
             model_factory=lambda spec, keys: self.model,
-            local_tools=local_tools,
+            run_context=run_context,
             create_run=self.control.create_run,
             forwarding=self.forwarding,
         )

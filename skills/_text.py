@@ -1,0 +1,134 @@
+"""Text normalisation and phrase matching shared by selection and the skill tools.
+
+English is matched on light-stemmed word sequences with filler words dropped ("write a blog post" matches the
+trigger "blog post"); Japanese (no spaces) is matched as NFKC-normalised substrings.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+WORD = re.compile(r"[a-z0-9_]+")
+JAPANESE_KANA = re.compile(r"[\u3040-\u30ff\uff66-\uff9f]")
+MAX_GAP = 2
+NON_ASCII = re.compile(r"[^\x00-\x7f]")
+STOPWORDS = frozenset(
+    """a an the and or but if of to for in on at by with from into onto about as is are was were be been being
+    it its this that these those my our your their his her me us you i we they he she them him please pls
+    can could would should will shall may might must do does did done have has had just some any all
+    so very really also up out over then than there here what which who whom whose how when where why
+    want wants need needs like get got make let lets help me im i'm id i'd ok okay hi hello""".split()
+)
+
+
+def normalize(text: str) -> str:
+    """NFKC (full-width → half-width, compatibility forms) and lower case."""
+    return unicodedata.normalize("NFKC", text).lower()
+
+
+def stem(word: str) -> str:
+    """A deliberately small English stemmer: it only has to map a word and its inflections together."""
+    w = word
+    if len(w) > 4 and w.endswith("ies"):
+        w = w[:-3] + "y"
+    elif w.endswith("sses"):
+        w = w[:-2]
+    elif len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "us", "is")):
+        w = w[:-1]
+    for suffix in ("ing", "ed"):  # not "er": container→contain, worker→work would collide
+        if w.endswith(suffix) and len(w) - len(suffix) >= 3:
+            w = w[: -len(suffix)]
+            break
+    if len(w) >= 4 and w[-1] == w[-2] and w[-1] not in "lsz":
+        w = w[:-1]
+    if len(w) > 3 and w.endswith("e"):
+        w = w[:-1]
+    return w
+
+
+def words(text: str) -> list[str]:
+    """Stemmed content words of normalised text, in order."""
+    return [stem(w) for w in WORD.findall(text.replace("-", " ")) if w not in STOPWORDS]
+
+
+def is_japanese_phrase(phrase: str) -> bool:
+    return bool(NON_ASCII.search(phrase))
+
+
+def has_kana(text: str) -> bool:
+    return bool(JAPANESE_KANA.search(text))
+
+
+class MatchText:
+    """A text prepared once for many phrase lookups (selection checks hundreds of skills against it)."""
+
+    __slots__ = ("every", "normalized", "positions")
+
+    def __init__(self, text: str) -> None:
+        self.normalized = normalize(text)
+        self.positions: dict[str, list[int]] = {}
+        """Content words (filler dropped) → their positions in the content-word sequence."""
+        self.every: dict[str, list[int]] = {}
+        """Every word, filler included, for idioms such as "look into" or "help desk"."""
+        content = 0
+        for index, word in enumerate(WORD.findall(self.normalized.replace("-", " "))):
+            token = stem(word)
+            self.every.setdefault(token, []).append(index)
+            if word not in STOPWORDS:
+                self.positions.setdefault(token, []).append(content)
+                content += 1
+
+    def contains(self, phrase: Phrase) -> bool:
+        """Japanese: substring. English: the phrase's words in order, with at most MAX_GAP words between
+        neighbours, so "build me a small web app" matches "build app" but a word at the far end does not."""
+        if phrase.japanese:
+            return phrase.text in self.normalized
+        index = self.every if phrase.idiom else self.positions
+        first = index.get(phrase.tokens[0])
+        if not first:
+            return False
+        rest = [index.get(t) for t in phrase.tokens[1:]]
+        if not all(rest):
+            return False
+        for start in first:
+            at = start
+            for options in rest:
+                at = next((p for p in options if at < p <= at + 1 + MAX_GAP), -1)  # type: ignore[union-attr]
+                if at < 0:
+                    break
+            else:
+                return True
+        return False
+
+
+class Phrase:
+    """A trigger, tag or name compiled for matching.
+
+    A phrase of several words that is mostly filler ("look into", "help desk", "make it sound") is an idiom:
+    it is matched with its filler words, since its one content word alone ("look", "desk") means little.
+    """
+
+    __slots__ = ("idiom", "japanese", "joined", "text", "tokens")
+
+    def __init__(self, text: str) -> None:
+        self.text = normalize(text).strip()
+        self.japanese = is_japanese_phrase(self.text)
+        self.idiom = False
+        self.tokens: tuple[str, ...] = ()
+        if not self.japanese:
+            self.tokens = tuple(words(self.text))
+            every = tuple(stem(w) for w in WORD.findall(self.text.replace("-", " ")))
+            if len(self.tokens) < 2 <= len(every):
+                self.tokens, self.idiom = every, True
+        self.joined = " " + " ".join(self.tokens) + " "
+
+    def within(self, other: Phrase) -> bool:
+        """True when this phrase is part of `other` (so a match of `other` already covers it)."""
+        if self.japanese or other.japanese:
+            return self.text in other.text
+        return self.joined in other.joined
+
+    @property
+    def empty(self) -> bool:
+        return not self.text or (not self.japanese and not self.tokens)

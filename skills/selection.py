@@ -1,0 +1,336 @@
+"""Skill selection: rank every skill against the conversation, activate the best that fit, list the rest.
+
+Scores are sums of evidence, each recorded as a human-readable reason: trigger phrases (strongest), activation
+tags, an explicit mention of the skill's id or name, preferred tool names, description keywords (only for
+skills with few triggers, e.g. custom skills), the agent type, and optional embedding similarity. Evidence is
+weighted by where it was found: the latest user message counts most, earlier messages, the run input and
+the thread title less. Activation is budgeted in rank order and never cuts a skill mid-way; a skill that does
+not fit is skipped (with its reason) and stays reachable through the listing and `skill_get`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from skills._text import MatchText, Phrase, normalize, words
+from skills.catalog import Catalog
+from skills.model import Skill
+from skills.render import approx_tokens, render_listing_line, render_skill_block
+
+TRIGGER_WEIGHT = 3.0
+PHRASE_BONUS = 0.5
+TAG_WEIGHT = 1.5
+NAME_WEIGHT = 4.0
+TOOL_WEIGHT = 1.0
+DESCRIPTION_WEIGHT = 0.75
+DESCRIPTION_MIN_HITS = 2
+DESCRIPTION_CAP = 3.0
+AGENT_TYPE_WEIGHT = 1.0
+EMBEDDING_FLOOR = 0.35
+EMBEDDING_SCALE = 6.0
+ACTIVATION_THRESHOLD = 2.5
+RELATIVE_THRESHOLD = 0.5
+"""A second skill is activated only if it scores at least half the best one: a passing word should not drag
+in a skill next to a clearly requested one."""
+HISTORY_WEIGHTS = (1.0, 0.5, 0.35, 0.25)
+RUN_INPUT_WEIGHT = 0.8
+TITLE_WEIGHT = 0.4
+
+AGENT_TYPE_CATEGORIES: dict[str, tuple[str, ...]] = {
+    "research": ("research",),
+    "researcher": ("research",),
+    "writer": ("writing",),
+    "writing": ("writing",),
+    "planner": ("planning",),
+    "planning": ("planning",),
+    "slides": ("slides",),
+    "presenter": ("slides",),
+    "coder": ("software",),
+    "coding": ("software",),
+    "developer": ("software",),
+    "software": ("software",),
+    "engineer": ("software",),
+}
+
+SimilarityFn = Callable[[str, Sequence[Skill]], Sequence[float]]
+"""(query text, skills) → one cosine similarity per skill, in [-1, 1]."""
+DecisionStatus = Literal["activated", "listed", "unlisted", "unavailable"]
+
+
+class SkillMatcher:
+    """One skill's phrases, compiled from all its locale variants (Japanese text finds English skills)."""
+
+    def __init__(self, variants: Sequence[Skill]) -> None:
+        self.phrases: list[tuple[Phrase, float, str]] = []
+        seen: set[str] = set()
+        triggers = {t for s in variants for t in s.triggers}
+
+        def add(text: str, weight: float, label: str) -> None:
+            phrase = Phrase(text)
+            ident = f"{label}:{phrase.text if phrase.japanese else phrase.joined}"
+            if phrase.empty or ident in seen:
+                return
+            seen.add(ident)
+            bonus = (
+                PHRASE_BONUS if len(phrase.tokens) > 1 or (len(phrase.text) >= 4 and phrase.japanese) else 0
+            )
+            self.phrases.append((phrase, weight + (bonus if label == "trigger" else 0), label))
+
+        for skill in variants:
+            # A multi-word id or name in the text is an explicit request ("use the slides-author skill");
+            # a one-word name is ordinary vocabulary and left to the triggers.
+            for text in (skill.id, skill.name, skill.title):
+                if text and len(words(text)) != 1:
+                    add(text, NAME_WEIGHT, "name")
+            for trigger in skill.triggers:
+                add(trigger, TRIGGER_WEIGHT, "trigger")
+            for tag in skill.activation_tags:
+                add(tag.replace("-", " ").replace("_", " "), TAG_WEIGHT, "tag")
+            for tool in skill.contract.preferred_tools:
+                if "_" in tool:  # generic one-word tool names ("search") say nothing about intent
+                    add(tool, TOOL_WEIGHT, "tool")
+        self.keywords: frozenset[str] = frozenset()
+        if len(triggers) < 3:
+            text = " ".join(f"{s.name} {s.title} {s.description}" for s in variants)
+            self.keywords = frozenset(w for w in words(normalize(text)) if len(w) >= 4)
+
+
+class SelectionInput(BaseModel):
+    """What selection looks at. `user_messages` are oldest first; the last one is the latest."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    user_messages: list[str] = Field(default_factory=list)
+    thread_title: str | None = None
+    run_input: str | None = None
+    agent_type: str | None = None
+    locale: str = "en"
+    locale_source: str | None = None
+
+    def sources(self) -> list[tuple[MatchText, float, str]]:
+        recent = [m for m in self.user_messages if m and m.strip()][-len(HISTORY_WEIGHTS) :]
+        found: list[tuple[MatchText, float, str]] = []
+        for age, text in enumerate(reversed(recent)):
+            found.append(
+                (MatchText(text), HISTORY_WEIGHTS[age], "latest message" if age == 0 else "earlier message")
+            )
+        if self.run_input and self.run_input.strip() not in {m.strip() for m in recent}:
+            # With no user message yet, the run input is the request itself.
+            weight = RUN_INPUT_WEIGHT if recent else HISTORY_WEIGHTS[0]
+            found.append((MatchText(self.run_input), weight, "run input"))
+        if self.thread_title and self.thread_title.strip():
+            found.append((MatchText(self.thread_title), TITLE_WEIGHT, "thread title"))
+        return found
+
+    def query_text(self) -> str:
+        """The text embedding similarity compares against: latest message, then run input and title."""
+        parts = [*self.user_messages[-1:], self.run_input or "", self.thread_title or ""]
+        return "\n".join(p for p in dict.fromkeys(parts) if p)
+
+
+class SkillDecision(BaseModel):
+    """Why one skill was activated, listed, left out of the listing, or unavailable."""
+
+    id: str
+    source: str
+    name: str
+    status: DecisionStatus
+    score: float
+    tokens: int | None = None
+    reasons: list[str] = Field(default_factory=list)
+
+
+class Selection(BaseModel):
+    """The outcome for one run: activated skills (bodies go in the prompt), the ranked listing, the reasons."""
+
+    locale: str
+    locale_source: str | None = None
+    activated: list[Skill] = Field(default_factory=list)
+    listed: list[Skill] = Field(default_factory=list)
+    unlisted_count: int = 0
+    """Available skills that did not fit the listing budget; the prompt says so and how to find them."""
+    decisions: list[SkillDecision] = Field(default_factory=list)
+    budget_tokens: int = 0
+    used_tokens: int = 0
+
+    @property
+    def activated_ids(self) -> list[str]:
+        return [s.id for s in self.activated]
+
+    def decision(self, skill_id: str, source: str | None = None) -> SkillDecision | None:
+        return next(
+            (d for d in self.decisions if d.id == skill_id and (source is None or d.source == source)), None
+        )
+
+    def to_event(self) -> dict[str, Any]:
+        """The `skill.selection` event payload (camelCase, JSON-ready)."""
+        return {
+            "locale": self.locale,
+            "localeSource": self.locale_source,
+            "budgetTokens": self.budget_tokens,
+            "usedTokens": self.used_tokens,
+            "activated": [{"id": s.id, "source": s.source} for s in self.activated],
+            "listedCount": len(self.listed),
+            "unlistedCount": self.unlisted_count,
+            "decisions": [d.model_dump() for d in self.decisions],
+        }
+
+
+def _score(matcher: SkillMatcher, sources: list[tuple[MatchText, float, str]]) -> tuple[float, list[str]]:
+    matches: list[tuple[Phrase, float, str, str]] = []
+    for phrase, weight, label in matcher.phrases:
+        best, where = 0.0, ""
+        for text, source_weight, name in sources:
+            if source_weight > best and text.contains(phrase):
+                best, where = source_weight, name
+        if best:
+            matches.append((phrase, weight * best, label, where))
+    # One mention is one piece of evidence: "slide deck" must not also count as "slide" and "deck".
+    matches.sort(key=lambda m: -len(m[0].text))
+    score = 0.0
+    reasons: list[str] = []
+    kept: list[Phrase] = []
+    for phrase, gain, label, where in matches:
+        if any(phrase.within(other) for other in kept):
+            continue
+        kept.append(phrase)
+        score += gain
+        reasons.append(f"{label} '{phrase.text}' in {where} (+{gain:.1f})")
+    if matcher.keywords:
+        hits: dict[str, float] = {}
+        for text, weight, _ in sources:
+            for word in matcher.keywords & text.positions.keys():
+                hits[word] = max(hits.get(word, 0.0), weight)
+        if len(hits) >= DESCRIPTION_MIN_HITS:
+            gain = min(DESCRIPTION_CAP, sum(DESCRIPTION_WEIGHT * w for w in hits.values()))
+            score += gain
+            reasons.append(f"description keywords {', '.join(sorted(hits)[:5])} (+{gain:.1f})")
+    return score, reasons
+
+
+def select_skills(
+    catalog: Catalog,
+    selection_input: SelectionInput,
+    *,
+    budget_tokens: int = 2500,
+    per_skill_max_tokens: int = 1800,
+    max_active: int = 3,
+    listing_budget_tokens: int | None = 1200,
+    embedder_similarity: SimilarityFn | None = None,
+    count_tokens: Callable[[str], int] | None = None,
+) -> Selection:
+    """Ranks the catalog for this conversation and fits activated skills into `budget_tokens`.
+
+    `listing_budget_tokens=None` lists every available skill; otherwise the listing is cut in rank order and
+    `unlisted_count` says how many were left out (each with a decision that says so).
+    """
+    count = count_tokens or approx_tokens
+    inp = selection_input
+    sources = inp.sources()
+    skills = catalog.skills(inp.locale)
+    agent_categories = AGENT_TYPE_CATEGORIES.get((inp.agent_type or "").lower(), ())
+    similarities: Sequence[float] = [0.0] * len(skills)
+    if embedder_similarity is not None and sources:
+        similarities = embedder_similarity(inp.query_text(), skills)
+
+    scored: list[tuple[float, Skill, list[str]]] = []
+    for skill, similarity in zip(skills, similarities, strict=True):
+        score, reasons = _score(catalog.matcher(skill.key), sources) if sources else (0.0, [])
+        agent_type = (inp.agent_type or "").lower()
+        if agent_type and (
+            skill.category in agent_categories or agent_type in (skill.category, *skill.activation_tags)
+        ):
+            score += AGENT_TYPE_WEIGHT
+            reasons.append(
+                f"agent type '{inp.agent_type}' fits category '{skill.category}' (+{AGENT_TYPE_WEIGHT:.1f})"
+            )
+        if similarity > EMBEDDING_FLOOR:
+            gain = (similarity - EMBEDDING_FLOOR) * EMBEDDING_SCALE
+            score += gain
+            reasons.append(f"semantic similarity {similarity:.2f} (+{gain:.1f})")
+        scored.append((round(score, 3), skill, reasons))
+    scored.sort(key=lambda item: (-item[0], -item[1].priority, item[1].id, item[1].source))
+
+    top = max((s for s, skill, _ in scored if skill.availability.status != "unavailable"), default=0.0)
+    bar = max(ACTIVATION_THRESHOLD, top * RELATIVE_THRESHOLD)
+    result = Selection(locale=inp.locale, locale_source=inp.locale_source, budget_tokens=budget_tokens)
+    statuses: list[tuple[DecisionStatus, int | None]] = []
+    listing_used = 0
+    listing_full = False
+    for score, skill, reasons in scored:
+        tokens: int | None = None
+        if skill.availability.status == "unavailable":
+            reasons.append("unavailable: " + "; ".join(skill.availability.reasons))
+            statuses.append(("unavailable", None))
+            continue
+        if score >= bar:
+            tokens = count(render_skill_block(skill))
+            if len(result.activated) >= max_active:
+                reasons.append(f"not activated: already {max_active} active skills")
+            elif tokens > per_skill_max_tokens:
+                reasons.append(
+                    f"not activated: {tokens} tokens exceeds the per-skill limit {per_skill_max_tokens}"
+                )
+            elif result.used_tokens + tokens > budget_tokens:
+                reasons.append(
+                    f"not activated: {tokens} tokens would exceed the budget "
+                    f"({result.used_tokens}/{budget_tokens} used)"
+                )
+            else:
+                result.activated.append(skill)
+                result.used_tokens += tokens
+                statuses.append(("activated", tokens))
+                continue
+        elif score > 0:
+            reasons.append(f"below the activation bar ({score:.1f} < {bar:.1f})")
+        # Everything else is listed in rank order until the listing budget is full; never squeezed in later.
+        if not listing_full and listing_budget_tokens is not None:
+            line_tokens = count(render_listing_line(skill))
+            listing_full = listing_used + line_tokens > listing_budget_tokens
+            listing_used += 0 if listing_full else line_tokens
+        if listing_full:
+            reasons.append("not listed: listing budget full; reachable with skill_list / skill_catalog")
+            result.unlisted_count += 1
+            statuses.append(("unlisted", tokens))
+        else:
+            result.listed.append(skill)
+            statuses.append(("listed", tokens))
+    result.decisions = [
+        SkillDecision.model_construct(
+            id=skill.id,
+            source=skill.source,
+            name=skill.name,
+            status=status,
+            score=score,
+            tokens=tokens,
+            reasons=reasons,
+        )
+        for (score, skill, reasons), (status, tokens) in zip(scored, statuses, strict=True)
+    ]
+    return result
+
+
+def make_embedding_similarity(embed: Callable[[list[str]], Any]) -> SimilarityFn:
+    """Adapts an `embed(texts) -> vectors` function (e.g. the memory package's embedder) to selection.
+
+    Skill vectors are cached on the returned function's closure, keyed by skill, locale and version, so a
+    long-lived process embeds each skill once.
+    """
+    import numpy as np
+
+    cache: dict[tuple[str, str, str, str], Any] = {}
+
+    def similarity(query: str, skills: Sequence[Skill]) -> list[float]:
+        missing = [s for s in skills if (*s.key, s.locale, s.version) not in cache]
+        if missing:
+            vectors = np.asarray(embed([f"{s.display_name}. {s.description}" for s in missing]), dtype=float)
+            for skill, vector in zip(missing, vectors, strict=True):
+                cache[(*skill.key, skill.locale, skill.version)] = vector / (np.linalg.norm(vector) or 1.0)
+        query_vector = np.asarray(embed([query]), dtype=float)[0]
+        query_vector = query_vector / (np.linalg.norm(query_vector) or 1.0)
+        return [float(cache[(*s.key, s.locale, s.version)] @ query_vector) for s in skills]
+
+    return similarity

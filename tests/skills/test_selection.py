@@ -1,0 +1,228 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from skills import (
+    SelectionInput,
+    approx_tokens,
+    make_embedding_similarity,
+    merge_catalog,
+    render_listing_line,
+    resolve_locale,
+    select_skills,
+)
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+def load_rows(name: str) -> list[dict]:
+    return [
+        json.loads(line) for line in (DATA / name).read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
+
+
+def select(catalog, text: str, **kwargs):
+    locale = resolve_locale(kwargs.pop("locale", None), None, None, text)
+    return select_skills(catalog, SelectionInput(user_messages=[text], locale=locale, **kwargs))
+
+
+def test_labelled_set_is_big_enough_and_well_formed():
+    rows = load_rows("skills_labelled.jsonl")
+    assert len(rows) >= 60
+    assert sum(1 for r in rows if not r["expected"]) >= 10
+    assert sum(1 for r in rows if resolve_locale(None, None, None, r["text"]) == "ja") >= 20
+    known = {"research-brief", "writing-draft", "planning-structurer", "slides-author", "repo-app-operator"}
+    assert all(set(r["expected"]) <= known for r in rows)
+
+
+@pytest.mark.parametrize("name", ["skills_labelled.jsonl", "skills_heldout.jsonl"])
+def test_selection_precision_and_recall(catalog, name):
+    tp = fp = fn = 0
+    for row in load_rows(name):
+        got = set(select(catalog, row["text"], locale=row.get("locale")).activated_ids)
+        expected = set(row["expected"])
+        tp, fp, fn = tp + len(got & expected), fp + len(got - expected), fn + len(expected - got)
+    assert tp / (tp + fp) >= 0.9
+    assert tp / (tp + fn) >= 0.9
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Please research the history of the Suez canal and cite sources", ["research-brief"]),
+        ("Draft an email to the team about the offsite", ["writing-draft"]),
+        ("スライドを作って", ["slides-author"]),
+        ("What's the weather like?", []),
+    ],
+)
+def test_examples(catalog, text, expected):
+    assert select(catalog, text).activated_ids == expected
+
+
+def test_every_skill_gets_a_decision_with_reasons(catalog):
+    selection = select(catalog, "Make slides for the quarterly review and a plan for the launch")
+    assert {d.id for d in selection.decisions} == {k[1] for k in catalog.keys()}
+    slides = selection.decision("slides-author")
+    assert slides and slides.status == "activated" and any("slides" in r for r in slides.reasons)
+    event = selection.to_event()
+    assert event["activated"][0] == {"id": "slides-author", "source": "official"}
+    assert json.loads(json.dumps(event)) == event
+
+
+def test_latest_message_outweighs_older_ones_and_the_title(catalog):
+    inp = SelectionInput(
+        user_messages=[
+            "Can you research solar panel subsidies?",
+            "Thanks. Now write an email to my landlord.",
+        ],
+        thread_title="Solar research",
+        locale="en",
+    )
+    selection = select_skills(catalog, inp)
+    assert selection.activated_ids == ["writing-draft"]
+    research = selection.decision("research-brief")
+    assert research and any("earlier message" in r for r in research.reasons)
+    assert any("below the activation bar" in r for r in research.reasons)
+
+
+def test_title_and_run_input_count_but_less(catalog):
+    only_title = select_skills(
+        catalog, SelectionInput(user_messages=["go on"], thread_title="Slides", locale="en")
+    )
+    assert only_title.activated_ids == []
+    run_input = SelectionInput(user_messages=[], run_input="Build a pitch deck for investors", locale="en")
+    assert select_skills(catalog, run_input).activated_ids == ["slides-author"]
+
+
+def test_agent_type_breaks_ties_but_does_not_activate_alone(catalog):
+    plain = select(catalog, "hello there", agent_type="coder")
+    assert plain.activated_ids == []
+    code = plain.decision("repo-app-operator")
+    assert code and code.score > 0 and "agent type" in code.reasons[0]
+
+
+def test_unavailable_skills_are_never_activated_and_say_why(official):
+    catalog = merge_catalog(official, [], template_ids=[])
+    selection = select(catalog, "Make slides for Monday")
+    assert "slides-author" not in selection.activated_ids
+    decision = selection.decision("slides-author")
+    assert decision and decision.status == "unavailable" and "missing template" in decision.reasons[-1]
+
+
+def test_budget_is_respected_and_never_cuts_a_skill(catalog):
+    text = "Research the market, write a blog post, plan the launch and make slides"
+    everything = select(catalog, text)
+    assert len(everything.activated) == 3  # max_active
+    sizes = {d.id: d.tokens for d in everything.decisions if d.tokens}
+    budget = min(sizes.values()) + 10
+    tight = select_skills(catalog, SelectionInput(user_messages=[text], locale="en"), budget_tokens=budget)
+    assert len(tight.activated) == 1 and tight.used_tokens <= budget
+    for decision in tight.decisions:
+        if decision.tokens and decision.status != "activated":
+            assert any("would exceed the budget" in r or "already" in r for r in decision.reasons)
+            assert decision.status == "listed"  # still offered in the listing
+
+
+def test_per_skill_limit(catalog):
+    selection = select_skills(
+        catalog, SelectionInput(user_messages=["make slides"], locale="en"), per_skill_max_tokens=50
+    )
+    assert selection.activated == []
+    decision = selection.decision("slides-author")
+    assert decision and "per-skill limit" in decision.reasons[-1]
+
+
+def many_custom(count: int) -> list[dict]:
+    return [
+        {
+            "id": f"custom-{i:03d}",
+            "name": f"custom-{i:03d}",
+            "description": f"Team procedure number {i} " * 4,
+            "triggers": [f"procedure {i}"],
+            "instructions": "Step. " * 300,
+        }
+        for i in range(count)
+    ]
+
+
+def test_two_hundred_custom_skills_nothing_silently_dropped(official):
+    catalog = merge_catalog(official, many_custom(200))
+    selection = select_skills(
+        catalog,
+        SelectionInput(user_messages=["Write an email about procedure 7"], locale="en"),
+        budget_tokens=2000,
+        listing_budget_tokens=600,
+    )
+    assert selection.used_tokens <= 2000
+    assert set(selection.activated_ids) == {"writing-draft", "custom-007"}
+    listed_tokens = sum(approx_tokens(render_listing_line(s)) for s in selection.listed)
+    assert listed_tokens <= 600
+    statuses = [d.status for d in selection.decisions]
+    assert len(statuses) == 205
+    assert statuses.count("activated") + len(selection.listed) + selection.unlisted_count == 205
+    assert selection.unlisted_count == statuses.count("unlisted") > 100
+    # rank order: nothing listed after the first unlisted one
+    first_unlisted = statuses.index("unlisted")
+    assert "listed" not in statuses[first_unlisted:]
+    unlisted = next(d for d in selection.decisions if d.status == "unlisted")
+    assert "skill_list" in unlisted.reasons[-1]
+
+
+def test_custom_skill_without_triggers_matches_on_its_description(official):
+    record = {
+        "id": "expense-audit",
+        "name": "expense-audit",
+        "description": "Audit employee expense claims against the travel policy.",
+    }
+    catalog = merge_catalog(official, [record])
+    selection = select(catalog, "Please audit these expense claims for policy problems")
+    assert selection.activated_ids == ["expense-audit"]
+    assert select(catalog, "my travel was great").activated_ids == []  # one keyword is not enough
+
+
+def test_embedding_similarity_adds_evidence(catalog):
+    calls = []
+
+    def embed(texts: list[str]) -> list[list[float]]:
+        calls.append(len(texts))
+        return [
+            [1.0, 0.0] if ("slide" in t.lower() or "ピッチ" in t or "pitch" in t) else [0.0, 1.0]
+            for t in texts
+        ]
+
+    similarity = make_embedding_similarity(embed)
+    inp = SelectionInput(user_messages=["my pitch for Tuesday"], locale="en")
+    selection = select_skills(catalog, inp, embedder_similarity=similarity)
+    assert selection.activated_ids == ["slides-author"]
+    assert any("semantic similarity 1.00" in r for r in selection.decision("slides-author").reasons)
+    select_skills(catalog, inp, embedder_similarity=similarity)
+    assert calls == [5, 1, 1]  # skill vectors are embedded once, then cached
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Does this look good?", []),  # "look into" is an idiom: "look" alone is no evidence
+        ("Please look into the causes of the 2008 crisis", ["research-brief"]),
+        ("Can you make it sound friendlier?", ["writing-draft"]),
+        ("The sound was too loud", []),
+        ("I bought new standing desks", []),
+    ],
+)
+def test_idioms_match_with_their_filler_words(catalog, text, expected):
+    assert select(catalog, text).activated_ids == expected
+
+
+def test_help_desk_trigger_of_a_custom_skill_needs_both_words(official):
+    record = {
+        "id": "support-macros",
+        "name": "support-macros",
+        "description": "Help desk macros",
+        "triggers": ["help desk", "zendesk"],
+    }
+    catalog = merge_catalog(official, [record])
+    assert select(catalog, "my standing desk is wobbly").activated_ids == []
+    assert select(catalog, "update the help desk answers").activated_ids == ["support-macros"]
