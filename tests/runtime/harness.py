@@ -9,6 +9,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from agent.events.forwarding import EventForwarding
 from agent.events.log import RunLog
 from agent.events.types import Event
 from agent.localdb import LocalDB
@@ -17,7 +18,6 @@ from agent.runtime.checkpoints import CheckpointStore
 from agent.runtime.manager import ManagerConfig, RunExtras, RunManager, StartRequest
 from agent.runtime.policy import RunPolicy
 from agent.runtime.state import RunState
-from agent.events.forwarding import EventForwarding
 from agent.tools.spec import ToolSpec
 from control_bridge import contract as c
 from control_bridge.embedded import EmbeddedControlPlane
