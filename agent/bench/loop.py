@@ -34,9 +34,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-forward", action="store_true", help="do not forward events to the control plane"
     )
-    parser.add_argument(
-        "--scripted", action="store_true", help="use ScriptedModel (its usage estimate is O(transcript))"
-    )
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="print the top N cProfile rows")
     parser.add_argument("--no-peers", action="store_true", help="skip peer frameworks even if installed")
 
@@ -136,20 +133,6 @@ def bench_model(turns: int) -> Any:
     return BenchModel()
 
 
-def bench_script(turns: int) -> Any:
-    from agent.models.scripted import Script
-
-    tool_turns = [
-        {
-            "tool_calls": [
-                {"name": TOOL_NAMES[i], "arguments": {"q": t * 10 + i}} for i in range(TOOLS_PER_TURN)
-            ]
-        }
-        for t in range(turns)
-    ]
-    return Script.model_validate({"turns": [*tool_turns, {"text": "done: {{last_tool_result}}"}]})
-
-
 def _tools_hook(manager_cls: Any, tools: list[Any]) -> dict[str, Any]:
     """The manager's hook for in-process tools: `run_context` (returns RunExtras) or `local_tools`."""
     params = inspect.signature(manager_cls.__init__).parameters
@@ -170,13 +153,10 @@ def _tools_hook(manager_cls: Any, tools: list[Any]) -> dict[str, Any]:
 class Harness:
     """A RunManager wired like the server's, on temp files."""
 
-    def __init__(
-        self, data_dir: Path, *, turns: int, max_runs: int, forward: bool, scripted: bool = False
-    ) -> None:
+    def __init__(self, data_dir: Path, *, turns: int, max_runs: int, forward: bool) -> None:
         from agent.events.bus import HookBus
         from agent.events.log import RunLog
         from agent.localdb import LocalDB
-        from agent.models.scripted import ScriptedModel
         from agent.runtime.checkpoints import CheckpointStore
         from agent.runtime.manager import ManagerConfig, RunManager
         from control_bridge.embedded import EmbeddedControlPlane
@@ -195,15 +175,10 @@ class Harness:
         else:
             self.forwarding = None
         self.log.add_publisher(self.bus.publish)
-        if scripted:
-            script = bench_script(turns)
+        model = bench_model(turns)
 
-            def model_factory(spec: str | None, keys: dict[str, str]) -> Any:
-                return ScriptedModel(script, model="bench")
-        else:
-
-            def model_factory(spec: str | None, keys: dict[str, str]) -> Any:
-                return bench_model(turns)
+        def model_factory(spec: str | None, keys: dict[str, str]) -> Any:
+            return model
 
         tools = [InstantTool(n) for n in TOOL_NAMES]
 
@@ -263,7 +238,6 @@ async def ours(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
         turns=turns,
         max_runs=max(args.concurrency, 1),
         forward=not args.no_forward,
-        scripted=args.scripted,
     )
     try:
         await harness.sequential(min(5, args.runs), offset=1_000_000)  # warm caches and code paths

@@ -13,7 +13,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from agent.events.log import RunLog
@@ -27,6 +27,7 @@ from agent.models.types import (
     ToolUsePart,
 )
 from agent.runtime.checkpoints import CheckpointStore
+from agent.runtime.remote_checkpoints import RemoteCheckpoints
 from agent.runtime.state import PendingAwait, RunState
 from agent.runtime.templates import Templates
 from agent.tools.execution import ToolOutcome, execute_batch, failure
@@ -85,8 +86,8 @@ class RunDeps:
     templates: Templates
     build_prompt: PromptBuilder | None = None
     heartbeat_interval_s: float = 15.0
-    on_step: Callable[[RunState], Awaitable[None]] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    remote: RemoteCheckpoints | None = None
+    """Mirrors checkpoints to the control plane (None with the embedded one, which shares DATA_DIR)."""
 
 
 class RunLoop:
@@ -131,8 +132,8 @@ class RunLoop:
         self._account_time()
         self.deps.checkpoints.save(self.state)
         await self.deps.log.commit()
-        if self.deps.on_step is not None:
-            await self.deps.on_step(self.state)
+        if self.deps.remote is not None:
+            await self.deps.remote.on_step(self.state)
 
     def _account_time(self) -> None:
         now = time.monotonic()
@@ -209,11 +210,17 @@ class RunLoop:
         if self._pause:
             await self._paused()
 
+    @property
+    def remote(self) -> RemoteCheckpoints | None:
+        return self.deps.remote
+
     async def _paused(self) -> None:
         s = self.state
         s.status = "paused"
         self.emit("run.paused", {"phase": s.phase})
         await self.boundary()
+        if self.deps.remote is not None:
+            await self.deps.remote.settle(s)
         self._account_time()
         self._active_since = None  # suspended time does not count against the budget
         await self._resumed.wait()

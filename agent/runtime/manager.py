@@ -16,16 +16,19 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from agent.events.log import RunLog
+from agent.logs import run_context
 from agent.models.base import ModelClient
 from agent.models.types import Message, TextPart, ToolResultPart, ToolUsePart
 from agent.runtime.checkpoints import CheckpointStore
 from agent.runtime.loop import PromptBuilder, RunDeps, RunLoop, transcript_for_complete
 from agent.runtime.policy import PolicyOverride, RunPolicy, apply_override, from_config
+from agent.runtime.remote_checkpoints import RemoteCheckpoints
 from agent.runtime.state import RunState
 from agent.runtime.templates import Templates
 from agent.tools.registry import ToolRegistry
 from agent.tools.spec import Tool
 from control_bridge import contract as c
+from control_bridge.embedded import EmbeddedControlPlane
 from control_bridge.errors import BridgeError, LeaseLost
 from control_bridge.protocol import ControlPlaneBase
 
@@ -258,11 +261,10 @@ class RunManager:
             if state.terminal:
                 await self._complete(handle, state)
                 return
+            run_context.set({"runId": state.run_id, "sessionId": state.session_id})
             loop = await self._make_loop(handle, state)
             handle.loop = loop
-            await loop.run()
-            if state.terminal:
-                await self._complete(handle, state)
+            await self._run_loop(handle, loop)
         except asyncio.CancelledError:
             raise
         except LeaseLost:
@@ -360,6 +362,9 @@ class RunManager:
         if state.model.split(":", 1)[0] in ("openai", "anthropic", "openai-compatible"):
             keys = (await handle.control.secrets_api_keys(c.SecretsApiKeysParams(**ref))).keys
         model = self.model_factory(state.model, keys)
+        remote = (
+            None if isinstance(handle.control, EmbeddedControlPlane) else RemoteCheckpoints(handle.control)
+        )
         deps = RunDeps(
             control=handle.control,
             log=self.log,
@@ -369,6 +374,7 @@ class RunManager:
             templates=self.templates,
             build_prompt=extras.build_prompt,
             heartbeat_interval_s=self.config.heartbeat_interval_s,
+            remote=remote,
         )
         return RunLoop(state, deps)
 
@@ -559,6 +565,8 @@ class RunManager:
         await loop.run()
         if loop.state.terminal:
             await self._complete(handle, loop.state)
+        elif loop.remote is not None:  # suspended: the control plane must hold the newest state
+            await loop.remote.settle(loop.state)
 
     def status(self, handle: RunHandle) -> str:
         if handle.state is not None:

@@ -35,12 +35,18 @@ def run_to_end(server: Server, body: dict[str, Any]) -> list[dict[str, Any]]:
     response = server.client.post("/start", json=body, headers=server.auth)
     assert response.status_code == 202, response.text
     run_id = response.json()["runId"]
-    return [e["data"] for e in read_sse(server.client, f"/runs/{run_id}/events?profile=debug", headers=server.auth)[:-1]]
+    return [
+        e["data"]
+        for e in read_sse(server.client, f"/runs/{run_id}/events?profile=debug", headers=server.auth)[:-1]
+    ]
 
 
 def tool_round_trip_script() -> list[Reply]:
     return [
-        Reply(text="Let me compute.", tool_calls=[ToolCallReply(name="calculator", arguments={"expression": "6*7"})]),
+        Reply(
+            text="Let me compute.",
+            tool_calls=[ToolCallReply(name="calculator", arguments={"expression": "6*7"})],
+        ),
         Reply(text="It is 42."),
     ]
 
@@ -75,13 +81,19 @@ def test_full_run_against_anthropic_wire_format(anthropic_server: Server, model_
     first, second = (r.body for r in model_server.requests)
     assert model_server.requests[0].headers.get("x-api-key") == "test-anthropic-key"
     assert isinstance(first["system"], str | list) and first["messages"][0]["role"] == "user"
-    results = [b for m in second["messages"] for b in (m["content"] if isinstance(m["content"], list) else [])
-               if b.get("type") == "tool_result"]
+    results = [
+        b
+        for m in second["messages"]
+        for b in (m["content"] if isinstance(m["content"], list) else [])
+        if b.get("type") == "tool_result"
+    ]
     assert len(results) == 1 and "42" in json.dumps(results[0])
     assert "test-anthropic-key" not in json.dumps(events), "keys never reach events"
 
 
-def test_provider_failure_fails_the_run_and_never_falls_back(server: Server, model_server: ModelServer) -> None:
+def test_provider_failure_fails_the_run_and_never_falls_back(
+    server: Server, model_server: ModelServer
+) -> None:
     from agent.models.fake_server import Fault
 
     model_server.script([Fault(401)])
@@ -92,14 +104,23 @@ def test_provider_failure_fails_the_run_and_never_falls_back(server: Server, mod
 
 
 def test_skill_tools_through_a_real_run(server: Server, tmp_path: Path) -> None:
-    model = write_script(tmp_path / "skills.json", [
-        {"tool_calls": [{"name": "skill_list", "arguments": {}},
-                        {"name": "skill_get", "arguments": {"skill_id": "research-brief"}},
-                        {"name": "skill_get", "arguments": {"skill_id": "no-such-skill"}},
-                        {"name": "skill_context", "arguments": {}}]},
-        {"text": "done"},
-    ])
-    events = run_to_end(server, {"input": "Research the history of printing and write a brief", "model": model})
+    model = write_script(
+        tmp_path / "skills.json",
+        [
+            {
+                "tool_calls": [
+                    {"name": "skill_list", "arguments": {}},
+                    {"name": "skill_get", "arguments": {"skill_id": "research-brief"}},
+                    {"name": "skill_get", "arguments": {"skill_id": "no-such-skill"}},
+                    {"name": "skill_context", "arguments": {}},
+                ]
+            },
+            {"text": "done"},
+        ],
+    )
+    events = run_to_end(
+        server, {"input": "Research the history of printing and write a brief", "model": model}
+    )
     assert events[-1]["type"] == "run.completed"
     selection = next(e["data"] for e in events if e["type"] == "skill.selection")
     assert {"id": "research-brief", "source": "official"} in selection["activated"]
@@ -107,7 +128,11 @@ def test_skill_tools_through_a_real_run(server: Server, tmp_path: Path) -> None:
     listing, full, missing, context = (results[f"call_0_{i}"] for i in range(4))
     assert listing["ok"] and "research-brief" in listing["output"]
     assert full["ok"] and "research-brief" in full["output"] and len(full["output"]) > 500
-    assert not missing["ok"] and missing["error"]["kind"] in ("domain_rejection", "invalid_call", "unknown_tool")
+    assert not missing["ok"] and missing["error"]["kind"] in (
+        "domain_rejection",
+        "invalid_call",
+        "unknown_tool",
+    )
     assert context["ok"] and "research-brief" in context["output"]
     rendered = next(e["data"] for e in events if e["type"] == "prompt.rendered")
     assert rendered["sections"]["skills_active"] > 0
@@ -115,36 +140,57 @@ def test_skill_tools_through_a_real_run(server: Server, tmp_path: Path) -> None:
 
 
 def test_memory_from_a_real_run_with_provenance(server: Server, tmp_path: Path) -> None:
-    model = write_script(tmp_path / "m.json", [
-        {"tool_calls": [{"name": "calculator", "arguments": {"expression": "1234*2"}}]},
-        {"text": "The zebra count doubled to {{last_tool_result}}"},
-    ])
+    model = write_script(
+        tmp_path / "m.json",
+        [
+            {"tool_calls": [{"name": "calculator", "arguments": {"expression": "1234*2"}}]},
+            {"text": "The zebra count doubled to {{last_tool_result}}"},
+        ],
+    )
     events = run_to_end(server, {"input": "Our zebra herd has 1234 animals; double it.", "model": model})
     run_id = events[0]["runId"]
     session_id = events[0]["data"]["sessionId"]
     deadline = time.monotonic() + 10
     hits: list[dict[str, Any]] = []
     while time.monotonic() < deadline and len(hits) < 3:
-        answer = rpc(server.client, server.url, "memory.search",
-                     {"spaceId": "default", "query": "zebra herd animals", "topK": 10, "mode": "keyword"},
-                     headers=server.auth)
+        answer = rpc(
+            server.client,
+            server.url,
+            "memory.search",
+            {"spaceId": "default", "query": "zebra herd animals", "topK": 10, "mode": "keyword"},
+            headers=server.auth,
+        )
         hits = [h for h in answer["result"]["hits"] if h.get("runId") == run_id]
         time.sleep(0.1)
     kinds = {h["kind"] for h in hits}
     assert {"user_message", "assistant_message"} <= kinds or len(hits) >= 2, hits
     assert all(h["sessionId"] == session_id for h in hits)
-    tool_hits = rpc(server.client, server.url, "memory.search",
-                    {"spaceId": "default", "query": "2468", "topK": 10, "mode": "keyword"},
-                    headers=server.auth)["result"]["hits"]
+    tool_hits = rpc(
+        server.client,
+        server.url,
+        "memory.search",
+        {"spaceId": "default", "query": "2468", "topK": 10, "mode": "keyword"},
+        headers=server.auth,
+    )["result"]["hits"]
     tool_hit = next(h for h in tool_hits if h.get("toolCallId"))
     assert tool_hit["toolCallId"] == "call_0_0" and tool_hit["runId"] == run_id
 
     # A second run finds the first run's memory through the local tool, with ids for provenance_lookup.
-    model2 = write_script(tmp_path / "m2.json", [
-        {"tool_calls": [{"name": "semantic_search_memory", "arguments": {"query": "zebra herd", "mode": "keyword"}}]},
-        {"tool_calls": [{"name": "provenance_lookup", "arguments": {"id": tool_hit["id"]}}]},
-        {"text": "found: {{last_tool_result}}"},
-    ])
+    model2 = write_script(
+        tmp_path / "m2.json",
+        [
+            {
+                "tool_calls": [
+                    {
+                        "name": "semantic_search_memory",
+                        "arguments": {"query": "zebra herd", "mode": "keyword"},
+                    }
+                ]
+            },
+            {"tool_calls": [{"name": "provenance_lookup", "arguments": {"id": tool_hit["id"]}}]},
+            {"text": "found: {{last_tool_result}}"},
+        ],
+    )
     events2 = run_to_end(server, {"input": "what do you remember about zebras?", "model": model2})
     assert events2[-1]["type"] == "run.completed"
     outputs = [e["data"] for e in events2 if e["type"] == "tool.result"]
