@@ -46,6 +46,8 @@ class LocalDB:
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute("PRAGMA busy_timeout=5000")
+        # No WAL checkpoint inside a COMMIT on the event loop: `checkpoint()` runs it from a worker thread.
+        self.conn.execute("PRAGMA wal_autocheckpoint=0")
         self._migrate()
         self._in_tx = False
 
@@ -69,6 +71,16 @@ class LocalDB:
         if self._in_tx:
             self.conn.execute("COMMIT")
             self._in_tx = False
+
+    def checkpoint(self) -> None:
+        """Folds the WAL back into the database (PASSIVE: never blocks writers). Call from a worker thread."""
+        if str(self.path) == ":memory:":
+            return
+        conn = sqlite3.connect(str(self.path), timeout=5)
+        try:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            conn.close()
 
     def close(self) -> None:
         self.commit()

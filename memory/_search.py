@@ -176,14 +176,23 @@ def neighbours(store: SpaceStore, rowid: int, session: str | None, width: int) -
     return [r[0] for r in before] + [r[0] for r in after]
 
 
+def candidates(q: SearchQuery) -> int:
+    return max(50, q.top_k * 6)
+
+
 def search(
-    store: SpaceStore, q: SearchQuery, qvec: np.ndarray | None, tuning: Tuning = DEFAULT_TUNING
+    store: SpaceStore,
+    q: SearchQuery,
+    qvec: np.ndarray | None,
+    tuning: Tuning = DEFAULT_TUNING,
+    keyword_ranking: list[tuple[int, int, float]] | None = None,
 ) -> list[SearchHit]:
-    n = max(50, q.top_k * 6)
+    """`keyword_ranking` may be computed beforehand (MemoryService runs it while the query is embedded)."""
+    n = candidates(q)
     rankings: list[list[tuple[int, int, float]]] = []
     sources: dict[tuple[int, int], list[str]] = {}
     if q.mode in ("hybrid", "keyword"):
-        rankings.append(keyword(store, q, n))
+        rankings.append(keyword(store, q, n) if keyword_ranking is None else keyword_ranking)
         for t, r, _ in rankings[-1]:
             sources.setdefault((t, r), []).append("keyword")
     if q.mode in ("hybrid", "dense") and qvec is not None:

@@ -28,6 +28,8 @@ from memory._models import (
     TimelineResult,
     WriteResult,
 )
+from memory._search import candidates
+from memory._search import keyword as run_keyword
 from memory._search import search as run_search
 from memory._store import SpaceStore, episode_key, indexed_text, norm, text_hash
 from memory._views import provenance as run_provenance
@@ -74,17 +76,32 @@ class MemoryService:
     async def search(self, space_id: str, query: SearchQuery | dict[str, Any]) -> SearchResult:
         q = query if isinstance(query, SearchQuery) else SearchQuery.model_validate(query)
         store = await self.store(space_id)
-        qvec = None
-        if q.mode != "keyword":
-            qvec = (await self.embedder.embed([q.query]))[0]
-        hits = await asyncio.to_thread(self._locked_search, store, q, qvec)
+        if q.mode == "keyword":
+            hits = await asyncio.to_thread(self._locked_search, store, q, None, None)
+            return SearchResult(query=q.query, mode=q.mode, hits=hits)
+        embedding = asyncio.ensure_future(self.embedder.embed([q.query]))
+        ranking = None
+        try:
+            if q.mode == "hybrid":  # BM25 runs while the model embeds the query
+                ranking = await asyncio.to_thread(self._locked_keyword, store, q)
+            qvec = (await embedding)[0]
+        finally:
+            embedding.cancel()
+        hits = await asyncio.to_thread(self._locked_search, store, q, qvec, ranking)
         return SearchResult(query=q.query, mode=q.mode, hits=hits)
 
     @staticmethod
-    def _locked_search(store: SpaceStore, q: SearchQuery, qvec: np.ndarray | None) -> list[Any]:
+    def _locked_search(
+        store: SpaceStore, q: SearchQuery, qvec: np.ndarray | None, ranking: list[Any] | None
+    ) -> list[Any]:
         # One lock around the whole search: the in-memory index may grow under a concurrent write.
         with store.lock:
-            return run_search(store, q, qvec)
+            return run_search(store, q, qvec, keyword_ranking=ranking)
+
+    @staticmethod
+    def _locked_keyword(store: SpaceStore, q: SearchQuery) -> list[Any]:
+        with store.lock:
+            return run_keyword(store, q, candidates(q))
 
     async def write(self, space_id: str, write: MemoryWrite | dict[str, Any]) -> WriteResult:
         w = write if isinstance(write, MemoryWrite) else MemoryWrite.model_validate(write)

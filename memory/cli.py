@@ -32,7 +32,8 @@ def register(subparsers: Any, data_dir_default: Callable[[], Path]) -> None:
         p.add_argument("--data-dir", type=Path, default=None, help="data folder (default: $DATA_DIR)")
         p.add_argument("--json", action="store_true", help="print JSON instead of text")
         p.add_argument("--embedder", choices=["minilm", "hash"], default="minilm", help=argparse.SUPPRESS)
-        p.set_defaults(func=lambda args: _run(args, data_dir_default))
+        handler = lambda args: _run(args, data_dir_default)  # noqa: E731
+        p.set_defaults(func=handler, fn=handler)  # agent/cli.py dispatches on `fn`
 
     p = commands.add_parser("search", help="hybrid search")
     p.add_argument("query")

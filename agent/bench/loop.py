@@ -163,7 +163,7 @@ class Harness:
 
         self.db = LocalDB(data_dir / "runs.db")
         self.log = RunLog(self.db)
-        self.control = EmbeddedControlPlane(data_dir / "control.db")
+        self.control = EmbeddedControlPlane(data_dir / "control.db", inline=True)
         self.bus = HookBus()
         if forward:
             try:

@@ -1,8 +1,8 @@
 """The append-only run log: the source of truth for SSE, `run.events`, the bridge and the hook bus.
 
-`append` assigns the next sequence number and buffers the row in the open transaction; `commit` makes the
-batch durable (with whatever checkpoint was written in the same transaction) and only then publishes it,
-so no reader ever sees an event that a crash could take back.
+`append` assigns the next sequence number and buffers the event; `commit` writes the buffer in one
+`executemany` inside the open transaction (with whatever checkpoint was written in it), makes it durable, and
+only then publishes it, so no reader ever sees an event that a crash could take back.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ class RunLog:
     def __init__(self, db: LocalDB) -> None:
         self._db = db
         self._next: dict[str, int] = {}
+        self._fresh: set[str] = set()
+        """Runs that had no events when first seen here: their keys are all in `_keys`, no lookup needed."""
         self._keys: dict[str, dict[str, Event]] = {}
         self._pending: list[Event] = []
         self._waiters: dict[str, asyncio.Event] = {}
@@ -33,28 +35,27 @@ class RunLog:
         self._publishers.append(publisher)
 
     def last_sequence(self, run_id: str) -> int:
+        """The last sequence number assigned (committed or buffered)."""
         if run_id not in self._next:
             row = self._db.conn.execute(
                 "SELECT MAX(sequence) FROM events WHERE run_id=?", (run_id,)
             ).fetchone()
+            if row[0] is None:
+                self._fresh.add(run_id)
             self._next[run_id] = (row[0] or 0) + 1
         return self._next[run_id] - 1
 
     def append(self, run_id: str, type_: str, data: dict[str, Any], *, key: str | None = None) -> Event:
         """Buffers one event. With a key already logged for this run, returns the logged event instead."""
+        sequence = self.last_sequence(run_id) + 1
         if key is not None:
-            known = self._keys.setdefault(run_id, {}).get(key) or self._lookup_key(run_id, key)
+            keys = self._keys.setdefault(run_id, {})
+            known = keys.get(key)
+            if known is None and run_id not in self._fresh:
+                known = self._lookup_key(run_id, key)
             if known is not None:
                 return known
-        sequence = self.last_sequence(run_id) + 1
-        event = Event(
-            run_id=run_id, sequence=sequence, key=key or f"#{sequence}", type=type_, data=data, ts=time.time()
-        )
-        self._db.begin()
-        self._db.conn.execute(
-            "INSERT INTO events (run_id, sequence, key, type, data, ts) VALUES (?,?,?,?,?,?)",
-            (run_id, sequence, event.key, type_, json.dumps(data, default=str), event.ts),
-        )
+        event = Event(run_id, sequence, key or f"#{sequence}", type_, data, time.time())
         self._next[run_id] = sequence + 1
         if key is not None:
             self._keys[run_id][key] = event
@@ -67,11 +68,25 @@ class RunLog:
         ).fetchone()
         return _row_event(run_id, row) if row else None
 
+    def write_pending(self) -> list[Event]:
+        """Writes the buffered events into the open transaction (no commit); returns them."""
+        events, self._pending = self._pending, []
+        if events:
+            self._db.begin()
+            self._db.conn.executemany(
+                "INSERT INTO events (run_id, sequence, key, type, data, ts) VALUES (?,?,?,?,?,?)",
+                [
+                    (e.run_id, e.sequence, e.key, e.type, json.dumps(e.data, default=str), e.ts)
+                    for e in events
+                ],
+            )
+        return events
+
     async def commit(self) -> list[Event]:
         """Makes the buffered events (and anything else in the transaction) durable, then publishes them."""
+        events = self.write_pending()
         self._db.commit()
         self._last_commit = time.monotonic()
-        events, self._pending = self._pending, []
         if events:
             for run_id in {e.run_id for e in events}:
                 waiter = self._waiters.pop(run_id, None)
@@ -92,10 +107,6 @@ class RunLog:
         """Committed events after a sequence number, oldest first."""
         sql = "SELECT sequence, key, type, data, ts FROM events WHERE run_id=? AND sequence>?"
         args: list[Any] = [run_id, after]
-        pending = {e.sequence for e in self._pending if e.run_id == run_id}
-        if pending:
-            sql += " AND sequence<?"
-            args.append(min(pending))
         if types is not None:
             sql += f" AND type IN ({','.join('?' * len(types))})"
             args.extend(sorted(types))
@@ -116,8 +127,10 @@ class RunLog:
     def forget(self, run_id: str) -> None:
         """Drops per-run caches once a run is finished (the rows stay)."""
         self._keys.pop(run_id, None)
+        self._fresh.discard(run_id)
+        self._next.pop(run_id, None)
 
 
 def _row_event(run_id: str, row: tuple[Any, ...]) -> Event:
     sequence, key, type_, data, ts = row
-    return Event(run_id=run_id, sequence=sequence, key=key, type=type_, data=json.loads(data), ts=ts)
+    return Event(run_id, sequence, key, type_, json.loads(data), ts)

@@ -22,7 +22,6 @@ from agent.models.events import EventEmittingModel
 from agent.models.types import (
     Message,
     ModelRequest,
-    ModelResponse,
     ToolResultPart,
     ToolUsePart,
 )
@@ -97,7 +96,8 @@ class RunLoop:
         self._cancel_reason: str | None = None
         self._pause = False
         self._resumed = asyncio.Event()
-        self._model_task: asyncio.Task[ModelResponse] | None = None
+        self._task: asyncio.Task[Any] | None = None
+        self._in_model_call = False
         self._active_since: float | None = None
         self._last_cancel_poll = 0.0
         self._model = EventEmittingModel(deps.model, self._emit_model_event)
@@ -106,8 +106,8 @@ class RunLoop:
     def request_cancel(self, reason: str) -> None:
         if self._cancel_reason is None:
             self._cancel_reason = reason
-        if self._model_task is not None and not self._model_task.done():
-            self._model_task.cancel()
+        if self._in_model_call and self._task is not None:
+            self._task.cancel()  # interrupts the in-flight model call; the loop turns it into a stop
         self._resumed.set()
 
     def request_pause(self) -> None:
@@ -150,6 +150,8 @@ class RunLoop:
         """Runs until the run finishes, suspends, or is stopped; returns the state at that point."""
         s = self.state
         self._active_since = time.monotonic()
+        self._last_cancel_poll = self._active_since
+        self._task = asyncio.current_task()
         heartbeat = asyncio.create_task(self._heartbeat())
         try:
             if s.status != "running":
@@ -293,18 +295,19 @@ class RunLoop:
         request = await self._request(finalizing)
         limit = s.policy.finalizer_grace_s if finalizing else max(0.001, self.remaining_s())
         turn = s.turn
-        self._model_task = asyncio.create_task(self._call_model(request, turn))
+        self._in_model_call = True
         try:
-            response = await asyncio.wait_for(asyncio.shield(self._model_task), limit)
+            async with asyncio.timeout(limit):
+                response = await self._model.complete(request, turn=turn)
         except TimeoutError:
-            self._model_task.cancel()
             if finalizing:
                 raise RunStopped("failed", "finalization_timeout") from None
             self._start_finalization("time_budget")
             await self.boundary()
             return
         except asyncio.CancelledError:
-            if self._cancel_reason is not None:
+            if self._cancel_reason is not None and self._task is not None:
+                self._task.uncancel()
                 raise RunStopped("canceled", self._cancel_reason) from None
             raise
         except Exception as exc:
@@ -312,7 +315,7 @@ class RunLoop:
                 raise RunStopped("canceled", self._cancel_reason) from None
             raise RunStopped("failed", "model_error", _model_error(exc)) from None
         finally:
-            self._model_task = None
+            self._in_model_call = False
         s.turn += 1
         s.step += 1
         s.usage.model_calls += 1
@@ -351,10 +354,6 @@ class RunLoop:
                     key=f"tool.scheduled:{call.id}",
                 )
         await self.boundary()
-
-    async def _call_model(self, request: ModelRequest, turn: int) -> ModelResponse:
-        """Streams the model through the event wrapper: deltas and usage become events as they arrive."""
-        return await self._model.complete(request, turn=turn)
 
     async def _emit_model_event(self, kind: str, data: dict[str, Any]) -> None:
         self.emit(kind, data)
@@ -471,9 +470,13 @@ class RunLoop:
             },
             key=f"tool.result:{outcome.tool_call_id}",
         )
-        # Each finished tool call is durable at once, so a crash never repeats it.
-        self.deps.checkpoints.save(s)
-        await self.deps.log.commit()
+        # A finished local side effect is durable at once, so a crash never repeats it. Everything else is
+        # committed with the batch: pure tools are harmless to re-run, and a remote call re-sent after a crash
+        # carries the same idempotency key, so the control plane answers with the recorded result.
+        tool = self.deps.registry.get(outcome.name)
+        if tool is not None and tool.spec.side_effects and tool.spec.source == "local":
+            self.deps.checkpoints.save(s)
+            await self.deps.log.commit()
 
     def _await_for(self, call: ToolUsePart) -> PendingAwait:
         if call.name == ASK_USER:

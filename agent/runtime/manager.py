@@ -133,6 +133,8 @@ class RunHandle:
     task: asyncio.Task[None] | None = None
     lease_version: int = 0
     model: str | None = None
+    created: bool = False
+    """Created by this process a moment ago: there is no checkpoint anywhere to look for."""
 
 
 class RunManager:
@@ -225,7 +227,13 @@ class RunManager:
                 raise RunError("invalid", "give a runId (a run created in the control plane) or an input")
             else:
                 lease = req.lease_version or 0
-            handle = RunHandle(run_id=run_id, control=control, lease_version=lease, model=req.model)
+            handle = RunHandle(
+                run_id=run_id,
+                control=control,
+                lease_version=lease,
+                model=req.model,
+                created=req.input is not None,
+            )
             self.runs[run_id] = handle
             handle.task = asyncio.create_task(self._drive(handle, session_hint=req.session_id), name=run_id)
             return StartResult(run_id=run_id)
@@ -277,12 +285,12 @@ class RunManager:
 
     async def _prepare(self, handle: RunHandle, session_hint: str | None) -> RunState:
         ref = {"run_id": handle.run_id, "lease_version": handle.lease_version}
-        saved = self.checkpoints.load(handle.run_id)
+        saved = None if handle.created else self.checkpoints.load(handle.run_id)
         if saved is not None and self.forwarding is not None:
             # The control plane may have missed events committed just before a crash: resend (it de-duplicates).
             self.forwarding.attach(handle.run_id, handle.control, handle.lease_version or saved.lease_version)
             await self.forwarding.publish(self.log.read(handle.run_id, after=0, limit=1_000_000))
-        if saved is None:
+        if saved is None and not handle.created:
             remote = await handle.control.run_checkpoint_load(c.RunCheckpointLoadParams(**ref))
             if remote.state is not None:
                 saved = RunState.model_validate(remote.state)

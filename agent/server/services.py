@@ -96,7 +96,7 @@ class Services:
         checkpoints = CheckpointStore(db)
         embedded: EmbeddedControlPlane | None = None
         if settings.embedded_control_plane:
-            embedded = EmbeddedControlPlane(data_dir / "control.db")
+            embedded = EmbeddedControlPlane(data_dir / "control.db", inline=True)
             control: ControlPlaneBase = embedded
         else:
             from control_bridge.client import RpcControlPlane
@@ -173,6 +173,7 @@ class Services:
     async def start(self) -> None:
         """Work that needs the running event loop: background housekeeping."""
         self._tasks.append(asyncio.create_task(self._retention_loop(), name="retention"))
+        self._tasks.append(asyncio.create_task(self._wal_loop(), name="wal-checkpoint"))
         if self.ingestor is not None:
             await self.ingestor.start()
         if self.memory is not None and isinstance(self.memory.embedder, MiniLMEmbedder):
@@ -211,6 +212,15 @@ class Services:
                 logger.exception("distilling run %s failed", state.run_id)
 
         self._tasks.append(asyncio.create_task(distill(), name=f"distill-{state.run_id}"))
+
+    async def _wal_loop(self) -> None:
+        """Autocheckpoint is off (it would fsync inside a COMMIT on the event loop); fold the WAL here."""
+        while True:
+            await asyncio.sleep(30)
+            try:
+                await asyncio.to_thread(self.db.checkpoint)
+            except Exception:
+                logger.exception("WAL checkpoint failed; will retry")
 
     async def _retention_loop(self) -> None:
         while True:

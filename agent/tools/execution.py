@@ -11,9 +11,9 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
+import fastjsonschema
 import jsonschema
 
 from agent.models.types import ToolUsePart
@@ -37,22 +37,50 @@ class ToolOutcome:
     error: dict[str, str] | None = None
 
 
-@lru_cache(maxsize=512)
-def _validator(schema_json: str) -> jsonschema.protocols.Validator:
-    schema = json.loads(schema_json)
-    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-    return cls(schema)
+_Check = Callable[[Any], Any]
+_VALIDATORS: dict[int, tuple[dict[str, Any], _Check | None, jsonschema.protocols.Validator | None]] = {}
+
+
+def _validators(schema: dict[str, Any]) -> tuple[_Check | None, jsonschema.protocols.Validator | None]:
+    """Per schema object (tool specs are immutable for a run's life): a compiled fastjsonschema check for the
+    hot path (~2 µs a call against ~25 µs) and a jsonschema validator for readable error messages."""
+    cached = _VALIDATORS.get(id(schema))
+    if cached is not None and cached[0] is schema:
+        return cached[1], cached[2]
+    try:
+        cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+        cls.check_schema(schema)
+        validator: jsonschema.protocols.Validator | None = cls(schema)
+    except (jsonschema.SchemaError, TypeError, ValueError):
+        validator = None  # a broken schema is the tool author's problem, not the model's
+    check: _Check | None = None
+    if validator is not None:
+        try:
+            check = fastjsonschema.compile(schema)
+        except Exception:  # a construct fastjsonschema cannot compile: jsonschema alone decides
+            check = None
+    if len(_VALIDATORS) > 4096:
+        _VALIDATORS.clear()
+    _VALIDATORS[id(schema)] = (schema, check, validator)
+    return check, validator
 
 
 def validate_arguments(schema: dict[str, Any], arguments: dict[str, Any]) -> str | None:
     """Returns a short description of what is wrong, or None when the arguments fit the schema."""
-    try:
-        validator = _validator(json.dumps(schema, sort_keys=True))
-    except (jsonschema.SchemaError, TypeError, ValueError):
-        return None  # a broken schema is the tool author's problem, not the model's
+    check, validator = _validators(schema)
+    if validator is None:
+        return None
+    if check is not None:
+        try:
+            check(arguments)
+            return None
+        except fastjsonschema.JsonSchemaException:
+            pass
+    elif validator.is_valid(arguments):
+        return None
     errors = sorted(validator.iter_errors(arguments), key=lambda e: list(e.path))
     if not errors:
-        return None
+        return None  # the two validators disagree on an edge case: jsonschema is the reference
     return "; ".join(f"{'/'.join(map(str, e.path)) or '(root)'}: {e.message[:200]}" for e in errors[:5])
 
 
@@ -91,7 +119,8 @@ async def execute_one(
     if budget_bound:
         limit = max(0.001, max_s or 0.0)
     try:
-        value = await asyncio.wait_for(tool.execute(call.arguments, ctx), limit)
+        async with asyncio.timeout(limit):
+            value = await tool.execute(call.arguments, ctx)
     except LeaseLost:
         raise
     except TimeoutError:
@@ -132,7 +161,7 @@ async def execute_batch(
 
     pure = [c for c in calls if (t := registry.get(c.name)) is not None and not t.spec.side_effects]
     outcomes: dict[str, ToolOutcome] = {}
-    if pure:
+    if len(pure) > 1:
         for outcome in await asyncio.gather(*(run(c) for c in pure)):
             outcomes[outcome.tool_call_id] = outcome
     for call in calls:

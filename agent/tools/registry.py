@@ -90,6 +90,7 @@ class ToolRegistry:
     tools: dict[str, Tool] = field(default_factory=dict)
     shadowed: list[str] = field(default_factory=list)
     blocked: list[str] = field(default_factory=list)
+    _definitions: dict[tuple[str, ...], list[ToolDefinition]] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -113,8 +114,14 @@ class ToolRegistry:
         return self.tools.get(name)
 
     def definitions(self, exclude: list[str] | tuple[str, ...] = ()) -> list[ToolDefinition]:
-        return [
-            ToolDefinition(name=t.spec.name, description=t.spec.description, parameters=t.spec.parameters)
-            for name, t in self.tools.items()
-            if name not in exclude
-        ]
+        """The tools offered to the model (cached: the same list is offered turn after turn)."""
+        key = tuple(exclude)
+        cached = self._definitions.get(key)
+        if cached is None:
+            cached = [
+                ToolDefinition(name=t.spec.name, description=t.spec.description, parameters=t.spec.parameters)
+                for name, t in self.tools.items()
+                if name not in exclude
+            ]
+            self._definitions[key] = cached
+        return list(cached)

@@ -67,7 +67,7 @@ class Harness:
         self.db = LocalDB(tmp_path / "runs.db")
         self.log = RunLog(self.db)
         self.checkpoints = CheckpointStore(self.db)
-        self.control = EmbeddedControlPlane(tmp_path / "control.db")
+        self.control = EmbeddedControlPlane(tmp_path / "control.db", inline=True)
         self.model = model
         self.tools = tools or []
         self.forwarding = EventForwarding()
