@@ -12,6 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from agent.memoryhost import MemoryHost
 from agent.models.types import Message
 from agent.prompt import PromptInputs, build_prompt
 from agent.runtime.loop import PromptParts
@@ -25,7 +26,6 @@ from agent.tools.spec import Tool
 from control_bridge import contract as c
 from control_bridge.errors import BridgeError, LeaseLost
 from control_bridge.protocol import ControlPlaneBase
-from memory import MemoryService, build_memory_tools, memory_context
 from skills import TOOL_NAMES as SKILL_TOOL_NAMES
 from skills import RunSkills, Skill, build_skill_tools, prepare_run_skills
 
@@ -40,7 +40,7 @@ class RunContextFactory:
         self,
         *,
         official_skills: list[Skill],
-        memory: MemoryService | None,
+        memory: MemoryHost | None,
         context_window: int,
         agent_tools: list[AgentToolConfig],
         create_run: Callable[[c.CreateRunParams], Awaitable[c.CreateRunResult]] | None,
@@ -66,8 +66,11 @@ class RunContextFactory:
             tools.append(
                 AgentTool(config, create_run=self.create_run, run_child=self.run_child, link=self.link_child)
             )
-        if self.memory is not None:
-            tools += [AdaptedTool(t, tags=("memory",)) for t in build_memory_tools(self.memory)]
+        service = await self.memory.get() if self.memory is not None else None
+        if service is not None:
+            from memory import build_memory_tools
+
+            tools += [AdaptedTool(t, tags=("memory",)) for t in build_memory_tools(service)]
         run_skills = await self._skills(
             state, control, [t.spec.name for t in tools] + [r.name for r in remote]
         )
@@ -75,7 +78,9 @@ class RunContextFactory:
         events: list[tuple[str, dict[str, Any]]] = []
         if run_skills.selection is not None:
             events.append(("skill.selection", run_skills.selection.to_event()))
-        return RunExtras(tools=tools, build_prompt=_PromptAssembler(self, state, run_skills), events=events)
+        return RunExtras(
+            tools=tools, build_prompt=_PromptAssembler(self, state, run_skills, service), events=events
+        )
 
     async def _skills(self, state: RunState, control: ControlPlaneBase, tool_names: list[str]) -> RunSkills:
         runtime: c.SkillsRuntimeContextResult | None = None
@@ -107,8 +112,9 @@ class RunContextFactory:
 class _PromptAssembler:
     """The loop's prompt builder for one run: sections and budgets from agent.prompt, plus the run's turns."""
 
-    def __init__(self, factory: RunContextFactory, state: RunState, run_skills: RunSkills) -> None:
+    def __init__(self, factory: RunContextFactory, state: RunState, run_skills: RunSkills, memory: Any) -> None:
         self.factory = factory
+        self.memory = memory
         self.run_skills = run_skills
         self._memory_hits: list[Any] | None = None
         self._space = state.space_id
@@ -116,8 +122,10 @@ class _PromptAssembler:
     async def _memory(self, query: str) -> list[Any]:
         if self._memory_hits is None:
             self._memory_hits = []
-            memory = self.factory.memory
+            memory = self.memory
             if memory is not None and query.strip():
+                from memory import memory_context
+
                 try:
                     self._memory_hits = await asyncio.wait_for(
                         memory_context(

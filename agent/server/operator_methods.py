@@ -8,8 +8,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from control_bridge.errors import InvalidParams, NotFound, Unavailable
-from memory import MemoryWrite, SearchQuery
-from memory import NotFound as MemoryNotFound
 from skills import catalog_summary, merge_catalog
 
 if TYPE_CHECKING:
@@ -49,21 +47,30 @@ def operator_methods(services: Services) -> dict[str, Any]:
         catalog = merge_catalog(services.official_skills, [])
         return catalog_summary(catalog, p.locale, p.source, brief=False)
 
+    async def memory_service() -> Any:
+        service = await services.memory.get() if services.memory is not None else None
+        if service is None:
+            raise Unavailable("memory is not available in this container")
+        return service
+
     async def memory_search(params: Any) -> Any:
-        if services.memory is None:
-            raise Unavailable("memory is not configured")
+        from memory import SearchQuery
+
         space, rest = _split(params)
         query = SearchQuery.model_validate(rest)
-        return (await services.memory.search(space, query)).model_dump(mode="json", by_alias=True)
+        result = await (await memory_service()).search(space, query)
+        return result.model_dump(mode="json", by_alias=True)
 
     async def memory_write(params: Any) -> Any:
-        if services.memory is None:
-            raise Unavailable("memory is not configured")
+        from memory import MemoryWrite
+        from memory import NotFound as MemoryNotFound
+
         space, rest = _split(params)
         write = MemoryWrite.model_validate(rest)
         try:
-            return (await services.memory.write(space, write)).model_dump(mode="json", by_alias=True)
+            result = await (await memory_service()).write(space, write)
         except MemoryNotFound as exc:
             raise NotFound(str(exc)) from None
+        return result.model_dump(mode="json", by_alias=True)
 
     return {"skills.catalog": skills_catalog, "memory.search": memory_search, "memory.write": memory_write}

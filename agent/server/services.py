@@ -19,6 +19,7 @@ from agent.events.forwarding import EventForwarding
 from agent.events.log import RunLog
 from agent.events.types import Event
 from agent.localdb import LocalDB
+from agent.memoryhost import MemoryHost
 from agent.models import RateLimiters, parse_model_spec, resolve_model
 from agent.models.base import ModelClient
 from agent.observability import RunMetrics
@@ -32,7 +33,6 @@ from agent.server.operator_methods import operator_methods
 from agent.settings import Settings
 from control_bridge.embedded import EmbeddedControlPlane
 from control_bridge.protocol import ControlPlaneBase
-from memory import HashEmbedder, MemoryIngestor, MemoryService, MiniLMEmbedder
 from skills import Skill, load_official_catalog
 
 logger = logging.getLogger(__name__)
@@ -78,8 +78,7 @@ class Services:
     bus: HookBus
     forwarding: EventForwarding
     models: ModelFactory
-    memory: MemoryService | None = None
-    ingestor: MemoryIngestor | None = None
+    memory: MemoryHost | None = None
     official_skills: list[Skill] = field(default_factory=list)
     metrics: RunMetrics | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -140,9 +139,7 @@ class Services:
             forwarding=forwarding,
             models=models,
         )
-        embedder = HashEmbedder() if settings.memory_embedder == "hash" else MiniLMEmbedder()
-        services.memory = MemoryService(data_dir, embedder)
-        services.ingestor = MemoryIngestor(services.memory)
+        services.memory = MemoryHost(data_dir, settings.memory_embedder)
         services.official_skills = load_official_catalog()
         manager.run_context = RunContextFactory(
             official_skills=services.official_skills,
@@ -174,40 +171,29 @@ class Services:
         """Work that needs the running event loop: background housekeeping."""
         self._tasks.append(asyncio.create_task(self._retention_loop(), name="retention"))
         self._tasks.append(asyncio.create_task(self._wal_loop(), name="wal-checkpoint"))
-        if self.ingestor is not None:
-            await self.ingestor.start()
-        if self.memory is not None and isinstance(self.memory.embedder, MiniLMEmbedder):
-            # Warm the embedding model in a worker thread after start, so /health never waits for it.
-            self._tasks.append(asyncio.create_task(self._warm_embedder(), name="warm-embedder"))
-
-    async def _warm_embedder(self) -> None:
-        await asyncio.sleep(1.0)
-        try:
-            await self.memory.embedder.load()  # type: ignore[union-attr]
-        except Exception:
-            logger.exception("the embedding model could not be loaded; memory search falls back to keywords")
+        if self.memory is not None:
+            self.memory.start()
 
     def _ingest(self, event: Event) -> None:
         """Hook-bus subscriber: every run event becomes memory (never blocking the loop)."""
-        if self.ingestor is None:
+        if self.memory is None:
             return
         handle = self.manager.runs.get(event.run_id)
         space = handle.state.space_id if handle is not None and handle.state is not None else None
         if space is None and event.type == "run.started":
             space = event.data.get("spaceId")
         if space is not None:
-            self.ingestor.on_event(space, event)
+            self.memory.on_event(space, event)
 
     async def _distill(self, state: RunState) -> None:
         """After a run: distil its facts and graph in the background (the run is already complete)."""
-        if self.ingestor is None:
+        memory = self.memory
+        if memory is None:
             return
-        ingestor = self.ingestor
 
         async def distill() -> None:
             try:
-                await ingestor.drain()
-                await ingestor.distill_run(state.space_id, state.run_id)
+                await memory.distill(state.space_id, state.run_id)
             except Exception:
                 logger.exception("distilling run %s failed", state.run_id)
 
@@ -245,8 +231,6 @@ class Services:
             task.cancel()
         await self.manager.shutdown(self.settings.shutdown_grace_s)
         await self.forwarding.aclose()
-        if self.ingestor is not None:
-            await self.ingestor.aclose()
         if self.memory is not None:
             await self.memory.aclose()
         await self.control.aclose()
