@@ -112,7 +112,9 @@ class RunContextFactory:
 class _PromptAssembler:
     """The loop's prompt builder for one run: sections and budgets from agent.prompt, plus the run's turns."""
 
-    def __init__(self, factory: RunContextFactory, state: RunState, run_skills: RunSkills, memory: Any) -> None:
+    def __init__(
+        self, factory: RunContextFactory, state: RunState, run_skills: RunSkills, memory: Any
+    ) -> None:
         self.factory = factory
         self.memory = memory
         self.run_skills = run_skills
