@@ -128,6 +128,9 @@ class _PromptAssembler:
             if memory is not None and query.strip():
                 from memory import memory_context
 
+                # Until the embedding model is loaded (it warms up after start), search by keywords rather
+                # than make the run wait for it.
+                ready = getattr(memory.embedder, "loaded", True)
                 try:
                     self._memory_hits = await asyncio.wait_for(
                         memory_context(
@@ -135,6 +138,7 @@ class _PromptAssembler:
                             self._space,
                             query,
                             MEMORY_CONTEXT_TOKENS,
+                            mode="hybrid" if ready else "keyword",
                             count_tokens=self.factory.tokenizer.count,
                         ),
                         MEMORY_SEARCH_TIMEOUT_S,

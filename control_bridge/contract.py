@@ -15,6 +15,17 @@ RunStatus = Literal["pending", "running", "paused", "suspended", "completed", "f
 TerminalStatus = Literal["completed", "failed", "canceled"]
 TERMINAL_STATUSES: frozenset[str] = frozenset({"completed", "failed", "canceled"})
 RiskLevel = Literal["low", "medium", "high"]
+ToolFailureKind = Literal[
+    "invalid_call",
+    "unknown_tool",
+    "domain_rejection",
+    "unavailable",
+    "rate_limited",
+    "timeout",
+    "malformed_result",
+    "internal",
+]
+"""The loop's typed tool failures; remote tools report theirs with the same kinds."""
 
 NonEmpty = Field(min_length=1, max_length=256)
 
@@ -143,16 +154,7 @@ class ToolsExecuteParams(RunRef):
 class ToolExecutionError(WireModel):
     """A tool's own failure, typed with the loop's failure kinds."""
 
-    kind: Literal[
-        "invalid_call",
-        "unknown_tool",
-        "domain_rejection",
-        "unavailable",
-        "rate_limited",
-        "timeout",
-        "malformed_result",
-        "internal",
-    ] = "internal"
+    kind: ToolFailureKind = "internal"
     message: str = ""
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from memory._models import SearchHit, SearchQuery
+from memory._models import SearchHit, SearchMode, SearchQuery
 from memory._service import MemoryService
 
 
@@ -25,12 +25,13 @@ async def memory_context(
     max_tokens: int,
     *,
     top_k: int = 8,
+    mode: SearchMode = "hybrid",
     count_tokens: Callable[[str], int] = approx_tokens,
 ) -> list[SearchHit]:
     """Top hits for `query` whose formatted lines fit in `max_tokens`, best first."""
     if max_tokens <= 0 or not query.strip():
         return []
-    result = await service.search(space_id, SearchQuery(query=query, top_k=top_k))
+    result = await service.search(space_id, SearchQuery(query=query, top_k=top_k, mode=mode))
     out: list[SearchHit] = []
     used = 0
     for hit in result.hits:

@@ -128,6 +128,11 @@ class MiniLMEmbedder:
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             return normalise(pooled.numpy())
 
+    @property
+    def loaded(self) -> bool:
+        """Whether the model is in memory (a search now pays no load time)."""
+        return self._model is not None
+
     async def load(self) -> None:
         await asyncio.to_thread(self._load)
 

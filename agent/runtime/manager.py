@@ -23,7 +23,7 @@ from agent.runtime.checkpoints import CheckpointStore
 from agent.runtime.loop import PromptBuilder, RunDeps, RunLoop, transcript_for_complete
 from agent.runtime.policy import PolicyOverride, RunPolicy, apply_override, from_config
 from agent.runtime.remote_checkpoints import RemoteCheckpoints
-from agent.runtime.state import RunState
+from agent.runtime.state import PendingAwait, RunState
 from agent.runtime.templates import Templates
 from agent.tools.registry import ToolRegistry
 from agent.tools.spec import Tool
@@ -519,40 +519,9 @@ class RunManager:
                     reason=decision.reason,
                     requested_by=decision.requested_by,
                 )
-                state.batch_results[first.tool_call_id] = ToolResultPart(
-                    tool_use_id=first.tool_call_id, content=content
-                )
-                self.log.append(
-                    state.run_id,
-                    "tool.result",
-                    {
-                        "toolCallId": first.tool_call_id,
-                        "name": first.tool_name,
-                        "ok": True,
-                        "output": content,
-                        "error": None,
-                        "denied": True,
-                    },
-                    key=f"tool.result:{first.tool_call_id}",
-                )
+                self._answer(state, first, content, denied=True)
         else:
-            answer = ClarificationAnswer.model_validate(req.decision)
-            content = answer.answer
-            state.batch_results[first.tool_call_id] = ToolResultPart(
-                tool_use_id=first.tool_call_id, content=content
-            )
-            self.log.append(
-                state.run_id,
-                "tool.result",
-                {
-                    "toolCallId": first.tool_call_id,
-                    "name": first.tool_name,
-                    "ok": True,
-                    "output": content,
-                    "error": None,
-                },
-                key=f"tool.result:{first.tool_call_id}",
-            )
+            self._answer(state, first, ClarificationAnswer.model_validate(req.decision).answer)
         state.pending.pop(0)
         self.checkpoints.save(state)
         await self.log.commit()
@@ -568,6 +537,25 @@ class RunManager:
             handle.loop = loop
             handle.task = asyncio.create_task(self._run_loop(handle, loop), name=state.run_id)
         return handle
+
+    def _answer(self, state: RunState, item: PendingAwait, content: str, **flags: bool) -> None:
+        """A person's answer becomes the tool call's (non-error) result, logged once."""
+        state.batch_results[item.tool_call_id] = ToolResultPart(
+            tool_use_id=item.tool_call_id, content=content
+        )
+        self.log.append(
+            state.run_id,
+            "tool.result",
+            {
+                "toolCallId": item.tool_call_id,
+                "name": item.tool_name,
+                "ok": True,
+                "output": content,
+                "error": None,
+                **flags,
+            },
+            key=f"tool.result:{item.tool_call_id}",
+        )
 
     async def _run_loop(self, handle: RunHandle, loop: RunLoop) -> None:
         await loop.run()

@@ -12,16 +12,8 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-FailureKind = Literal[
-    "invalid_call",
-    "unknown_tool",
-    "domain_rejection",
-    "unavailable",
-    "rate_limited",
-    "timeout",
-    "malformed_result",
-    "internal",
-]
+from control_bridge.contract import ToolFailureKind as FailureKind
+
 RecoveryHint = Literal["correct_call", "replan", "finish"]
 FAILURE_KINDS: frozenset[str] = frozenset(FailureKind.__args__)  # type: ignore[attr-defined]
 DEFAULT_HINTS: dict[str, RecoveryHint] = {
