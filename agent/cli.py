@@ -118,12 +118,18 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     contract.add_argument("--json", action="store_true")
     contract.set_defaults(fn=cmd_contract)
 
-    for module in ("control_bridge.cli", "memory.cli", "skills.cli"):
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError:
+    # Sub-command groups from the other packages are imported only when used: `memory` pulls in numpy and
+    # networkx, which `agent serve` must not pay for at start.
+    for command, module, summary in (
+        ("control-plane", "control_bridge.cli", "the reference control plane"),
+        ("memory", "memory.cli", "search, timeline, graph, provenance and import of the memory substrate"),
+        ("skills", "skills.cli", "skill selection and validation"),
+    ):
+        if argv[:1] != [command]:
+            sub.add_parser(command, help=summary)
             continue
-        if module == "memory.cli":
+        mod = importlib.import_module(module)
+        if command == "memory":
             mod.register(sub, lambda: _settings().data_dir)
         else:
             mod.register(sub)

@@ -27,6 +27,7 @@ class MemoryHost:
         self._ready: asyncio.Event | None = None
         self._early: list[tuple[str, Any]] = []
         self._task: asyncio.Task[None] | None = None
+        self._warming: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         self._ready = asyncio.Event()
@@ -48,13 +49,20 @@ class MemoryHost:
         finally:
             self._early.clear()
             self._ready.set()
-        if self.service is not None and self.embedder_kind != "hash":
-            # Warm the embedding model off the event loop, so the first search does not pay for it.
-            await asyncio.sleep(1.0)
+
+    def warm(self) -> None:
+        """Loads the embedding model in a worker thread, once, when the first run starts: an idle container
+        never pays for torch (and a SIGTERM then never waits for a half-done load)."""
+        if self._warming is not None or self.service is None or self.embedder_kind == "hash":
+            return
+
+        async def load() -> None:
             try:
                 await self.service.embedder.load()
             except Exception:
                 logger.exception("the embedding model could not be loaded; memory search uses keywords only")
+
+        self._warming = asyncio.create_task(load(), name="memory-warm")
 
     async def get(self) -> Any:
         """The MemoryService once open (None if it failed to open)."""

@@ -68,6 +68,7 @@ class RunContextFactory:
             )
         service = await self.memory.get() if self.memory is not None else None
         if service is not None:
+            self.memory.warm()  # type: ignore[union-attr]
             from memory import build_memory_tools
 
             tools += [AdaptedTool(t, tags=("memory",)) for t in build_memory_tools(service)]

@@ -13,7 +13,7 @@ import functools
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import httpx
 
@@ -65,6 +65,9 @@ class EmbeddedControlPlane(ControlPlaneBase):
             hand-off costs more than these transactions (~100 µs against ~20 µs).
         http_client: used for tools registered with an HTTP endpoint; created lazily (and closed) if absent.
     """
+
+    in_process: ClassVar[bool] = True
+    """Runs in the container's process, on its DATA_DIR (the loop need not mirror checkpoints to it)."""
 
     def __init__(
         self, db_path: str | Path, *, http_client: httpx.AsyncClient | None = None, inline: bool = False

@@ -16,6 +16,8 @@ from skills.errors import SkillFileError
 from skills.model import AGENT_SKILLS_NAME, ExecutionContract, Skill
 
 OFFICIAL_ROOT = Path(__file__).resolve().parent / "official"
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's safe loader is ~10x faster than the pure-Python one; the catalog is parsed at every start."""
 REQUIRED_KEYS = ("id", "name", "description", "category", "version", "priority")
 ALLOWED_KEYS = frozenset(
     {*REQUIRED_KEYS, "title", "locale", "triggers", "activation_tags", "contract", "license", "metadata"}
@@ -55,7 +57,7 @@ def parse_skill_file(path: Path, *, source: str = "official") -> Skill:
         raise SkillFileError(path, [f"cannot read: {exc}"]) from exc
     try:
         head, body = split_front_matter(text)
-        meta = yaml.safe_load(head)
+        meta = yaml.load(head, Loader=_SafeLoader)
     except (ValueError, yaml.YAMLError) as exc:
         raise SkillFileError(path, [str(exc).replace("\n", " ")]) from exc
     if not isinstance(meta, dict):

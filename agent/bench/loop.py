@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
-import inspect
 import io
 import pstats
 import resource
@@ -133,21 +132,14 @@ def bench_model(turns: int) -> Any:
     return BenchModel()
 
 
-def _tools_hook(manager_cls: Any, tools: list[Any]) -> dict[str, Any]:
-    """The manager's hook for in-process tools: `run_context` (returns RunExtras) or `local_tools`."""
-    params = inspect.signature(manager_cls.__init__).parameters
-    if "run_context" in params:
-        from agent.runtime.manager import RunExtras
+def _tools_hook(tools: list[Any]) -> dict[str, Any]:
+    """The manager's hook for in-process tools: a `run_context` factory returning RunExtras."""
+    from agent.runtime.manager import RunExtras
 
-        async def run_context(state: Any, control: Any, catalog: Any = None) -> Any:
-            return RunExtras(tools=tools)
+    async def run_context(state: Any, control: Any, catalog: Any = None) -> Any:
+        return RunExtras(tools=tools)
 
-        return {"run_context": run_context}
-
-    async def local_tools(state: Any, control: Any) -> list[Any]:
-        return tools
-
-    return {"local_tools": local_tools}
+    return {"run_context": run_context}
 
 
 class Harness:
@@ -166,10 +158,8 @@ class Harness:
         self.control = EmbeddedControlPlane(data_dir / "control.db", inline=True)
         self.bus = HookBus()
         if forward:
-            try:
-                from agent.events.forwarding import EventForwarding
-            except ImportError:  # older layout
-                from agent.server.services import EventForwarding  # type: ignore[attr-defined,no-redef]
+            from agent.events.forwarding import EventForwarding
+
             self.forwarding: Any = EventForwarding()
             self.log.add_publisher(self.forwarding.publish)
         else:
@@ -190,7 +180,7 @@ class Harness:
             model_factory=model_factory,
             create_run=self.control.create_run,
             forwarding=self.forwarding,
-            **_tools_hook(RunManager, tools),
+            **_tools_hook(tools),
         )
 
     async def one(self, i: int) -> str:
@@ -266,75 +256,121 @@ def print_profile(profiler: cProfile.Profile, top: int) -> None:
         print("\n".join(out.getvalue().splitlines()[4:]), file=sys.stderr)
 
 
-# --- peers, only when installed (never installed by this bench) ------------------------------------------
+# --- peers, only when installed (the optional `bench` extra; never installed by this bench) -----------------
+class _Tally:
+    """Model and tool calls a peer actually made, checked against the scenario after the timed runs."""
+
+    def __init__(self) -> None:
+        self.model_calls = 0
+        self.tool_calls = 0
+
+    def reset(self) -> None:
+        self.model_calls = self.tool_calls = 0
+
+    def check(self, runs: int, turns: int) -> None:
+        want = (runs * (turns + 1), runs * turns * TOOLS_PER_TURN)
+        got = (self.model_calls, self.tool_calls)
+        if got != want:
+            raise RuntimeError(f"scenario mismatch: (model calls, tool calls) = {got}, expected {want}")
+
+
 def measure_peers(runs: int, turns: int) -> dict[str, Any]:
-    """Same 5×2 scenario with each framework's own scripted-model hook; {} when none is importable."""
+    """Same scenario with each framework's own scripted-model hook; {} when none is importable.
+
+    Each peer runs `runs` runs sequentially after one warm-up run; per_step_us = wall / (runs × steps).
+    Model functions and tools are `async def` like ours: both frameworks send a plain `def` to a thread pool.
+    A peer that fails (or does not play the scenario) is reported as {"error": ...}, alone.
+    """
     import importlib.util
 
     peers: dict[str, Any] = {}
-    for name, module, fn in (
-        ("pydantic_ai", "pydantic_ai", _pydantic_ai),
-        ("openai_agents", "agents", _agents),
-    ):
+    for name, module, fn in PEERS:
         if importlib.util.find_spec(module) is None:
             continue
         try:
             seconds = asyncio.run(fn(runs, turns))
             peers[name] = {"per_step_us": round(seconds / (runs * steps_per_run(turns)) * 1e6, 1)}
-        except Exception as exc:  # a peer's API drift must not break our numbers
+        except Exception as exc:  # a peer's API drift must not break our numbers or the other peer's
             peers[name] = {"error": f"{type(exc).__name__}: {exc}"[:300]}
     return peers
 
 
 async def _pydantic_ai(runs: int, turns: int) -> float:
-    from pydantic_ai import Agent
-    from pydantic_ai.messages import ModelResponse, TextPart, ToolCallPart
-    from pydantic_ai.models.function import FunctionModel
+    """Pydantic AI: an Agent on a FunctionModel that plays the script, two plain tools."""
+    from pydantic_ai import Agent, Tool
+    from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart, ToolCallPart
+    from pydantic_ai.models.function import AgentInfo, FunctionModel
 
-    def script(messages: list[Any], info: Any) -> Any:
+    tally = _Tally()
+
+    async def script(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        tally.model_calls += 1
         played = sum(1 for m in messages if isinstance(m, ModelResponse))
         if played < turns:
             return ModelResponse(
-                parts=[ToolCallPart(TOOL_NAMES[i], {"q": i}, tool_call_id=f"c{played}_{i}") for i in range(2)]
+                parts=[
+                    ToolCallPart(
+                        tool_name=TOOL_NAMES[i], args={"q": played * 10 + i}, tool_call_id=f"c{played}_{i}"
+                    )
+                    for i in range(TOOLS_PER_TURN)
+                ]
             )
-        return ModelResponse(parts=[TextPart("done")])
+        return ModelResponse(parts=[TextPart(content="done")])
 
-    agent = Agent(FunctionModel(script))
-    for tool_name in TOOL_NAMES:
+    async def instant(q: int) -> dict[str, Any]:
+        tally.tool_calls += 1
+        return {"ok": True, "q": q}
 
-        def instant(q: int) -> dict[str, Any]:
-            return {"ok": True, "q": q}
-
-        instant.__name__ = tool_name
-        agent.tool_plain(instant)
-    await agent.run("go")
+    agent = Agent(
+        FunctionModel(script),
+        tools=[Tool(instant, takes_ctx=False, name=name) for name in TOOL_NAMES],
+    )
+    await agent.run("go")  # warm-up
+    tally.reset()
     t0 = time.perf_counter()
     for _ in range(runs):
-        await agent.run("go")
-    return time.perf_counter() - t0
+        result = await agent.run("go")
+    seconds = time.perf_counter() - t0
+    tally.check(runs, turns)
+    if result.output != "done":
+        raise RuntimeError(f"unexpected final output {result.output!r}")
+    return seconds
 
 
 async def _agents(runs: int, turns: int) -> float:
-    from agents import Agent, Model, ModelResponse, Runner, Usage, function_tool, set_tracing_disabled
+    """OpenAI Agents SDK: an Agent on a Model subclass returning scripted ModelResponses, Runner.run, no tracing."""
+    from agents import (
+        Agent,
+        Model,
+        ModelResponse,
+        RunConfig,
+        Runner,
+        Usage,
+        function_tool,
+        set_tracing_disabled,
+    )
     from openai.types.responses import ResponseFunctionToolCall, ResponseOutputMessage, ResponseOutputText
 
     set_tracing_disabled(True)
+    tally = _Tally()
 
-    class Scripted(Model):  # type: ignore[misc]
+    class Scripted(Model):
         async def get_response(self, system_instructions: Any, input: Any, *args: Any, **kwargs: Any) -> Any:
+            tally.model_calls += 1
             items = input if isinstance(input, list) else []
-            played = sum(1 for i in items if _field(i, "type") == "function_call") // 2
+            played = sum(1 for item in items if _field(item, "type") == "function_call") // TOOLS_PER_TURN
+            output: list[Any]
             if played < turns:
-                output: list[Any] = [
+                output = [
                     ResponseFunctionToolCall(
                         type="function_call",
                         call_id=f"c{played}_{i}",
                         name=TOOL_NAMES[i],
-                        arguments=f'{{"q": {i}}}',
+                        arguments=f'{{"q": {played * 10 + i}}}',
                         id=f"fc{played}_{i}",
                         status="completed",
                     )
-                    for i in range(2)
+                    for i in range(TOOLS_PER_TURN)
                 ]
             else:
                 text = ResponseOutputText(type="output_text", text="done", annotations=[])
@@ -346,26 +382,36 @@ async def _agents(runs: int, turns: int) -> float:
             return ModelResponse(output=output, usage=Usage(), response_id=None)
 
         def stream_response(self, *args: Any, **kwargs: Any) -> Any:
-            raise NotImplementedError
+            raise NotImplementedError("the bench runs non-streamed")
 
-    @function_tool
-    def lookup(q: int) -> str:
-        return f"ok {q}"
+    async def instant(q: int) -> dict[str, Any]:
+        tally.tool_calls += 1
+        return {"ok": True, "q": q}
 
-    @function_tool
-    def fetch(q: int) -> str:
-        return f"ok {q}"
-
-    agent = Agent(name="bench", model=Scripted(), tools=[lookup, fetch])
-    await Runner.run(agent, "go", max_turns=turns + 2)
+    tools = [function_tool(instant, name_override=name) for name in TOOL_NAMES]
+    agent = Agent(name="bench", model=Scripted(), tools=tools)
+    config = RunConfig(tracing_disabled=True)
+    await Runner.run(agent, "go", max_turns=turns + 2, run_config=config)  # warm-up
+    tally.reset()
     t0 = time.perf_counter()
     for _ in range(runs):
-        await Runner.run(agent, "go", max_turns=turns + 2)
-    return time.perf_counter() - t0
+        result = await Runner.run(agent, "go", max_turns=turns + 2, run_config=config)
+    seconds = time.perf_counter() - t0
+    tally.check(runs, turns)
+    if result.final_output != "done":
+        raise RuntimeError(f"unexpected final output {result.final_output!r}")
+    return seconds
 
 
 def _field(item: Any, name: str) -> Any:
     return item.get(name) if isinstance(item, dict) else getattr(item, name, None)
+
+
+# (report name, import name, measure): looked up at call time so a test can substitute a failing peer.
+PEERS: tuple[tuple[str, str, Any], ...] = (
+    ("pydantic_ai", "pydantic_ai", _pydantic_ai),
+    ("openai_agents", "agents", _agents),
+)
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:

@@ -28,7 +28,6 @@ from agent.runtime.templates import Templates
 from agent.tools.registry import ToolRegistry
 from agent.tools.spec import Tool
 from control_bridge import contract as c
-from control_bridge.embedded import EmbeddedControlPlane
 from control_bridge.errors import BridgeError, LeaseLost
 from control_bridge.protocol import ControlPlaneBase
 
@@ -370,9 +369,8 @@ class RunManager:
         if state.model.split(":", 1)[0] in ("openai", "anthropic", "openai-compatible"):
             keys = (await handle.control.secrets_api_keys(c.SecretsApiKeysParams(**ref))).keys
         model = self.model_factory(state.model, keys)
-        remote = (
-            None if isinstance(handle.control, EmbeddedControlPlane) else RemoteCheckpoints(handle.control)
-        )
+        # An in-process control plane shares DATA_DIR with the local checkpoints: nothing to mirror.
+        remote = None if getattr(handle.control, "in_process", False) else RemoteCheckpoints(handle.control)
         deps = RunDeps(
             control=handle.control,
             log=self.log,

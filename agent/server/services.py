@@ -29,9 +29,9 @@ from agent.runtime.checkpoints import CheckpointStore
 from agent.runtime.manager import ManagerConfig, RunManager
 from agent.runtime.retention import prune
 from agent.runtime.state import RunState
+from agent.server.deferred_control import DeferredEmbeddedControlPlane
 from agent.server.operator_methods import operator_methods
 from agent.settings import Settings
-from control_bridge.embedded import EmbeddedControlPlane
 from control_bridge.protocol import ControlPlaneBase
 from skills import Skill, load_official_catalog
 
@@ -46,14 +46,23 @@ class ModelFactory:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.http = httpx.AsyncClient(timeout=settings.model_settings.timeout)
+        self._http: httpx.AsyncClient | None = None
         self.limiters = RateLimiters(settings.model_settings.rate_limit)
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """Made on first use: building its TLS context costs ~70 ms that the start path need not pay."""
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=self.settings.model_settings.timeout)
+        return self._http
 
     def __call__(self, spec: str | None, keys: dict[str, str]) -> ModelClient:
         return resolve_model(
             spec,
             keys={**self.settings.provider_keys(), **keys},
-            http_client=self.http,
+            http_client=self.http
+            if parse_model_spec(spec, check_files=False).provider not in ("local", "scripted")
+            else None,
             settings=self.settings.model_settings,
             limiters=self.limiters,
         )
@@ -62,7 +71,8 @@ class ModelFactory:
         return "local:echo" if not spec or spec == "local" else str(parse_model_spec(spec, check_files=False))
 
     async def aclose(self) -> None:
-        await self.http.aclose()
+        if self._http is not None:
+            await self._http.aclose()
 
 
 @dataclass
@@ -73,7 +83,7 @@ class Services:
     log: RunLog
     checkpoints: CheckpointStore
     control: ControlPlaneBase
-    embedded: EmbeddedControlPlane | None
+    embedded: DeferredEmbeddedControlPlane | None
     manager: RunManager
     bus: HookBus
     forwarding: EventForwarding
@@ -93,9 +103,9 @@ class Services:
         db = LocalDB(data_dir / "runs.db")
         log = RunLog(db)
         checkpoints = CheckpointStore(db)
-        embedded: EmbeddedControlPlane | None = None
+        embedded: DeferredEmbeddedControlPlane | None = None
         if settings.embedded_control_plane:
-            embedded = EmbeddedControlPlane(data_dir / "control.db", inline=True)
+            embedded = DeferredEmbeddedControlPlane(data_dir / "control.db")
             control: ControlPlaneBase = embedded
         else:
             from control_bridge.client import RpcControlPlane
@@ -169,6 +179,8 @@ class Services:
 
     async def start(self) -> None:
         """Work that needs the running event loop: background housekeeping."""
+        if self.embedded is not None:
+            self.embedded.start()
         self._tasks.append(asyncio.create_task(self._retention_loop(), name="retention"))
         self._tasks.append(asyncio.create_task(self._wal_loop(), name="wal-checkpoint"))
         if self.memory is not None:

@@ -28,8 +28,38 @@ def test_loop_bench_keys_and_values() -> None:
     for key in ("per_step_us", "floor_per_step_us", "runs_per_s_seq", "runs_per_s_concurrent", "rss_mb"):
         assert positive(result[key]), key
     assert isinstance(result["peers"], dict)
+    for name, peer in result["peers"].items():  # only the installed ones (the `bench` extra)
+        assert positive(peer.get("per_step_us")), (name, peer)
     assert result["steps_per_run"] == 16
     assert result["per_step_us"] > result["floor_per_step_us"]
+
+
+@pytest.mark.parametrize(("name", "module"), [("pydantic_ai", "pydantic_ai"), ("openai_agents", "agents")])
+def test_loop_peer_plays_the_scenario(name: str, module: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip(module)
+    monkeypatch.setattr(loop, "PEERS", tuple(peer for peer in loop.PEERS if peer[0] == name))
+    # A peer that does not make exactly 6 model calls and 10 tool calls per run reports an error.
+    peers = loop.measure_peers(2, loop.TURNS)
+    assert list(peers) == [name]
+    assert positive(peers[name].get("per_step_us")), peers
+
+
+def test_loop_peer_failure_is_isolated(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def broken(runs: int, turns: int) -> float:
+        raise ValueError("api drift")
+
+    async def fine(runs: int, turns: int) -> float:
+        return 0.0032
+
+    monkeypatch.setattr(
+        loop,
+        "PEERS",
+        (("broken", "json", broken), ("fine", "json", fine), ("absent", "no_such_peer_module", fine)),
+    )
+    assert loop.measure_peers(2, loop.TURNS) == {
+        "broken": {"error": "ValueError: api drift"},
+        "fine": {"per_step_us": 100.0},
+    }
 
 
 def test_durability_bench_keys_and_recovery() -> None:
