@@ -120,6 +120,13 @@ class RunLog:
             is not None
         )
 
+    def finished(self, run_id: str) -> bool:
+        """Whether the run's one terminal event is logged."""
+        row = self._db.conn.execute(
+            "SELECT 1 FROM events WHERE run_id=? AND key='terminal'", (run_id,)
+        ).fetchone()
+        return row is not None
+
     def waiter(self, run_id: str) -> asyncio.Event:
         """An asyncio.Event set by the next commit touching this run; take it *before* reading."""
         return self._waiters.setdefault(run_id, asyncio.Event())

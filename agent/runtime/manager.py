@@ -33,6 +33,8 @@ from control_bridge.protocol import ControlPlaneBase
 
 logger = logging.getLogger(__name__)
 
+MAX_FINISHED_IN_MEMORY = 1000
+
 
 class RunError(Exception):
     """A request about a run that cannot be honoured; `code` is the JSON-RPC / HTTP mapping key."""
@@ -185,6 +187,9 @@ class RunManager:
             raise RunError("invalid", "sessionId must not be blank; omit it or give a real session id")
         async with self._admission:
             known = self.runs.get(req.run_id) if req.run_id else None
+            if known is None and req.run_id and req.lease_version is None and self.log.finished(req.run_id):
+                # Finished long ago and dropped from memory: still a duplicate, never a second run.
+                return StartResult(run_id=req.run_id, duplicate=True)
             if known is not None:
                 if req.lease_version is not None and req.lease_version > known.lease_version:
                     await self._replace(known, req.lease_version)
@@ -412,8 +417,17 @@ class RunManager:
             pass
         self.log.forget(state.run_id)
         self.checkpoints.forget(state.run_id)
+        handle.loop = None
+        self._drop_finished()
         if self.on_finished is not None:
             await self.on_finished(state)
+
+    def _drop_finished(self) -> None:
+        """Keeps the registry bounded: the oldest finished runs leave memory (their log and checkpoint stay,
+        and `get` reloads them on demand)."""
+        finished = [rid for rid, h in self.runs.items() if h.state is not None and h.state.terminal]
+        for run_id in finished[: max(0, len(finished) - MAX_FINISHED_IN_MEMORY)]:
+            del self.runs[run_id]
 
     async def _fail_early(self, handle: RunHandle, message: str) -> None:
         """A run that failed before its loop started still gets exactly one terminal event."""
