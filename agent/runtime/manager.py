@@ -273,7 +273,6 @@ class RunManager:
             if state.terminal:
                 await self._complete(handle, state)
                 return
-            run_context.set({"runId": state.run_id, "sessionId": state.session_id})
             loop = await self._make_loop(handle, state)
             handle.loop = loop
             await self._run_loop(handle, loop)
@@ -570,6 +569,8 @@ class RunManager:
         )
 
     async def _run_loop(self, handle: RunHandle, loop: RunLoop) -> None:
+        # Every log record written by this task carries the run's ids (the context is per task).
+        run_context.set({"runId": loop.state.run_id, "sessionId": loop.state.session_id})
         await loop.run()
         if loop.state.terminal:
             await self._complete(handle, loop.state)
