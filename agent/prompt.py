@@ -300,20 +300,14 @@ def build_prompt(inputs: PromptInputs, tokenizer: Tokenizer | None = None) -> Bu
         )
     history_messages = [m for turn in kept for m in turn]
 
-    order = [
-        "system_core",
-        "tool_rules",
-        "agent_mode",
-        "time_budget",
-        "skills_active",
-        "skills_listing",
-        "memory",
-    ]
-    system_parts = [texts[name] for name in order if texts[name]] + ([note] if note else [])
+    system_sections = SECTIONS[
+        : SECTIONS.index("memory") + 1
+    ]  # everything before history goes in the system message
+    system_parts = [texts[name] for name in system_sections if texts[name]] + ([note] if note else [])
     system_text = "\n\n".join(system_parts)
     messages = [Message.text("system", system_text), *history_messages, Message.text("user", user_text)]
 
-    ledger = {name: tok.count(texts[name]) for name in order}
+    ledger = {name: tok.count(texts[name]) for name in system_sections}
     ledger["history"] = tok.count(note) + sum(message_tokens(m, tok) for m in history_messages)
     ledger["user_message"] = user_tokens
     ledger["overhead"] = MESSAGE_OVERHEAD * len(messages)
