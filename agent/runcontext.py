@@ -8,6 +8,7 @@ that turns its state into the messages of the next model call.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -27,7 +28,7 @@ from control_bridge import contract as c
 from control_bridge.errors import BridgeError, LeaseLost
 from control_bridge.protocol import ControlPlaneBase
 from skills import TOOL_NAMES as SKILL_TOOL_NAMES
-from skills import RunSkills, Skill, build_skill_tools, prepare_run_skills
+from skills import RunSkills, Skill, build_skill_tools, make_embedding_similarity, prepare_run_skills
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ class RunContextFactory:
         self.run_child = run_child
         self.link_child = link_child
         self.tokenizer = HeuristicTokenizer()
+        self._similarity: Any = None
 
     async def __call__(
         self, state: RunState, control: ControlPlaneBase, remote: list[c.RemoteTool]
@@ -73,7 +75,7 @@ class RunContextFactory:
 
             tools += [AdaptedTool(t, tags=("memory",)) for t in build_memory_tools(service)]
         run_skills = await self._skills(
-            state, control, [t.spec.name for t in tools] + [r.name for r in remote]
+            state, control, [t.spec.name for t in tools] + [r.name for r in remote], service
         )
         tools += [AdaptedTool(t, tags=("skills",)) for t in build_skill_tools(run_skills)]
         events: list[tuple[str, dict[str, Any]]] = []
@@ -83,7 +85,9 @@ class RunContextFactory:
             tools=tools, build_prompt=_PromptAssembler(self, state, run_skills, service), events=events
         )
 
-    async def _skills(self, state: RunState, control: ControlPlaneBase, tool_names: list[str]) -> RunSkills:
+    async def _skills(
+        self, state: RunState, control: ControlPlaneBase, tool_names: list[str], memory: Any
+    ) -> RunSkills:
         runtime: c.SkillsRuntimeContextResult | None = None
         try:
             runtime = await control.skills_runtime_context(
@@ -96,7 +100,14 @@ class RunContextFactory:
                 "skills.runtimeContext failed for %s (%s): official skills only", state.run_id, exc.name
             )
         user_messages = [m.text_content for m in state.transcript if m.role == "user" and m.text_content]
-        run_skills = prepare_run_skills(
+        similarity = None
+        embedder = getattr(memory, "embedder", None)
+        if getattr(embedder, "loaded", False):  # a real sentence model, already warm: rank by meaning too
+            if self._similarity is None:
+                self._similarity = make_embedding_similarity(embedder.embed_sync)  # type: ignore[union-attr]
+            similarity = self._similarity
+        prepare = functools.partial(
+            prepare_run_skills,
             self.official_skills,
             runtime,
             user_messages=user_messages,
@@ -104,8 +115,11 @@ class RunContextFactory:
             run_input=state.input,
             agent_type=state.agent_type,
             explicit_locale=state.locale,
+            embedder_similarity=similarity,
             count_tokens=self.tokenizer.count,
         )
+        # Embedding the conversation is CPU work: off the event loop when it happens.
+        run_skills = await asyncio.to_thread(prepare) if similarity is not None else prepare()
         state.locale = run_skills.locale
         return run_skills
 

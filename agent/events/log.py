@@ -45,6 +45,12 @@ class RunLog:
             self._next[run_id] = (row[0] or 0) + 1
         return self._next[run_id] - 1
 
+    def continue_after(self, run_id: str, sequence: int) -> None:
+        """Resuming elsewhere: the next event is `sequence + 1` even though this log has none of the earlier."""
+        if sequence > self.last_sequence(run_id):
+            self._next[run_id] = sequence + 1
+            self._fresh.discard(run_id)
+
     def append(self, run_id: str, type_: str, data: dict[str, Any], *, key: str | None = None) -> Event:
         """Buffers one event. With a key already logged for this run, returns the logged event instead."""
         sequence = self.last_sequence(run_id) + 1

@@ -130,6 +130,7 @@ class RunLoop:
     async def boundary(self) -> None:
         """End of a step: checkpoint with the step's events in one transaction, then publish."""
         self._account_time()
+        self.state.last_sequence = self.deps.log.last_sequence(self.state.run_id)
         self.deps.checkpoints.save(self.state)
         await self.deps.log.commit()
         if self.deps.remote is not None:

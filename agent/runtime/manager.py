@@ -297,6 +297,7 @@ class RunManager:
             remote = await handle.control.run_checkpoint_load(c.RunCheckpointLoadParams(**ref))
             if remote.state is not None:
                 saved = RunState.model_validate(remote.state)
+                self.log.continue_after(handle.run_id, saved.last_sequence)
         if saved is not None:
             saved.lease_version = handle.lease_version or saved.lease_version
             if not saved.terminal:

@@ -76,6 +76,9 @@ class RunState(BaseModel):
     error: dict[str, Any] | None = None
     reason: str | None = None
     checkpoint_version: int = 0
+    last_sequence: int = 0
+    """The run log's last sequence when checkpointed: a container resuming from the control plane's copy,
+    with no local log, continues the numbering instead of restarting at 1."""
 
     @property
     def terminal(self) -> bool:
