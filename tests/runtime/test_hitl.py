@@ -242,3 +242,31 @@ async def test_is_cancelled_flag_from_the_control_plane_stops_the_run(harness_fa
     await h.control.request_cancel(run_id, "user_requested")
     state = await h.wait(run_id)
     assert state.status == "canceled"
+
+
+async def test_resume_from_the_control_planes_checkpoint_continues_the_numbering(harness_factory) -> None:
+    """A container with no local log resumes from run.checkpoint.load: no sequence number is reused."""
+    deploy = deploy_tool()
+    first = harness_factory(
+        scripted({"tool_calls": [{"name": "deploy", "arguments": {}}]}, {"text": "ok"}), [deploy]
+    )
+    run_id, state = await suspended(first)
+    last = first.log.last_sequence(run_id)
+    lease = await first.control.bump_lease(run_id)
+    await first.control.run_checkpoint_save(
+        c.RunCheckpointSaveParams(
+            run_id=run_id,
+            lease_version=lease,
+            version=state.checkpoint_version,
+            state=state.model_dump(mode="json"),
+        )
+    )
+    second = harness_factory(first.model, [deploy])
+    second.manager.control = first.control  # the same platform, a different container (empty local log)
+    from agent.runtime.manager import StartRequest
+
+    await second.manager.start(StartRequest(run_id=run_id, lease_version=lease))
+    resumed = await second.wait(run_id)
+    assert resumed.status == "suspended" and resumed.pending[0].id == state.pending[0].id
+    new_events = second.events(run_id)
+    assert new_events and new_events[0].sequence == last + 1
