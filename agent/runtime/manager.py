@@ -430,16 +430,25 @@ class RunManager:
             del self.runs[run_id]
 
     async def _fail_early(self, handle: RunHandle, message: str) -> None:
-        """A run that failed before its loop started still gets exactly one terminal event."""
+        """A run that failed before its loop started still gets exactly one terminal event, and the control
+        plane hears of it (`run.complete`), so no run is left running anywhere."""
         state = handle.state
         if state is None:
-            self.log.append(
-                handle.run_id,
-                "run.failed",
-                {"error": {"kind": "bootstrap", "message": message}},
-                key="terminal",
-            )
+            error = {"kind": "bootstrap", "message": message}
+            self.log.append(handle.run_id, "run.failed", {"error": error}, key="terminal")
             await self.log.commit()
+            try:
+                await handle.control.run_complete(
+                    c.RunCompleteParams(
+                        run_id=handle.run_id,
+                        lease_version=handle.lease_version,
+                        status="failed",
+                        error=error,
+                        reason="bootstrap",
+                    )
+                )
+            except BridgeError as exc:
+                logger.warning("run.complete failed for %s: %s", handle.run_id, exc.name)
             return
         if not state.terminal:
             state.status = "failed"
@@ -447,6 +456,7 @@ class RunManager:
             self.log.append(handle.run_id, "run.failed", {"error": state.error}, key="terminal")
             self.checkpoints.save(state)
             await self.log.commit()
+            await self._complete(handle, state)
 
     # --- verbs --------------------------------------------------------------------------------------------
     def get(self, run_id: str) -> RunHandle:

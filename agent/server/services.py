@@ -89,6 +89,7 @@ class Services:
     forwarding: EventForwarding
     models: ModelFactory
     memory: MemoryHost | None = None
+    remote_planes: dict[tuple[str, str | None], ControlPlaneBase] = field(default_factory=dict)
     official_skills: list[Skill] = field(default_factory=list)
     metrics: RunMetrics | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -117,10 +118,16 @@ class Services:
         log.add_publisher(bus.publish)
         models = ModelFactory(settings)
 
+        remote_planes: dict[tuple[str, str | None], ControlPlaneBase] = {}
+
         def control_factory(url: str, token: str | None) -> ControlPlaneBase:
+            """One client per (URL, token) a /start named, reused by its runs and closed at shutdown."""
             from control_bridge.client import RpcControlPlane
 
-            return RpcControlPlane(url, token)
+            key = (url, token)
+            if key not in remote_planes:
+                remote_planes[key] = RpcControlPlane(url, token)
+            return remote_planes[key]
 
         manager = RunManager(
             config=ManagerConfig(
@@ -149,6 +156,7 @@ class Services:
             forwarding=forwarding,
             models=models,
         )
+        services.remote_planes = remote_planes
         services.memory = MemoryHost(data_dir, settings.memory_embedder)
         services.official_skills = load_official_catalog()
         manager.run_context = RunContextFactory(
@@ -246,5 +254,7 @@ class Services:
         if self.memory is not None:
             await self.memory.aclose()
         await self.control.aclose()
+        for plane in self.remote_planes.values():
+            await plane.aclose()
         await self.models.aclose()
         self.db.close()

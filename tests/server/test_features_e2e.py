@@ -196,3 +196,14 @@ def test_memory_from_a_real_run_with_provenance(server: Server, tmp_path: Path) 
     outputs = [e["data"] for e in events2 if e["type"] == "tool.result"]
     assert outputs[0]["ok"] and "zebra" in outputs[0]["output"].lower()
     assert outputs[1]["ok"] and run_id in outputs[1]["output"] and "call_0_0" in outputs[1]["output"]
+
+
+def test_a_run_whose_model_cannot_be_built_fails_everywhere(server: Server) -> None:
+    """anthropic: without a key fails before the loop: one terminal event here, run.complete at the plane."""
+    events = run_to_end(server, {"input": "hi", "model": "anthropic:claude-test"})
+    assert [e["type"] for e in events].count("run.failed") == 1 and events[-1]["type"] == "run.failed"
+    assert "ANTHROPIC_API_KEY" in events[-1]["data"]["error"]["message"]
+    from tests.server.test_runs import control_plane_view
+
+    _, record = control_plane_view(server, events[-1]["runId"])
+    assert record.status == "failed"
