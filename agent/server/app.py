@@ -58,6 +58,14 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
             logger.warning(
                 "DEV MODE: no authentication, serving 127.0.0.1 only. Never use --dev in production."
             )
+        if svc.is_language_model:
+            logger.info("model: %s", svc.model_name)
+        else:
+            logger.warning(
+                "model: %s (no language model is configured: runs answer with the built-in local runner; "
+                "set MODEL to use one)",
+                svc.model_name,
+            )
         app.state.services = svc
         app.state.methods = build_methods(svc)
         await svc.start()
