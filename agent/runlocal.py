@@ -6,7 +6,7 @@ import json
 import sys
 
 from agent.events.types import TERMINAL_TYPES, Event
-from agent.runtime.manager import StartRequest
+from agent.runtime.requests import StartRequest
 from agent.server.services import Services
 from agent.settings import Settings
 

@@ -184,7 +184,7 @@ class Harness:
         )
 
     async def one(self, i: int) -> str:
-        from agent.runtime.manager import StartRequest
+        from agent.runtime.requests import StartRequest
 
         result = await self.manager.start(StartRequest(input=f"bench {i}", model="scripted:bench"))
         handle = self.manager.runs[result.run_id]

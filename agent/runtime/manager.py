@@ -10,19 +10,25 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from typing import Any
 
 from agent.events.log import RunLog
 from agent.logs import run_context
 from agent.models.base import ModelClient
-from agent.models.types import Message, TextPart, ToolResultPart, ToolUsePart
+from agent.models.types import ToolResultPart
 from agent.runtime.checkpoints import CheckpointStore
+from agent.runtime.history import history_to_transcript
 from agent.runtime.loop import PromptBuilder, RunDeps, RunLoop, transcript_for_complete
 from agent.runtime.policy import PolicyOverride, RunPolicy, apply_override, from_config
 from agent.runtime.remote_checkpoints import RemoteCheckpoints
+from agent.runtime.requests import (
+    ClarificationAnswer,
+    ConfirmationDecision,
+    ContinueRequest,
+    RunError,
+    StartRequest,
+    StartResult,
+)
 from agent.runtime.state import PendingAwait, RunState
 from agent.runtime.templates import Templates
 from agent.tools.registry import ToolRegistry
@@ -34,73 +40,6 @@ from control_bridge.protocol import ControlPlaneBase
 logger = logging.getLogger(__name__)
 
 MAX_FINISHED_IN_MEMORY = 1000
-
-
-class RunError(Exception):
-    """A request about a run that cannot be honoured; `code` is the JSON-RPC / HTTP mapping key."""
-
-    def __init__(
-        self, code: Literal["not_found", "conflict", "invalid", "capacity"], message: str, **data: Any
-    ):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.data = data
-
-
-class StartRequest(BaseModel):
-    """`POST /start` and `run.start` params (camelCase on the wire)."""
-
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
-
-    run_id: str | None = Field(default=None, min_length=1, max_length=256, pattern=r"^[A-Za-z0-9_.:\-]+$")
-    session_id: str | None = Field(default=None, max_length=256)
-    worker_id: str | None = Field(default=None, max_length=256)
-    service_id: str | None = Field(default=None, max_length=256)
-    model: str | None = Field(default=None, max_length=512)
-    lease_version: int | None = Field(default=None, ge=0)
-    control_rpc_base_url: str | None = Field(default=None, max_length=2048)
-    control_rpc_token: str | None = Field(default=None, max_length=4096, repr=False)
-    input: str | None = Field(default=None, min_length=1, max_length=1_000_000)
-    thread_id: str | None = Field(default=None, min_length=1, max_length=256)
-    space_id: str | None = Field(default=None, min_length=1, max_length=256)
-    agent_type: str | None = Field(default=None, max_length=128)
-    labels: dict[str, str] = Field(default_factory=dict)
-    locale: str | None = Field(default=None, max_length=32)
-    config: c.RunConfigResult | None = None
-
-
-class StartResult(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
-
-    accepted: bool = True
-    run_id: str
-    duplicate: bool | None = None
-    replaced: bool | None = None
-
-
-class ContinueRequest(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
-
-    run_id: str = Field(min_length=1)
-    await_id: str = Field(min_length=1)
-    decision: dict[str, Any]
-
-
-class ConfirmationDecision(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
-
-    approved: bool
-    requested_by: str = Field(min_length=1)
-    reason: str | None = None
-    labels: dict[str, str] = Field(default_factory=dict)
-    metadata: dict[str, Any] = Field(default_factory=dict)
-
-
-class ClarificationAnswer(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    answer: str = Field(min_length=1)
 
 
 RunContextFactory = Callable[[RunState, ControlPlaneBase, list[c.RemoteTool]], Awaitable["RunExtras"]]
@@ -601,30 +540,3 @@ class RunManager:
             task.cancel()
         if tasks:
             await asyncio.wait(tasks, timeout=grace_s)
-
-
-def history_to_transcript(messages: list[c.HistoryMessage], run_input: str) -> list[Message]:
-    """Prior thread messages become transcript messages; the run's input is the last user message."""
-    out: list[Message] = []
-    for m in messages:
-        if m.role == "system":
-            continue
-        if m.role == "tool":
-            if m.tool_call_id and out and out[-1].role in ("assistant", "tool"):
-                part = ToolResultPart(tool_use_id=m.tool_call_id, content=m.content)
-                if out[-1].role == "tool":
-                    out[-1].parts.append(part)
-                else:
-                    out.append(Message(role="tool", parts=[part]))
-            continue
-        parts: list[Any] = [TextPart(text=m.content)] if m.content else []
-        if m.role == "assistant":
-            parts += [ToolUsePart(id=t.id, name=t.name, arguments=t.arguments) for t in m.tool_calls]
-        if parts:
-            out.append(Message(role=m.role, parts=parts))
-    # Drop a trailing assistant tool call that history never answered: the transcript must stay valid.
-    while out and out[-1].role == "assistant" and out[-1].tool_uses:
-        out.pop()
-    if run_input and not (out and out[-1].role == "user" and out[-1].text_content == run_input):
-        out.append(Message.text("user", run_input))
-    return out

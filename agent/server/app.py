@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import ValidationError
 
 from agent.events.types import profile_types
-from agent.runtime.manager import RunError, StartRequest
+from agent.runtime.requests import RunError, StartRequest
 from agent.server.auth import check_request
 from agent.server.rpc_methods import build_methods, health
 from agent.server.services import Services

@@ -8,8 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from agent.events.types import profile_types
-from agent.runtime.manager import ContinueRequest, RunError, RunHandle, StartRequest
+from agent.runtime.manager import RunHandle
 from agent.runtime.policy import PolicyOverride
+from agent.runtime.requests import ContinueRequest, RunError, StartRequest
 from control_bridge.errors import BridgeError, Conflict, InvalidParams, NotFound, Unavailable
 from control_bridge.jsonrpc import MethodTable
 

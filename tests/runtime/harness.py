@@ -15,8 +15,9 @@ from agent.events.types import Event
 from agent.localdb import LocalDB
 from agent.models.base import ModelClient
 from agent.runtime.checkpoints import CheckpointStore
-from agent.runtime.manager import ManagerConfig, RunExtras, RunManager, StartRequest
+from agent.runtime.manager import ManagerConfig, RunExtras, RunManager
 from agent.runtime.policy import RunPolicy
+from agent.runtime.requests import StartRequest
 from agent.runtime.state import RunState
 from agent.tools.spec import ToolSpec
 from control_bridge import contract as c

@@ -11,8 +11,8 @@ import pytest
 from pydantic import ValidationError
 
 from agent.models.scripted import Script, ScriptedModel
-from agent.runtime.manager import ContinueRequest, RunError
 from agent.runtime.policy import PolicyOverride
+from agent.runtime.requests import ContinueRequest, RunError
 from agent.tools.builtin import AskUserTool
 from agent.tools.registry import RemoteToolAdapter
 from control_bridge import contract as c
@@ -263,7 +263,7 @@ async def test_resume_from_the_control_planes_checkpoint_continues_the_numbering
     )
     second = harness_factory(first.model, [deploy])
     second.manager.control = first.control  # the same platform, a different container (empty local log)
-    from agent.runtime.manager import StartRequest
+    from agent.runtime.requests import StartRequest
 
     await second.manager.start(StartRequest(run_id=run_id, lease_version=lease))
     resumed = await second.wait(run_id)

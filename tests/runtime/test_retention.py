@@ -31,7 +31,7 @@ async def test_prunes_old_and_excess_finished_runs_only(harness_factory) -> None
 
 async def test_finished_runs_leave_memory_but_stay_duplicates(harness_factory, monkeypatch) -> None:
     from agent.runtime import manager as manager_module
-    from agent.runtime.manager import StartRequest
+    from agent.runtime.requests import StartRequest
 
     monkeypatch.setattr(manager_module, "MAX_FINISHED_IN_MEMORY", 2)
     h = harness_factory(model())
