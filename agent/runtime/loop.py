@@ -85,6 +85,8 @@ class RunDeps:
     templates: Templates
     build_prompt: PromptBuilder | None = None
     heartbeat_interval_s: float = 15.0
+    report_complete: Callable[[RunState], Awaitable[None]] | None = None
+    """Sends run.complete before the terminal event is logged (see `_finish`)."""
     remote: RemoteCheckpoints | None = None
     """Mirrors checkpoints to the control plane (None with the embedded one, which shares DATA_DIR)."""
 
@@ -532,13 +534,17 @@ class RunLoop:
         s = self.state
         if s.terminal:
             return
+        if error is None and status == "failed":
+            error = {"kind": reason, "message": reason}
+        if self.deps.report_complete is not None:
+            # The control plane hears first (it records the answer in the thread); only then is the terminal
+            # event logged, so a client that sees it and sends the next message finds this answer in the
+            # history. A crash in between resumes into _finish again, and run.complete is idempotent.
+            final = s.model_copy(update={"status": status, "reason": reason, "error": error, "pending": []})
+            await self.deps.report_complete(final)
         s.status = status  # type: ignore[assignment]
         s.reason = reason
-        s.error = (
-            error
-            if error is not None
-            else ({"kind": reason, "message": reason} if status == "failed" else None)
-        )
+        s.error = error
         s.pending = []
         self.set_phase(status)
         data: dict[str, Any]

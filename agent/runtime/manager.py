@@ -7,6 +7,7 @@ is bootstrapped from the control plane, and everything it does is in the local r
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -209,8 +210,8 @@ class RunManager:
         try:
             state = handle.state or await self._prepare(handle, session_hint)
             handle.state = state
-            if state.terminal:
-                await self._complete(handle, state)
+            if state.terminal:  # finished before a restart: make sure the control plane knows
+                await self._complete(handle, state, report=True)
                 return
             loop = await self._make_loop(handle, state)
             handle.loop = loop
@@ -324,22 +325,23 @@ class RunManager:
             templates=self.templates,
             build_prompt=extras.build_prompt,
             heartbeat_interval_s=self.config.heartbeat_interval_s,
+            report_complete=functools.partial(self._report, handle),
             remote=remote,
         )
         return RunLoop(state, deps)
 
-    async def _complete(self, handle: RunHandle, state: RunState) -> None:
-        ref = {"run_id": state.run_id, "lease_version": state.lease_version}
+    async def _report(self, handle: RunHandle, state: RunState) -> None:
+        """run.complete, after every event logged so far has reached the control plane."""
         if self.forwarding is not None:
             if not self.forwarding.attached(state.run_id):
                 self.forwarding.attach(state.run_id, handle.control, state.lease_version)
                 await self.forwarding.publish(self.log.read(state.run_id, after=0, limit=1_000_000))
             await self.forwarding.flush(state.run_id)
-            await self.forwarding.detach(state.run_id)
         try:
             await handle.control.run_complete(
                 c.RunCompleteParams(
-                    **ref,
+                    run_id=state.run_id,
+                    lease_version=state.lease_version,
                     status=state.status,
                     output=state.output,
                     error=state.error,
@@ -350,6 +352,15 @@ class RunManager:
             )
         except BridgeError as exc:
             logger.warning("run.complete failed for %s: %s", state.run_id, exc.name)
+
+    async def _complete(self, handle: RunHandle, state: RunState, *, report: bool) -> None:
+        """After the terminal event: (report,) forward the rest, release remote resources, forget the run."""
+        ref = {"run_id": state.run_id, "lease_version": state.lease_version}
+        if report:
+            await self._report(handle, state)
+        if self.forwarding is not None:
+            await self.forwarding.flush(state.run_id)
+            await self.forwarding.detach(state.run_id)
         try:
             await handle.control.tools_cleanup(c.ToolsCleanupParams(**ref))
         except BridgeError:
@@ -395,7 +406,7 @@ class RunManager:
             self.log.append(handle.run_id, "run.failed", {"error": state.error}, key="terminal")
             self.checkpoints.save(state)
             await self.log.commit()
-            await self._complete(handle, state)
+            await self._complete(handle, state, report=True)
 
     # --- verbs --------------------------------------------------------------------------------------------
     def get(self, run_id: str) -> RunHandle:
@@ -523,7 +534,7 @@ class RunManager:
         run_context.set({"runId": loop.state.run_id, "sessionId": loop.state.session_id})
         await loop.run()
         if loop.state.terminal:
-            await self._complete(handle, loop.state)
+            await self._complete(handle, loop.state, report=False)
         elif loop.remote is not None:  # suspended: the control plane must hold the newest state
             await loop.remote.settle(loop.state)
 

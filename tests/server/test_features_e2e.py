@@ -207,3 +207,23 @@ def test_a_run_whose_model_cannot_be_built_fails_everywhere(server: Server) -> N
 
     _, record = control_plane_view(server, events[-1]["runId"])
     assert record.status == "failed"
+
+
+def test_second_run_in_a_thread_sees_the_first(server: Server, model_server: ModelServer) -> None:
+    model_server.script(
+        [Reply(text="Paris is the capital of France."), Reply(text="About 2.1 million people.")]
+    )
+    model = f"openai-compatible:fake@{model_server.url}"
+    first = run_to_end(
+        server, {"input": "What is the capital of France?", "model": model, "threadId": "thr-geo"}
+    )
+    assert first[-1]["type"] == "run.completed"
+    second = run_to_end(server, {"input": "And its population?", "model": model, "threadId": "thr-geo"})
+    assert second[-1]["data"]["output"] == "About 2.1 million people."
+    sent = model_server.requests[1].body["messages"]
+    contents = [(m["role"], m.get("content")) for m in sent if m["role"] != "system"]
+    assert contents == [
+        ("user", "What is the capital of France?"),
+        ("assistant", "Paris is the capital of France."),
+        ("user", "And its population?"),
+    ]
