@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -92,7 +94,8 @@ class Services:
     remote_planes: dict[tuple[str, str | None], ControlPlaneBase] = field(default_factory=dict)
     official_skills: list[Skill] = field(default_factory=list)
     metrics: RunMetrics | None = None
-    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    tracer: Any = None
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -172,9 +175,9 @@ class Services:
         bus.subscribe(services._ingest)
         services.metrics = RunMetrics(active_runs=lambda: manager.active)
         bus.subscribe(services.metrics.on_event)
-        tracer = make_tracer(settings.otel_endpoint)
-        if tracer is not None:
-            bus.subscribe(tracer)
+        services.tracer = make_tracer(settings.otel_endpoint)
+        if services.tracer is not None:
+            bus.subscribe(services.tracer)
         return services
 
     @property
@@ -189,10 +192,16 @@ class Services:
         """Work that needs the running event loop: background housekeeping."""
         if self.embedded is not None:
             self.embedded.start()
-        self._tasks.append(asyncio.create_task(self._retention_loop(), name="retention"))
-        self._tasks.append(asyncio.create_task(self._wal_loop(), name="wal-checkpoint"))
+        self._spawn(self._retention_loop(), "retention")
+        self._spawn(self._wal_loop(), "wal-checkpoint")
         if self.memory is not None:
             self.memory.start()
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        """Background work owned by the server; finished tasks leave the set, the rest are cancelled at close."""
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def _ingest(self, event: Event) -> None:
         """Hook-bus subscriber: every run event becomes memory (never blocking the loop)."""
@@ -217,7 +226,7 @@ class Services:
             except Exception:
                 logger.exception("distilling run %s failed", state.run_id)
 
-        self._tasks.append(asyncio.create_task(distill(), name=f"distill-{state.run_id}"))
+        self._spawn(distill(), f"distill-{state.run_id}")
 
     async def _wal_loop(self) -> None:
         """Autocheckpoint is off (it would fsync inside a COMMIT on the event loop); fold the WAL here."""
@@ -247,7 +256,7 @@ class Services:
         return operator_methods(self)
 
     async def aclose(self) -> None:
-        for task in self._tasks:
+        for task in list(self._tasks):
             task.cancel()
         await self.manager.shutdown(self.settings.shutdown_grace_s)
         await self.forwarding.aclose()
@@ -257,4 +266,6 @@ class Services:
         for plane in self.remote_planes.values():
             await plane.aclose()
         await self.models.aclose()
+        if self.tracer is not None:
+            self.tracer.shutdown()  # flushes the spans still buffered
         self.db.close()
