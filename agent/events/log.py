@@ -17,6 +17,8 @@ from agent.events.types import Event
 from agent.localdb import LocalDB
 
 Publisher = Callable[[list[Event]], Awaitable[None]]
+_encode = json.JSONEncoder(default=str).encode
+"""One encoder for every event (json.dumps with options would build a new one per call)."""
 
 
 class RunLog:
