@@ -136,3 +136,19 @@ def test_duplicate_run_id_is_acknowledged_not_run_twice(server: Server, tmp_path
     assert second.json() == {"accepted": True, "runId": "dup-1", "duplicate": True}
     events = read_sse(server.client, "/runs/dup-1/events?profile=debug", headers=server.auth)
     assert sum(e["event"] == "run.started" for e in events) == 1
+
+
+def test_metrics_count_a_finished_run(server: Server, tmp_path: Path) -> None:
+    model = write_script(tmp_path / "s.json", TOOL_SCRIPT)
+    run_id = server.client.post("/start", json={"input": "6*7", "model": model}, headers=server.auth).json()[
+        "runId"
+    ]
+    read_sse(server.client, f"/runs/{run_id}/events", headers=server.auth)
+    text = server.client.get("/metrics").text
+    assert 'agent_runs_finished_total{status="completed"} 1.0' in text
+    assert 'agent_tool_calls_total{outcome="ok",tool="calculator"} 1.0' in text
+    deadline = time.monotonic() + 5  # the run's task tidies up (tools.cleanup) just after its terminal event
+    while "agent_active_runs 0.0" not in text and time.monotonic() < deadline:
+        time.sleep(0.02)
+        text = server.client.get("/metrics").text
+    assert "agent_active_runs 0.0" in text
