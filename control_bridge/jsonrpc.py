@@ -73,6 +73,9 @@ async def _dispatch_one(member: Any, methods: Mapping[str, Any]) -> dict[str, An
     error = response.get("error")
     if isinstance(error, dict) and error.get("code") == INVALID_REQUEST:
         response["error"] = {"code": INVALID_REQUEST, "message": "Invalid Request"}
+        request_id = member.get("id")
+        if isinstance(request_id, str | int | float) and not isinstance(request_id, bool):
+            response["id"] = request_id  # the id was readable: answer to it (spec §5)
     return response
 
 

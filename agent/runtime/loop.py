@@ -51,6 +51,11 @@ FINALIZE_NOTES = {
 }
 
 
+class RunDetached(Exception):
+    """Control-flow signal: the process is shutting down; the run stops at a boundary, checkpointed, and
+    resumes elsewhere by lease (not a terminal state)."""
+
+
 class RunStopped(Exception):
     """Control-flow signal: the run stops now with this status and reason (not an error)."""
 
@@ -100,6 +105,7 @@ class RunLoop:
         self._resumed = asyncio.Event()
         self._task: asyncio.Task[Any] | None = None
         self._in_model_call = False
+        self._detach = False
         self._active_since: float | None = None
         self._last_cancel_poll = 0.0
         self._model = EventEmittingModel(deps.model, self._emit_model_event)
@@ -110,6 +116,13 @@ class RunLoop:
             self._cancel_reason = reason
         if self._in_model_call and self._task is not None:
             self._task.cancel()  # interrupts the in-flight model call; the loop turns it into a stop
+        self._resumed.set()
+
+    def request_detach(self) -> None:
+        """Shutdown: stop at the next boundary; an in-flight model call (no side effects) is interrupted."""
+        self._detach = True
+        if self._in_model_call and self._task is not None:
+            self._task.cancel()
         self._resumed.set()
 
     def request_pause(self) -> None:
@@ -154,10 +167,15 @@ class RunLoop:
         s = self.state
         self._active_since = time.monotonic()
         self._last_cancel_poll = self._active_since
+        if s.terminal:
+            return s
         self._task = asyncio.current_task()
+        if s.status == "paused":  # paused is durable: a restart or a new lease does not resume it
+            self._pause = True
+            self._resumed.clear()
         heartbeat = asyncio.create_task(self._heartbeat())
         try:
-            if s.status != "running":
+            if s.status not in ("running", "paused"):
                 s.status = "running"
                 if s.phase == "awaiting":
                     self.set_phase("executing_tools")
@@ -173,6 +191,9 @@ class RunLoop:
                     await self._finish("completed")
                     return s
                 await self._model_step()
+        except RunDetached:
+            await self.boundary()
+            return s
         except RunStopped as stop:
             await self._finish(stop.status, reason=stop.reason, error=stop.error)
         except LeaseLost:
@@ -212,6 +233,8 @@ class RunLoop:
                 logger.warning("run.isCancelled failed for %s: %s", self.state.run_id, exc.name)
         if self._cancel_reason is not None:
             raise RunStopped("canceled", self._cancel_reason)
+        if self._detach:
+            raise RunDetached()
         if self._pause:
             await self._paused()
 
@@ -221,17 +244,20 @@ class RunLoop:
 
     async def _paused(self) -> None:
         s = self.state
-        s.status = "paused"
-        self.emit("run.paused", {"phase": s.phase})
-        await self.boundary()
-        if self.deps.remote is not None:
-            await self.deps.remote.settle(s)
+        if s.status != "paused":  # (already paused when resumed from a paused checkpoint)
+            s.status = "paused"
+            self.emit("run.paused", {"phase": s.phase})
+            await self.boundary()
+            if self.deps.remote is not None:
+                await self.deps.remote.settle(s)
         self._account_time()
         self._active_since = None  # suspended time does not count against the budget
         await self._resumed.wait()
         self._active_since = time.monotonic()
         if self._cancel_reason is not None:
             raise RunStopped("canceled", self._cancel_reason)
+        if self._detach:
+            raise RunDetached()
         s.status = "running"
         self.emit("run.resumed", {"phase": s.phase})
         await self.deps.log.commit()
@@ -266,6 +292,7 @@ class RunLoop:
     async def _request(self, finalizing: bool) -> ModelRequest:
         s = self.state
         tools = [] if finalizing else self.deps.registry.definitions(exclude=s.removed_tools)
+        s.removed_tools = []  # `replan` takes a tool away for the next turn only
         reminder = self._reminder()
         if finalizing and s.finalize_reason:
             reminder = (
@@ -312,6 +339,9 @@ class RunLoop:
             if self._cancel_reason is not None and self._task is not None:
                 self._task.uncancel()
                 raise RunStopped("canceled", self._cancel_reason) from None
+            if self._detach and self._task is not None:
+                self._task.uncancel()
+                raise RunDetached() from None
             raise
         except Exception as exc:
             if self._cancel_reason is not None:

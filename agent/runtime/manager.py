@@ -76,6 +76,12 @@ class RunHandle:
     model: str | None = None
     created: bool = False
     """Created by this process a moment ago: there is no checkpoint anywhere to look for."""
+    cancel_reason: str | None = None
+    """A cancel that arrived before the loop existed; the loop is told as soon as it is made."""
+
+    @property
+    def live(self) -> bool:
+        return self.task is not None and not self.task.done()
 
 
 class RunManager:
@@ -105,6 +111,8 @@ class RunManager:
         self.create_run = create_run
         self.on_finished = on_finished
         self.forwarding = forwarding
+        self.release_control: Callable[[ControlPlaneBase], Awaitable[None]] | None = None
+        """Closes a per-run control-plane client once no live run uses it."""
         self.override: PolicyOverride | None = None
         self.runs: dict[str, RunHandle] = {}
         self.accepting = True
@@ -134,6 +142,14 @@ class RunManager:
                 if req.lease_version is not None and req.lease_version > known.lease_version:
                     await self._replace(known, req.lease_version)
                     return StartResult(run_id=known.run_id, replaced=True)
+                unfinished = known.state is None or not known.state.terminal
+                if not known.live and unfinished and known.state is not None:
+                    # Known only from its checkpoint (e.g. after a restart, a reader asked first): drive it.
+                    if self.active >= self.config.max_concurrent_runs:
+                        raise RunError(
+                            "capacity", "at capacity", active=self.active, max=self.config.max_concurrent_runs
+                        )
+                    known.task = asyncio.create_task(self._drive(known), name=known.run_id)
                 return StartResult(run_id=known.run_id, duplicate=True)
             if self.active >= self.config.max_concurrent_runs:
                 raise RunError(
@@ -215,6 +231,8 @@ class RunManager:
                 return
             loop = await self._make_loop(handle, state)
             handle.loop = loop
+            if handle.cancel_reason is not None:  # canceled while it was being set up
+                loop.request_cancel(handle.cancel_reason)
             await self._run_loop(handle, loop)
         except asyncio.CancelledError:
             raise
@@ -229,15 +247,23 @@ class RunManager:
     async def _prepare(self, handle: RunHandle, session_hint: str | None) -> RunState:
         ref = {"run_id": handle.run_id, "lease_version": handle.lease_version}
         saved = None if handle.created else self.checkpoints.load(handle.run_id)
+        if not handle.created and (saved is None or not getattr(handle.control, "in_process", False)):
+            # Another container may have taken the run further since this one last held it: the newer
+            # checkpoint wins (an older one would repeat steps and reuse event numbers).
+            remote = await handle.control.run_checkpoint_load(c.RunCheckpointLoadParams(**ref))
+            if remote.state is not None:
+                theirs = RunState.model_validate(remote.state)
+                if saved is None or (theirs.lease_version, theirs.step, theirs.checkpoint_version) > (
+                    saved.lease_version,
+                    saved.step,
+                    saved.checkpoint_version,
+                ):
+                    saved = theirs
+                    self.log.continue_after(handle.run_id, saved.last_sequence)
         if saved is not None and self.forwarding is not None:
             # The control plane may have missed events committed just before a crash: resend (it de-duplicates).
             self.forwarding.attach(handle.run_id, handle.control, handle.lease_version or saved.lease_version)
             await self.forwarding.publish(self.log.read(handle.run_id, after=0, limit=1_000_000))
-        if saved is None and not handle.created:
-            remote = await handle.control.run_checkpoint_load(c.RunCheckpointLoadParams(**ref))
-            if remote.state is not None:
-                saved = RunState.model_validate(remote.state)
-                self.log.continue_after(handle.run_id, saved.last_sequence)
         if saved is not None:
             saved.lease_version = handle.lease_version or saved.lease_version
             if not saved.terminal:
@@ -361,6 +387,12 @@ class RunManager:
         if self.forwarding is not None:
             await self.forwarding.flush(state.run_id)
             await self.forwarding.detach(state.run_id)
+        if handle.control is not self.control and self.release_control is not None:
+            others = [
+                h for h in self.runs.values() if h is not handle and h.control is handle.control and h.live
+            ]
+            if not others:
+                await self.release_control(handle.control)
         try:
             await handle.control.tools_cleanup(c.ToolsCleanupParams(**ref))
         except BridgeError:
@@ -385,8 +417,13 @@ class RunManager:
         state = handle.state
         if state is None:
             error = {"kind": "bootstrap", "message": message}
+            if self.forwarding is not None:
+                self.forwarding.attach(handle.run_id, handle.control, handle.lease_version)
             self.log.append(handle.run_id, "run.failed", {"error": error}, key="terminal")
             await self.log.commit()
+            if self.forwarding is not None:
+                await self.forwarding.flush(handle.run_id)
+                await self.forwarding.detach(handle.run_id)
             try:
                 await handle.control.run_complete(
                     c.RunCompleteParams(
@@ -428,14 +465,15 @@ class RunManager:
         state = handle.state
         if state is not None and state.terminal:
             return handle
-        if handle.loop is not None and handle.task is not None and not handle.task.done():
-            handle.loop.request_cancel(reason)
+        if handle.live:
+            handle.cancel_reason = handle.cancel_reason or reason
+            if handle.loop is not None:
+                handle.loop.request_cancel(reason)
+            assert handle.task is not None
             await asyncio.wait({handle.task}, timeout=10)
-        elif state is not None:  # suspended or paused-without-task: finish it here
-            loop = await self._make_loop(handle, state)
-            loop.request_cancel(reason)
-            handle.loop = loop
-            handle.task = asyncio.create_task(self._run_loop(handle, loop))
+        elif state is not None:  # suspended, or known only from its checkpoint: finish it here
+            handle.cancel_reason = reason
+            handle.task = asyncio.create_task(self._drive(handle), name=run_id)
             await asyncio.wait({handle.task}, timeout=10)
         return handle
 
@@ -459,6 +497,13 @@ class RunManager:
         if state is None or state.status != "suspended" or not state.pending:
             raise RunError("conflict", f"run {req.run_id} is not waiting for an answer")
         first = state.pending[0]
+        if len(state.pending) == 1 and not handle.live and self.active >= self.config.max_concurrent_runs:
+            raise RunError(
+                "capacity",
+                "at capacity: answer again when a run finishes (nothing was recorded)",
+                active=self.active,
+                max=self.config.max_concurrent_runs,
+            )
         if req.await_id != first.id:
             if any(p.id == req.await_id for p in state.pending):
                 raise RunError("conflict", f"answer {first.id} first: awaits are answered in order")
@@ -498,16 +543,10 @@ class RunManager:
         self.checkpoints.save(state)
         await self.log.commit()
         if not state.pending:
-            if self.active >= self.config.max_concurrent_runs:
-                raise RunError(
-                    "capacity",
-                    "at capacity; the answer is recorded, continue later",
-                    active=self.active,
-                    max=self.config.max_concurrent_runs,
-                )
-            loop = await self._make_loop(handle, state)
-            handle.loop = loop
-            handle.task = asyncio.create_task(self._run_loop(handle, loop), name=state.run_id)
+            if handle.live:  # the suspended loop may still be settling its last checkpoint
+                assert handle.task is not None
+                await asyncio.wait({handle.task}, timeout=30)
+            handle.task = asyncio.create_task(self._drive(handle), name=state.run_id)
         return handle
 
     def _answer(self, state: RunState, item: PendingAwait, content: str, **flags: bool) -> None:
@@ -533,10 +572,10 @@ class RunManager:
         # Every log record written by this task carries the run's ids (the context is per task).
         run_context.set({"runId": loop.state.run_id, "sessionId": loop.state.session_id})
         await loop.run()
+        if loop.remote is not None:  # the control plane must hold the newest state, final ones included
+            await loop.remote.settle(loop.state)
         if loop.state.terminal:
             await self._complete(handle, loop.state, report=False)
-        elif loop.remote is not None:  # suspended: the control plane must hold the newest state
-            await loop.remote.settle(loop.state)
 
     def status(self, handle: RunHandle) -> str:
         if handle.state is not None:
@@ -544,10 +583,17 @@ class RunManager:
         return "pending"
 
     async def shutdown(self, grace_s: float) -> None:
-        """SIGTERM: stop admitting, let runs reach a checkpoint, then stop their tasks (they resume by lease)."""
+        """SIGTERM: stop admitting; each run stops at its next step boundary (an in-flight model call is
+        interrupted: it has no side effects) and checkpoints; whatever is still running after the grace
+        period is cancelled. The runs resume elsewhere by lease."""
         self.accepting = False
         tasks = [h.task for h in self.runs.values() if h.task is not None and not h.task.done()]
-        for task in tasks:
-            task.cancel()
+        for handle in self.runs.values():
+            if handle.live and handle.loop is not None:
+                handle.loop.request_detach()
         if tasks:
-            await asyncio.wait(tasks, timeout=grace_s)
+            _, pending = await asyncio.wait(tasks, timeout=grace_s)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=5)

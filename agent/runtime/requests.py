@@ -33,7 +33,7 @@ class StartRequest(BaseModel):
     service_id: str | None = Field(default=None, max_length=256)
     model: str | None = Field(default=None, max_length=512)
     lease_version: int | None = Field(default=None, ge=0)
-    control_rpc_base_url: str | None = Field(default=None, max_length=2048)
+    control_rpc_base_url: str | None = Field(default=None, max_length=2048, pattern=r"^https?://\S+$")
     control_rpc_token: str | None = Field(default=None, max_length=4096, repr=False)
     input: str | None = Field(default=None, min_length=1, max_length=1_000_000)
     thread_id: str | None = Field(default=None, min_length=1, max_length=256)

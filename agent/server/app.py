@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import ValidationError
 
@@ -20,12 +20,14 @@ from agent.server.rpc_methods import build_methods, health
 from agent.server.services import Services
 from agent.server.sse import stream_events
 from agent.settings import Settings
+from control_bridge.errors import BridgeError
 from control_bridge.jsonrpc import handle_jsonrpc
 
 logger = logging.getLogger("agent.server")
 
 MAX_START_BODY = 64 * 1024
 MAX_RPC_BODY = 4 * 1024 * 1024
+MAX_SEQUENCE = 2**63 - 1
 
 
 async def _read_body(request: Request, limit: int) -> bytes | JSONResponse:
@@ -108,6 +110,19 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
             return JSONResponse({"error": "invalid body", "detail": errors}, 400)
         try:
             result = await svc_of(request).manager.start(start)
+        except BridgeError as exc:  # the control plane refused (e.g. a runId it already has)
+            status = {
+                "conflict": 409,
+                "not_found": 404,
+                "unavailable": 503,
+                "rate_limited": 429,
+                "lease_lost": 409,
+                "unauthorized": 502,
+                "forbidden": 502,
+            }.get(exc.name, 400)
+            return JSONResponse(
+                {"error": f"the control plane refused the run ({exc.name})", "detail": exc.message}, status
+            )
         except RunError as exc:
             if exc.code == "capacity":
                 return JSONResponse({"error": exc.message, **exc.data}, 503, headers={"Retry-After": "5"})
@@ -128,7 +143,9 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         return Response(answer, media_type="application/json")
 
     @app.get("/runs/{run_id}/events")
-    async def get_events(request: Request, run_id: str, profile: str = "chat", after: int = 0) -> Response:
+    async def get_events(
+        request: Request, run_id: str, profile: str = "chat", after: int = Query(0, ge=0, le=MAX_SEQUENCE)
+    ) -> Response:
         if (refusal := denied(request)) is not None:
             return refusal
         svc = svc_of(request)
@@ -142,7 +159,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
             return JSONResponse({"error": "not found", "detail": f"no run {run_id!r} in this container"}, 404)
         last_id = request.headers.get("last-event-id", "")
         if last_id:
-            if not last_id.strip().isdigit():
+            if not last_id.strip().isdigit() or int(last_id) > MAX_SEQUENCE:
                 return JSONResponse(
                     {"error": "invalid Last-Event-ID", "detail": "must be a sequence number"}, 400
                 )

@@ -31,7 +31,7 @@ class CancelParams(RunIdParams):
 
 
 class EventsParams(RunIdParams):
-    after: int = Field(default=0, ge=0)
+    after: int = Field(default=0, ge=0, le=2**63 - 1)
     limit: int = Field(default=100, ge=1, le=1000)
     profile: str = "debug"
 

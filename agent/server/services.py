@@ -160,6 +160,14 @@ class Services:
             models=models,
         )
         services.remote_planes = remote_planes
+
+        async def release_control(plane: ControlPlaneBase) -> None:
+            for key, known in list(remote_planes.items()):
+                if known is plane:
+                    del remote_planes[key]
+                    await plane.aclose()
+
+        manager.release_control = release_control
         services.memory = MemoryHost(data_dir, settings.memory_embedder)
         services.official_skills = load_official_catalog()
         manager.run_context = RunContextFactory(

@@ -193,3 +193,30 @@ def test_capacity_refuses_exactly_one(tmp_path: Path) -> None:
             if r.status_code == 202:
                 events = read_sse(server.client, f"/runs/{r.json()['runId']}/events", headers=server.auth)
                 assert events[-2]["event"] == "run.completed"
+
+
+def test_start_maps_control_plane_refusals_and_bad_urls(server: Server, tmp_path: Path) -> None:
+    slow = write_script(tmp_path / "slow.json", [{"text": "done", "delay_ms": 2000}])
+    first = server.client.post(
+        "/start", json={"runId": "same-id", "input": "one", "model": slow}, headers=server.auth
+    )
+    assert first.status_code == 202
+    server.services.manager.runs.pop("same-id")  # as after a restart: unknown here, known to the plane
+    again = server.client.post("/start", json={"runId": "same-id", "input": "two"}, headers=server.auth)
+    assert again.status_code == 409 and "conflict" in again.json()["error"]
+    bad = server.client.post(
+        "/start", json={"runId": "x", "controlRpcBaseUrl": "not a url"}, headers=server.auth
+    )
+    assert bad.status_code == 400
+
+
+def test_absurd_sequence_numbers_are_client_errors(server: Server) -> None:
+    server.client.post("/start", json={"runId": "seq-run", "input": "hi"}, headers=server.auth)
+    huge = "9" * 25
+    sse = server.client.get("/runs/seq-run/events", headers={**server.auth, "Last-Event-ID": huge})
+    assert sse.status_code == 400
+    assert server.client.get(f"/runs/seq-run/events?after={huge}", headers=server.auth).status_code == 422
+    answer = rpc(
+        server.client, server.url, "run.events", {"runId": "seq-run", "after": int(huge)}, headers=server.auth
+    )
+    assert answer["error"]["code"] == -32602
