@@ -47,7 +47,7 @@ def test_sigterm_checkpoints_and_the_run_resumes(tmp_path: Path) -> None:
         time.sleep(0.7)
         began = time.monotonic()
         assert first.sigterm() == 0
-        assert time.monotonic() - began < 10
+        assert time.monotonic() - began < 5 + 10  # SHUTDOWN_GRACE_S (5 here) plus process teardown under load
         assert plane.admin("get_run", created.run_id).status not in ("completed", "failed", "canceled")
         lease = plane.admin("bump_lease", created.run_id)
         second = ContainerProc(data_dir, plane.url)
