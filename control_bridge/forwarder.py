@@ -128,7 +128,8 @@ class EventForwarder:
             if not urgent and wait > 0:
                 self._wake.clear()
                 try:
-                    await asyncio.wait_for(self._wake.wait(), wait)
+                    async with asyncio.timeout(wait):  # (wait_for would spawn a task per wake-up)
+                        await self._wake.wait()
                 except TimeoutError:
                     pass
                 continue
