@@ -47,7 +47,8 @@ class EventForwarding:
         if forwarder is None:
             return
         try:
-            await asyncio.wait_for(forwarder.flush(), timeout_s)
+            async with asyncio.timeout(timeout_s):
+                await forwarder.flush()
         except (BridgeError, TimeoutError) as exc:
             logger.warning("events of %s not all forwarded: %s", run_id, type(exc).__name__)
 
@@ -55,7 +56,8 @@ class EventForwarding:
         forwarder = self.forwarders.pop(run_id, None)
         if forwarder is not None:
             try:
-                await asyncio.wait_for(forwarder.aclose(), 5)
+                async with asyncio.timeout(5):
+                    await forwarder.aclose()
             except (BridgeError, TimeoutError):
                 pass
 
