@@ -30,8 +30,12 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    """One encoder for every row (json.dumps with options would build a new one per call)."""
+    return _ENCODER.encode(value)
 
 
 def _loads(text: str | None, default: Any = None) -> Any:

@@ -83,10 +83,7 @@ class RunLog:
             self._db.begin()
             self._db.conn.executemany(
                 "INSERT INTO events (run_id, sequence, key, type, data, ts) VALUES (?,?,?,?,?,?)",
-                [
-                    (e.run_id, e.sequence, e.key, e.type, json.dumps(e.data, default=str), e.ts)
-                    for e in events
-                ],
+                [(e.run_id, e.sequence, e.key, e.type, _encode(e.data), e.ts) for e in events],
             )
         return events
 

@@ -25,6 +25,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_S = 60.0
 MAX_RESULT_CHARS = 32_000
+_RESULT_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
 TRUNCATION_MARKER = "\n…[truncated: {dropped} more characters not shown]"
 
 
@@ -86,7 +87,7 @@ def validate_arguments(schema: dict[str, Any], arguments: dict[str, Any]) -> str
 
 def render_result(value: Any) -> str:
     """Serialises a tool result for the model; raises TypeError/ValueError on garbage."""
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, allow_nan=False)
+    text = value if isinstance(value, str) else _RESULT_ENCODER.encode(value)
     if len(text) > MAX_RESULT_CHARS:
         dropped = len(text) - MAX_RESULT_CHARS
         text = text[:MAX_RESULT_CHARS] + TRUNCATION_MARKER.format(dropped=dropped)
