@@ -85,4 +85,6 @@ def create_schema(db: sqlite_utils.Database) -> None:
     for name, (columns, pk) in _TABLES.items():
         db[name].create(columns, pk=pk, if_not_exists=True)  # type: ignore[union-attr]
     db["messages"].create_index(["thread_id", "id"], if_not_exists=True)  # type: ignore[union-attr]
+    # history() finds where a run's own messages start; without this it scans every message ever written.
+    db["messages"].create_index(["run_id"], if_not_exists=True)  # type: ignore[union-attr]
     db["runs"].create_index(["space_id", "created_at"], if_not_exists=True)  # type: ignore[union-attr]

@@ -44,6 +44,11 @@ async def test_create_and_bootstrap(plane: Plane) -> None:
         await plane.admin.create_run({"input": "again", "runId": "r1"})
 
 
+async def test_generated_run_ids_sort_by_creation(plane: Plane) -> None:
+    ids = [(await plane.admin.create_run({"input": f"m{i}"})).run_id for i in range(20)]
+    assert ids == sorted(ids) and len(set(ids)) == 20 and all(i.startswith("run_") for i in ids)
+
+
 async def test_unknown_run_is_not_found(plane: Plane) -> None:
     with pytest.raises(NotFound):
         await plane.control.run_bootstrap(c.RunBootstrapParams(run_id="nope"))
