@@ -221,6 +221,13 @@ class RunManager:
         handle.state = None
         handle.task = asyncio.create_task(self._drive(handle), name=handle.run_id)
 
+    def _forwarding(self, control: ControlPlaneBase) -> Any:
+        """The event forwarding for runs on `control`, or None: an in-process control plane shares DATA_DIR
+        with the run log, the one copy of the events (SSE and run.events serve them), so it gets no copies."""
+        if self.forwarding is None or getattr(control, "in_process", False):
+            return None
+        return self.forwarding
+
     # --- driving a run ------------------------------------------------------------------------------------
     async def _drive(self, handle: RunHandle, session_hint: str | None = None) -> None:
         try:
@@ -260,10 +267,11 @@ class RunManager:
                 ):
                     saved = theirs
                     self.log.continue_after(handle.run_id, saved.last_sequence)
-        if saved is not None and self.forwarding is not None:
+        forwarding = self._forwarding(handle.control)
+        if saved is not None and forwarding is not None:
             # The control plane may have missed events committed just before a crash: resend (it de-duplicates).
-            self.forwarding.attach(handle.run_id, handle.control, handle.lease_version or saved.lease_version)
-            await self.forwarding.publish(self.log.read(handle.run_id, after=0, limit=1_000_000))
+            forwarding.attach(handle.run_id, handle.control, handle.lease_version or saved.lease_version)
+            await forwarding.publish(self.log.read(handle.run_id, after=0, limit=1_000_000))
         if saved is not None:
             saved.lease_version = handle.lease_version or saved.lease_version
             if not saved.terminal:
@@ -323,8 +331,9 @@ class RunManager:
 
     async def _make_loop(self, handle: RunHandle, state: RunState) -> RunLoop:
         ref = {"run_id": handle.run_id, "lease_version": state.lease_version}
-        if self.forwarding is not None:
-            self.forwarding.attach(handle.run_id, handle.control, state.lease_version)
+        forwarding = self._forwarding(handle.control)
+        if forwarding is not None:
+            forwarding.attach(handle.run_id, handle.control, state.lease_version)
         catalog = await handle.control.tools_catalog(c.ToolsCatalogParams(**ref))
         extras = (
             await self.run_context(state, handle.control, catalog.tools) if self.run_context else RunExtras()
@@ -358,11 +367,12 @@ class RunManager:
 
     async def _report(self, handle: RunHandle, state: RunState) -> None:
         """run.complete, after every event logged so far has reached the control plane."""
-        if self.forwarding is not None:
-            if not self.forwarding.attached(state.run_id):
-                self.forwarding.attach(state.run_id, handle.control, state.lease_version)
-                await self.forwarding.publish(self.log.read(state.run_id, after=0, limit=1_000_000))
-            await self.forwarding.flush(state.run_id)
+        forwarding = self._forwarding(handle.control)
+        if forwarding is not None:
+            if not forwarding.attached(state.run_id):
+                forwarding.attach(state.run_id, handle.control, state.lease_version)
+                await forwarding.publish(self.log.read(state.run_id, after=0, limit=1_000_000))
+            await forwarding.flush(state.run_id)
         try:
             await handle.control.run_complete(
                 c.RunCompleteParams(
@@ -384,9 +394,10 @@ class RunManager:
         ref = {"run_id": state.run_id, "lease_version": state.lease_version}
         if report:
             await self._report(handle, state)
-        if self.forwarding is not None:
-            await self.forwarding.flush(state.run_id)
-            await self.forwarding.detach(state.run_id)
+        forwarding = self._forwarding(handle.control)
+        if forwarding is not None:
+            await forwarding.flush(state.run_id)
+            await forwarding.detach(state.run_id)
         if handle.control is not self.control and self.release_control is not None:
             others = [
                 h for h in self.runs.values() if h is not handle and h.control is handle.control and h.live
@@ -417,13 +428,14 @@ class RunManager:
         state = handle.state
         if state is None:
             error = {"kind": "bootstrap", "message": message}
-            if self.forwarding is not None:
-                self.forwarding.attach(handle.run_id, handle.control, handle.lease_version)
+            forwarding = self._forwarding(handle.control)
+            if forwarding is not None:
+                forwarding.attach(handle.run_id, handle.control, handle.lease_version)
             self.log.append(handle.run_id, "run.failed", {"error": error}, key="terminal")
             await self.log.commit()
-            if self.forwarding is not None:
-                await self.forwarding.flush(handle.run_id)
-                await self.forwarding.detach(handle.run_id)
+            if forwarding is not None:
+                await forwarding.flush(handle.run_id)
+                await forwarding.detach(handle.run_id)
             try:
                 await handle.control.run_complete(
                     c.RunCompleteParams(
