@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -21,13 +21,21 @@ CREATE TABLE IF NOT EXISTS events (
     ts REAL NOT NULL,
     PRIMARY KEY (run_id, sequence)
 ) WITHOUT ROWID;
-CREATE UNIQUE INDEX IF NOT EXISTS events_key ON events (run_id, key);
+-- One small entry per finished run (retention, duplicate /start). Keys of a running run are looked up in
+-- memory, or by the primary key's run_id prefix after a restart: a full (run_id, key) index would add a page
+-- write to every step's commit.
+CREATE INDEX IF NOT EXISTS events_terminal ON events (run_id, ts) WHERE key = 'terminal';
 CREATE TABLE IF NOT EXISTS checkpoints (
     run_id TEXT PRIMARY KEY,
     version INTEGER NOT NULL,
     state TEXT NOT NULL,
     updated_at REAL NOT NULL
 );
+-- What never changes during a run (ids, input, policy …), written once; `checkpoints.state` holds the rest.
+CREATE TABLE IF NOT EXISTS checkpoint_runs (
+    run_id TEXT PRIMARY KEY,
+    fixed TEXT NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS checkpoint_messages (
     run_id TEXT NOT NULL,
     idx INTEGER NOT NULL,
@@ -58,6 +66,8 @@ class LocalDB:
                 f"{self.path} was written by a newer version (schema {version} > {SCHEMA_VERSION}); "
                 "upgrade the container or point DATA_DIR elsewhere"
             )
+        if version == 1:  # v1 had a unique (run_id, key) index; v1 checkpoint rows hold the whole state
+            self.conn.execute("DROP INDEX IF EXISTS events_key")
         self.conn.executescript(_SCHEMA)
         self.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 

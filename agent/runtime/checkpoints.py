@@ -1,23 +1,47 @@
 """Local checkpoints: small loop state plus the transcript stored message by message.
 
-Each save writes the state row and only the messages added since the last save, so a checkpoint costs in
-proportion to the step, not the whole transcript (linear growth, not quadratic). Writes join the run log's
-open transaction and become durable with the step's events.
+Each save writes the state that can change and only the messages added since the last save, so a checkpoint
+costs in proportion to the step, not the whole transcript (linear growth, not quadratic). What never changes
+during a run (ids, input, policy …) is written once per run. Writes join the run log's open transaction and
+become durable with the step's events.
 """
 
 from __future__ import annotations
 
+import json
 import time
 
 from agent.localdb import LocalDB
 from agent.models.types import Message
 from agent.runtime.state import RunState
 
+FIXED: frozenset[str] = frozenset(
+    {
+        "run_id",
+        "session_id",
+        "thread_id",
+        "space_id",
+        "agent_type",
+        "input",
+        "labels",
+        "model",
+        "system_prompt",
+        "temperature",
+        "max_tokens",
+        "locale",
+        "input_index",
+        "policy",
+    }
+)
+"""RunState fields set when the run is prepared and never changed by the loop."""
+_NOT_IN_STATE_ROW = FIXED | {"transcript"}
+
 
 class CheckpointStore:
     def __init__(self, db: LocalDB) -> None:
         self._db = db
         self._saved_len: dict[str, int] = {}
+        self._fixed_saved: set[str] = set()
 
     def save(self, state: RunState) -> int:
         """Buffers a checkpoint in the open transaction; returns its version."""
@@ -42,18 +66,30 @@ class CheckpointStore:
                 "INSERT OR REPLACE INTO checkpoint_messages (run_id, idx, message) VALUES (?,?,?)",
                 [(run_id, saved + i, m.model_dump_json()) for i, m in enumerate(new)],
             )
+        if run_id not in self._fixed_saved:
+            conn.execute(
+                "INSERT OR REPLACE INTO checkpoint_runs (run_id, fixed) VALUES (?,?)",
+                (run_id, state.model_dump_json(include=FIXED)),
+            )
+            self._fixed_saved.add(run_id)
         conn.execute(
             "INSERT OR REPLACE INTO checkpoints (run_id, version, state, updated_at) VALUES (?,?,?,?)",
-            (run_id, state.checkpoint_version, state.model_dump_json(exclude={"transcript"}), time.time()),
+            (run_id, state.checkpoint_version, state.model_dump_json(exclude=_NOT_IN_STATE_ROW), time.time()),
         )
         self._saved_len[run_id] = len(state.transcript)
         return state.checkpoint_version
 
     def load(self, run_id: str) -> RunState | None:
-        row = self._db.conn.execute("SELECT state FROM checkpoints WHERE run_id=?", (run_id,)).fetchone()
+        row = self._db.conn.execute(
+            "SELECT c.state, r.fixed FROM checkpoints c LEFT JOIN checkpoint_runs r USING (run_id) "
+            "WHERE c.run_id=?",
+            (run_id,),
+        ).fetchone()
         if row is None:
             return None
-        state = RunState.model_validate_json(row[0])
+        changing, fixed = row
+        # (A checkpoint written before the split has no `fixed` row: its state row is whole.)
+        state = RunState.model_validate({**(json.loads(fixed) if fixed else {}), **json.loads(changing)})
         rows = self._db.conn.execute(
             "SELECT message FROM checkpoint_messages WHERE run_id=? ORDER BY idx", (run_id,)
         ).fetchall()
@@ -63,3 +99,4 @@ class CheckpointStore:
 
     def forget(self, run_id: str) -> None:
         self._saved_len.pop(run_id, None)
+        self._fixed_saved.discard(run_id)

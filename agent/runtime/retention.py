@@ -32,6 +32,7 @@ def prune(db: LocalDB, *, max_age_days: float, max_runs: int, now: float | None 
     for run_id in doomed:
         events += db.conn.execute("DELETE FROM events WHERE run_id=?", (run_id,)).rowcount
         db.conn.execute("DELETE FROM checkpoints WHERE run_id=?", (run_id,))
+        db.conn.execute("DELETE FROM checkpoint_runs WHERE run_id=?", (run_id,))
         db.conn.execute("DELETE FROM checkpoint_messages WHERE run_id=?", (run_id,))
     db.commit()
     return PruneResult(runs=len(doomed), events=events)

@@ -1,0 +1,72 @@
+"""The container's database: schema upgrades keep old data readable; hot queries use an index."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from agent.events.log import RunLog
+from agent.localdb import SCHEMA_VERSION, LocalDB
+from agent.runtime.checkpoints import CheckpointStore
+from agent.runtime.state import RunState
+
+V1 = """
+CREATE TABLE events (run_id TEXT NOT NULL, sequence INTEGER NOT NULL, key TEXT NOT NULL, type TEXT NOT NULL,
+    data TEXT NOT NULL, ts REAL NOT NULL, PRIMARY KEY (run_id, sequence)) WITHOUT ROWID;
+CREATE UNIQUE INDEX events_key ON events (run_id, key);
+CREATE TABLE checkpoints (run_id TEXT PRIMARY KEY, version INTEGER NOT NULL, state TEXT NOT NULL,
+    updated_at REAL NOT NULL);
+CREATE TABLE checkpoint_messages (run_id TEXT NOT NULL, idx INTEGER NOT NULL, message TEXT NOT NULL,
+    PRIMARY KEY (run_id, idx)) WITHOUT ROWID;
+PRAGMA user_version=1;
+"""
+
+
+def test_a_version_1_database_upgrades_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "runs.db"
+    old = RunState(run_id="r1", session_id="s1", thread_id="t1", input="hi", step=3, model="scripted:x")
+    conn = sqlite3.connect(path)
+    conn.executescript(V1)
+    conn.execute(
+        "INSERT INTO checkpoints VALUES (?,?,?,?)",
+        ("r1", 4, old.model_dump_json(exclude={"transcript"}), 0.0),
+    )
+    conn.execute("INSERT INTO events VALUES ('r1', 1, 'run.started', 'run.started', '{}', 1.0)")
+    conn.execute("INSERT INTO events VALUES ('r1', 2, 'terminal', 'run.completed', '{}', 2.0)")
+    conn.commit()
+    conn.close()
+
+    db = LocalDB(path)
+    assert db.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    indexes = {r[0] for r in db.conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    assert "events_key" not in indexes and "events_terminal" in indexes
+    loaded = CheckpointStore(db).load("r1")  # a v1 row holds the whole state
+    assert loaded is not None and (loaded.input, loaded.step, loaded.model) == ("hi", 3, "scripted:x")
+    log = RunLog(db)
+    assert log.finished("r1") and not log.finished("r2")
+    assert log.append("r1", "run.started", {}, key="run.started").sequence == 1  # the key is still known
+    db.close()
+
+
+def test_fixed_fields_are_written_once_per_run(tmp_path: Path) -> None:
+    db = LocalDB(tmp_path / "runs.db")
+    store = CheckpointStore(db)
+    state = RunState(run_id="r1", session_id="s1", thread_id="t1", input="x" * 5000, model="m")
+    for step in range(3):
+        state.step = step
+        store.save(state)
+        db.commit()
+    (row,) = db.conn.execute("SELECT state FROM checkpoints WHERE run_id='r1'").fetchall()
+    assert "input" not in json.loads(row[0]) and json.loads(row[0])["step"] == 2
+    loaded = CheckpointStore(db).load("r1")
+    assert loaded is not None and loaded.input == "x" * 5000 and loaded.step == 2
+    db.close()
+
+
+def test_retention_reads_finished_runs_from_the_partial_index(tmp_path: Path) -> None:
+    db = LocalDB(tmp_path / "runs.db")
+    query = "SELECT run_id, ts FROM events WHERE key='terminal' ORDER BY ts DESC"  # as in retention.prune
+    plan = " ".join(str(r[-1]) for r in db.conn.execute(f"EXPLAIN QUERY PLAN {query}"))
+    assert "INDEX events_terminal" in plan  # only finished runs are visited, one entry each
+    db.close()
