@@ -40,6 +40,8 @@ logger = logging.getLogger(__name__)
 
 ASK_USER = "ask_user"
 CANCEL_POLL_INTERVAL_S = 1.0
+PLAN_VISIBLE_S = 0.05
+"""A batch of harmless tools still running after this long gets the model step that planned it committed."""
 SYSTEM_CORE = (
     "You are an agent running inside an agent container. Use the tools offered when they help; when you have "
     "what the user needs, answer plainly without calling tools."
@@ -108,6 +110,7 @@ class RunLoop:
         self._detach = False
         self._active_since: float | None = None
         self._last_cancel_poll = 0.0
+        self._plan_unsaved = False
         self._model = EventEmittingModel(deps.model, self._emit_model_event)
 
     # --- signals from outside (run.cancel / run.pause / run.resume, heartbeat) ----------------------------
@@ -386,6 +389,12 @@ class RunLoop:
                     {"turn": turn, "toolCallId": call.id, "name": call.name, "arguments": call.arguments},
                     key=f"tool.scheduled:{call.id}",
                 )
+            if all(self._harmless(call) for call in calls):
+                # Only side-effect-free local tools follow: this step commits with their results, one
+                # transaction instead of two. A crash in between replays the model call, which has no side
+                # effects either; a batch slower than PLAN_VISIBLE_S commits this step first (_run_batch).
+                self._plan_unsaved = True
+                return
         await self.boundary()
 
     async def _emit_model_event(self, kind: str, data: dict[str, Any]) -> None:
@@ -434,6 +443,34 @@ class RunLoop:
             return False
         return tool.spec.requires_confirmation or call.name in self.state.policy.require_confirmation
 
+    def _harmless(self, call: ToolUsePart) -> bool:
+        """Safe to run again after a crash, and runs without asking anyone: a pure local tool."""
+        tool = self.deps.registry.get(call.name)
+        return (
+            tool is not None
+            and not tool.spec.side_effects
+            and tool.spec.source == "local"
+            and call.name != ASK_USER
+            and not self._needs_confirmation(call)
+        )
+
+    async def _run_batch(self, batch: Awaitable[Any]) -> None:
+        """Runs a batch; if the model step that planned it is not committed yet and the batch is still
+        running after PLAN_VISIBLE_S, commits that step so readers see the plan while the tools work."""
+        if not self._plan_unsaved:
+            await batch
+            return
+        self._plan_unsaved = False
+        task = asyncio.ensure_future(batch)
+        try:
+            done, _ = await asyncio.wait((task,), timeout=PLAN_VISIBLE_S)
+            if not done:
+                await self.boundary()
+            await task
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
+
     async def _tools_step(self) -> None:
         s = self.state
         calls = s.open_tool_uses()
@@ -450,7 +487,9 @@ class RunLoop:
             else:
                 runnable.append(call)
         if runnable:
-            await execute_batch(self.deps.registry, runnable, self._ctx, self._record, self.remaining_s)
+            await self._run_batch(
+                execute_batch(self.deps.registry, runnable, self._ctx, self._record, self.remaining_s)
+            )
         if waiting:
             for call in waiting:
                 s.pending.append(self._await_for(call))
