@@ -9,7 +9,6 @@ also interrupts an in-flight model call).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -638,4 +637,4 @@ def _model_error(exc: Exception) -> dict[str, Any]:
 
 
 def transcript_for_complete(state: RunState) -> list[dict[str, Any]]:
-    return [json.loads(m.model_dump_json()) for m in state.transcript]
+    return [m.model_dump(mode="json") for m in state.transcript]
