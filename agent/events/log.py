@@ -1,8 +1,9 @@
 """The append-only run log: the source of truth for SSE, `run.events`, the bridge and the hook bus.
 
-`append` assigns the next sequence number and buffers the event; `commit` writes the buffer in one
-`executemany` inside the open transaction (with whatever checkpoint was written in it), makes it durable, and
-only then publishes it, so no reader ever sees an event that a crash could take back.
+`append` assigns the next sequence number and buffers the event, per run; `commit` writes a run's buffer in
+one `executemany` inside the open transaction (with the checkpoint written in it), makes it durable, and only
+then publishes it, so no reader ever sees an event that a crash could take back. Buffers are per run so that
+one run's commit never makes another run's events durable ahead of that run's checkpoint.
 """
 
 from __future__ import annotations
@@ -32,10 +33,9 @@ class RunLog:
         self._fresh: set[str] = set()
         """Runs that had no events when first seen here: their keys are all in `_keys`, no lookup needed."""
         self._keys: dict[str, dict[str, Event]] = {}
-        self._pending: list[Event] = []
+        self._pending: dict[str, list[Event]] = {}
         self._waiters: dict[str, asyncio.Event] = {}
         self._publishers: list[Publisher] = []
-        self._last_commit = time.monotonic()
 
     def add_publisher(self, publisher: Publisher) -> None:
         self._publishers.append(publisher)
@@ -71,7 +71,11 @@ class RunLog:
         self._next[run_id] = sequence + 1
         if key is not None:
             self._keys[run_id][key] = event
-        self._pending.append(event)
+        pending = self._pending.get(run_id)
+        if pending is None:
+            self._pending[run_id] = [event]
+        else:
+            pending.append(event)
         return event
 
     def _lookup_key(self, run_id: str, key: str) -> Event | None:
@@ -80,35 +84,32 @@ class RunLog:
         ).fetchone()
         return _row_event(run_id, row) if row else None
 
-    def write_pending(self) -> list[Event]:
-        """Writes the buffered events into the open transaction (no commit); returns them."""
-        events, self._pending = self._pending, []
+    def has_pending(self, run_id: str) -> bool:
+        return run_id in self._pending
+
+    async def commit(self, run_id: str | None = None) -> list[Event]:
+        """Makes a run's buffered events (all runs' with None) and anything else in the open transaction
+        durable, then publishes them."""
+        if run_id is None:
+            events = [e for batch in self._pending.values() for e in batch]
+            self._pending.clear()
+        else:
+            events = self._pending.pop(run_id, [])
         if events:
             self._db.begin()
             self._db.conn.executemany(
                 "INSERT INTO events (run_id, sequence, key, type, data, ts) VALUES (?,?,?,?,?,?)",
                 [(e.run_id, e.sequence, e.key, e.type, _encode(e.data), e.ts) for e in events],
             )
-        return events
-
-    async def commit(self) -> list[Event]:
-        """Makes the buffered events (and anything else in the transaction) durable, then publishes them."""
-        events = self.write_pending()
         self._db.commit()
-        self._last_commit = time.monotonic()
         if events:
-            for run_id in {e.run_id for e in events}:
-                waiter = self._waiters.pop(run_id, None)
+            for rid in {run_id} if run_id is not None else {e.run_id for e in events}:
+                waiter = self._waiters.pop(rid, None)
                 if waiter is not None:
                     waiter.set()
             for publisher in self._publishers:
                 await publisher(events)
         return events
-
-    async def commit_if_stale(self, max_age_s: float = 0.05) -> None:
-        """Streaming deltas commit at most every `max_age_s`, so live readers see them promptly."""
-        if time.monotonic() - self._last_commit >= max_age_s:
-            await self.commit()
 
     def read(
         self, run_id: str, *, after: int = 0, limit: int = 100, types: frozenset[str] | None = None

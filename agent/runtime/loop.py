@@ -1,9 +1,12 @@
 """The run loop: plan → execute tools → resume, one asyncio task per run.
 
 The loop is driven by `RunState` alone, so the same code starts a run, continues it after a confirmation and
-resumes it from a checkpoint after a crash. Every step ends at a boundary where the state is checkpointed in
-the same transaction as the step's events; cancel, pause and suspension act only at those boundaries (cancel
-also interrupts an in-flight model call).
+resumes it from a checkpoint after a crash. Every step ends at a boundary; the state is checkpointed in the
+same transaction as the step's events. Steps that are safe to repeat (model calls, side-effect-free local
+tools) commit within COMMIT_LATENCY_S, grouped; anything that cannot be repeated (a side effect, a remote
+tool, waiting for a person, the end of the run) is preceded by an immediate commit. The state is a valid
+resume point at every await, so a commit may happen at any of them. Cancel, pause and suspension act only at
+boundaries (cancel also interrupts an in-flight model call).
 """
 
 from __future__ import annotations
@@ -39,8 +42,9 @@ logger = logging.getLogger(__name__)
 
 ASK_USER = "ask_user"
 CANCEL_POLL_INTERVAL_S = 1.0
-PLAN_VISIBLE_S = 0.05
-"""A batch of harmless tools still running after this long gets the model step that planned it committed."""
+COMMIT_LATENCY_S = 0.05
+"""Longest a run's events and checkpoint wait to be committed (and seen by readers) while it does only work
+that is safe to repeat; the steps inside the window share one transaction."""
 SYSTEM_CORE = (
     "You are an agent running inside an agent container. Use the tools offered when they help; when you have "
     "what the user needs, answer plainly without calling tools."
@@ -109,7 +113,12 @@ class RunLoop:
         self._detach = False
         self._active_since: float | None = None
         self._last_cancel_poll = 0.0
-        self._plan_unsaved = False
+        self._dirty = False
+        """A step ended since the last checkpoint."""
+        self._timer: asyncio.TimerHandle | None = None
+        self._committing: asyncio.Task[None] | None = None
+        """The commit the timer started (a commit in the loop's own task waits for it)."""
+        self._writing = False
         self._model = EventEmittingModel(deps.model, self._emit_model_event)
 
     # --- signals from outside (run.cancel / run.pause / run.resume, heartbeat) ----------------------------
@@ -138,20 +147,56 @@ class RunLoop:
     # --- events and checkpoints ---------------------------------------------------------------------------
     def emit(self, type_: str, data: dict[str, Any], *, key: str | None = None) -> None:
         self.deps.log.append(self.state.run_id, type_, data, key=key)
+        if self._timer is None:
+            self._commit_soon()
 
     def set_phase(self, phase: str) -> None:
         if self.state.phase != phase:
             self.emit("phase.changed", {"from": self.state.phase, "to": phase})
             self.state.phase = phase  # type: ignore[assignment]
 
-    async def boundary(self) -> None:
-        """End of a step: checkpoint with the step's events in one transaction, then publish."""
+    def boundary(self) -> None:
+        """End of a step that is safe to repeat: it is committed within COMMIT_LATENCY_S."""
         self._account_time()
-        self.state.last_sequence = self.deps.log.last_sequence(self.state.run_id)
-        self.deps.checkpoints.save(self.state)
-        await self.deps.log.commit()
-        if self.deps.remote is not None:
-            await self.deps.remote.on_step(self.state)
+        self._dirty = True
+        if self._timer is None:
+            self._commit_soon()
+
+    def _commit_soon(self) -> None:
+        self._timer = asyncio.get_running_loop().call_later(COMMIT_LATENCY_S, self._commit_due)
+
+    def _commit_due(self) -> None:
+        self._timer = None
+        if self._writing:  # a commit is publishing: its successor waits, so the run's events stay in order
+            self._commit_soon()
+        else:
+            self._committing = asyncio.create_task(self._write())
+
+    async def commit(self) -> None:
+        """Commits now: the checkpoint (if a step ended since the last one) with the run's events, then
+        publishes them. Called before anything that cannot be repeated."""
+        running = self._committing
+        if running is not None and not running.done():
+            await asyncio.shield(running)
+        await self._write()
+
+    async def _write(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        s = self.state
+        self._writing = True
+        try:
+            checkpointed = self._dirty
+            if checkpointed:
+                self._dirty = False
+                s.last_sequence = self.deps.log.last_sequence(s.run_id)
+                self.deps.checkpoints.save(s)
+            await self.deps.log.commit(s.run_id)
+            if checkpointed and self.deps.remote is not None:
+                await self.deps.remote.on_step(s)
+        finally:
+            self._writing = False
 
     def _account_time(self) -> None:
         now = time.monotonic()
@@ -194,7 +239,8 @@ class RunLoop:
                     return s
                 await self._model_step()
         except RunDetached:
-            await self.boundary()
+            self.boundary()
+            await self.commit()
             return s
         except RunStopped as stop:
             await self._finish(stop.status, reason=stop.reason, error=stop.error)
@@ -202,9 +248,8 @@ class RunLoop:
             await self._finish("canceled", reason="lease_lost")
         except asyncio.CancelledError:
             # The task itself was cancelled (shutdown): checkpoint what we have; the run resumes elsewhere.
-            self._account_time()
-            self.deps.checkpoints.save(s)
-            await self.deps.log.commit()
+            self.boundary()
+            await self.commit()
             raise
         except Exception as exc:
             logger.exception("run %s failed", s.run_id)
@@ -213,6 +258,9 @@ class RunLoop:
             )
         finally:
             heartbeat.cancel()
+            if self._timer is not None:  # (every way out commits first; this only stops the clock)
+                self._timer.cancel()
+                self._timer = None
             self._account_time()
             self._active_since = None
         return s
@@ -249,7 +297,8 @@ class RunLoop:
         if s.status != "paused":  # (already paused when resumed from a paused checkpoint)
             s.status = "paused"
             self.emit("run.paused", {"phase": s.phase})
-            await self.boundary()
+            self.boundary()
+            await self.commit()
             if self.deps.remote is not None:
                 await self.deps.remote.settle(s)
         self._account_time()
@@ -262,7 +311,8 @@ class RunLoop:
             raise RunDetached()
         s.status = "running"
         self.emit("run.resumed", {"phase": s.phase})
-        await self.deps.log.commit()
+        self.boundary()
+        await self.commit()
 
     async def _heartbeat(self) -> None:
         while True:
@@ -335,7 +385,7 @@ class RunLoop:
             if finalizing:
                 raise RunStopped("failed", "finalization_timeout") from None
             self._start_finalization("time_budget")
-            await self.boundary()
+            self.boundary()
             return
         except asyncio.CancelledError:
             if self._cancel_reason is not None and self._task is not None:
@@ -388,18 +438,10 @@ class RunLoop:
                     {"turn": turn, "toolCallId": call.id, "name": call.name, "arguments": call.arguments},
                     key=f"tool.scheduled:{call.id}",
                 )
-            if all(self._harmless(call) for call in calls):
-                # Only side-effect-free local tools follow: this step commits with their results, one
-                # transaction instead of two. A crash in between replays the model call, which has no side
-                # effects either; a batch slower than PLAN_VISIBLE_S commits this step first (_run_batch).
-                self._plan_unsaved = True
-                return
-        await self.boundary()
+        self.boundary()
 
     async def _emit_model_event(self, kind: str, data: dict[str, Any]) -> None:
-        self.emit(kind, data)
-        if kind != "usage":
-            await self.deps.log.commit_if_stale()
+        self.emit(kind, data)  # (streamed deltas reach readers within COMMIT_LATENCY_S)
 
     def _start_finalization(self, reason: str) -> None:
         if self.state.finalize_reason is None:
@@ -453,23 +495,6 @@ class RunLoop:
             and not self._needs_confirmation(call)
         )
 
-    async def _run_batch(self, batch: Awaitable[Any]) -> None:
-        """Runs a batch; if the model step that planned it is not committed yet and the batch is still
-        running after PLAN_VISIBLE_S, commits that step so readers see the plan while the tools work."""
-        if not self._plan_unsaved:
-            await batch
-            return
-        self._plan_unsaved = False
-        task = asyncio.ensure_future(batch)
-        try:
-            done, _ = await asyncio.wait((task,), timeout=PLAN_VISIBLE_S)
-            if not done:
-                await self.boundary()
-            await task
-        except asyncio.CancelledError:
-            task.cancel()
-            raise
-
     async def _tools_step(self) -> None:
         s = self.state
         calls = s.open_tool_uses()
@@ -486,9 +511,9 @@ class RunLoop:
             else:
                 runnable.append(call)
         if runnable:
-            await self._run_batch(
-                execute_batch(self.deps.registry, runnable, self._ctx, self._record, self.remaining_s)
-            )
+            if not all(self._harmless(call) for call in runnable):
+                await self.commit()  # the plan is durable before anything that cannot be repeated runs
+            await execute_batch(self.deps.registry, runnable, self._ctx, self._record, self.remaining_s)
         if waiting:
             for call in waiting:
                 s.pending.append(self._await_for(call))
@@ -502,7 +527,7 @@ class RunLoop:
         s.step += 1
         if s.consecutive_failures >= s.policy.max_consecutive_failed_tool_calls:
             self._start_finalization("failure_cap")
-        await self.boundary()
+        self.boundary()
 
     def _ctx(self, call: ToolUsePart) -> ToolCallContext:
         s = self.state
@@ -546,8 +571,8 @@ class RunLoop:
         # carries the same idempotency key, so the control plane answers with the recorded result.
         tool = self.deps.registry.get(outcome.name)
         if tool is not None and tool.spec.side_effects and tool.spec.source == "local":
-            self.deps.checkpoints.save(s)
-            await self.deps.log.commit()
+            self.boundary()
+            await self.commit()
 
     def _await_for(self, call: ToolUsePart) -> PendingAwait:
         if call.name == ASK_USER:
@@ -593,7 +618,8 @@ class RunLoop:
         self.emit(
             "run.suspended", {"pending": [p.id for p in s.pending]}, key=f"run.suspended:{s.pending[0].id}"
         )
-        await self.boundary()
+        self.boundary()
+        await self.commit()
 
     # --- the end ------------------------------------------------------------------------------------------
     async def _finish(
@@ -608,6 +634,7 @@ class RunLoop:
             # The control plane hears first (it records the answer in the thread); only then is the terminal
             # event logged, so a client that sees it and sends the next message finds this answer in the
             # history. A crash in between resumes into _finish again, and run.complete is idempotent.
+            await self.commit()  # (the answer it is told is durable here first)
             final = s.model_copy(update={"status": status, "reason": reason, "error": error, "pending": []})
             await self.deps.report_complete(final)
         s.status = status  # type: ignore[assignment]
@@ -623,7 +650,8 @@ class RunLoop:
         else:
             data = {"reason": reason or "user_requested", "usage": s.usage.model_dump()}
         self.emit(f"run.{status}", data, key="terminal")
-        await self.boundary()
+        self.boundary()
+        await self.commit()
 
 
 def _model_error(exc: Exception) -> dict[str, Any]:

@@ -432,7 +432,7 @@ class RunManager:
             if forwarding is not None:
                 forwarding.attach(handle.run_id, handle.control, handle.lease_version)
             self.log.append(handle.run_id, "run.failed", {"error": error}, key="terminal")
-            await self.log.commit()
+            await self.log.commit(handle.run_id)
             if forwarding is not None:
                 await forwarding.flush(handle.run_id)
                 await forwarding.detach(handle.run_id)
@@ -454,7 +454,7 @@ class RunManager:
             state.error = {"kind": "internal", "message": message}
             self.log.append(handle.run_id, "run.failed", {"error": state.error}, key="terminal")
             self.checkpoints.save(state)
-            await self.log.commit()
+            await self.log.commit(handle.run_id)
             await self._complete(handle, state, report=True)
 
     # --- verbs --------------------------------------------------------------------------------------------
@@ -553,7 +553,7 @@ class RunManager:
             self._answer(state, first, ClarificationAnswer.model_validate(req.decision).answer)
         state.pending.pop(0)
         self.checkpoints.save(state)
-        await self.log.commit()
+        await self.log.commit(state.run_id)
         if not state.pending:
             if handle.live:  # the suspended loop may still be settling its last checkpoint
                 assert handle.task is not None

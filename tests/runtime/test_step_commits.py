@@ -1,4 +1,4 @@
-"""When a model step commits: with its harmless tool batch (one transaction), or first (side effects, slow tools)."""
+"""When steps commit: grouped while the run does only repeatable work, at once before what cannot be repeated."""
 
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ async def test_a_slow_harmless_batch_shows_its_plan_while_it_runs(harness_factor
     seen: list[list[str]] = []
 
     async def slow(a: dict[str, Any], ctx: Any) -> Any:
-        await asyncio.sleep(loop.PLAN_VISIBLE_S * 4)
+        await asyncio.sleep(loop.COMMIT_LATENCY_S * 4)
         seen.append([e.type for e in h.log.read(ctx.run_id, limit=1000)])
         return "ok"
 
@@ -82,3 +82,24 @@ async def test_a_slow_harmless_batch_shows_its_plan_while_it_runs(harness_factor
     assert "tool.scheduled" in seen[0] and "tool.result" not in seen[0]
     assert commit_of(commits, "assistant.message") < commit_of(commits, "tool.result")
     assert_one_terminal_last(h.events(state.run_id))
+
+
+async def test_a_slow_model_call_does_not_hold_back_what_came_before(harness_factory: Any) -> None:
+    delay_ms = int(loop.COMMIT_LATENCY_S * 1000 * 8)
+    model = ScriptedModel(Script.model_validate({"turns": [{"text": "late", "delay_ms": delay_ms}]}))
+    h = harness_factory(model)
+    run_id = await h.start()
+    await asyncio.sleep(loop.COMMIT_LATENCY_S * 4)
+    visible = [e.type for e in h.events(run_id)]
+    assert "run.started" in visible and "run.completed" not in visible
+    state = await h.wait(run_id)
+    assert state.status == "completed" and state.output == "late"
+    assert_one_terminal_last(h.events(run_id))
+
+
+async def test_one_runs_commit_never_carries_another_runs_events(harness_factory: Any) -> None:
+    h = harness_factory(ScriptedModel(Script.model_validate({"turns": [{"text": "ok"}]})))
+    h.log.append("someone-else", "note", {})
+    state = await h.run()
+    assert state.status == "completed"
+    assert h.events("someone-else") == [] and h.log.has_pending("someone-else")
