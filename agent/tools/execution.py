@@ -163,7 +163,17 @@ async def execute_batch(
     pure = [c for c in calls if (t := registry.get(c.name)) is not None and not t.spec.side_effects]
     outcomes: dict[str, ToolOutcome] = {}
     if len(pure) > 1:
-        for outcome in await asyncio.gather(*(run(c) for c in pure)):
+        # The first runs in this task while tasks run the others: one task fewer than gather, and the same
+        # overlap (the tasks start as soon as the first call waits).
+        others = [asyncio.get_running_loop().create_task(run(c)) for c in pure[1:]]
+        try:
+            done = [await run(pure[0])]
+            done.extend([await task for task in others])
+        except BaseException:
+            for task in others:
+                task.cancel()
+            raise
+        for outcome in done:
             outcomes[outcome.tool_call_id] = outcome
     for call in calls:
         if call.id not in outcomes:
