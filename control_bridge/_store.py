@@ -51,16 +51,31 @@ class PendingHttpTool:
 class Store:
     """Owns one SQLite connection; not thread-safe by itself (the caller serialises access)."""
 
-    def __init__(self, db_path: str | Path) -> None:
-        conn = sqlite3.connect(str(db_path), check_same_thread=False, isolation_level=None, timeout=10.0)
+    def __init__(self, db_path: str | Path, *, autocheckpoint: bool = True) -> None:
+        """`autocheckpoint=False` leaves folding the WAL to `fold_wal` (from a worker thread): SQLite's own
+        folds it inside a COMMIT, with an fsync, which an owner committing on its event loop must avoid."""
+        self.path = str(db_path)
+        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=10.0)
         conn.row_factory = sqlite3.Row
         self.conn = conn
         self.db = sqlite_utils.Database(conn)
-        if str(db_path) != ":memory:":
+        if self.path != ":memory:":
             self.db.enable_wal()
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA busy_timeout=10000")
+        if not autocheckpoint:
+            conn.execute("PRAGMA wal_autocheckpoint=0")
         create_schema(self.db)
+
+    def fold_wal(self) -> None:
+        """A PASSIVE WAL checkpoint on a connection of its own (never blocks writers); thread-safe."""
+        if self.path == ":memory:":
+            return
+        conn = sqlite3.connect(self.path, timeout=5)
+        try:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            conn.close()
 
     def close(self) -> None:
         self.conn.close()

@@ -62,7 +62,8 @@ class EmbeddedControlPlane(ControlPlaneBase):
         db_path: SQLite file (created if missing) or ":memory:".
         inline: run each (short) SQLite transaction on the event loop instead of the worker thread. The
             in-process embedded plane of `agent serve` uses it: its run log is on the loop too, and a thread
-            hand-off costs more than these transactions (~100 µs against ~20 µs).
+            hand-off costs more than these transactions (~100 µs against ~20 µs). SQLite then never folds
+            the WAL inside a commit (that fsyncs on the loop): the owner calls `fold_wal` from a thread.
         http_client: used for tools registered with an HTTP endpoint; created lazily (and closed) if absent.
     """
 
@@ -72,7 +73,7 @@ class EmbeddedControlPlane(ControlPlaneBase):
     def __init__(
         self, db_path: str | Path, *, http_client: httpx.AsyncClient | None = None, inline: bool = False
     ) -> None:
-        self._store = AdminStore(db_path)
+        self._store = AdminStore(db_path, autocheckpoint=not inline)
         self._inline = inline
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="control-plane-db")
         self._http = http_client
@@ -225,6 +226,10 @@ class EmbeddedControlPlane(ControlPlaneBase):
     async def tool_execution_count(self, name: str) -> int:
         """How many times the tool really ran (replays excluded): the side-effect counter tests check."""
         return (await self._db(self._store.tool_count, c.ToolCountParams(name=name))).count
+
+    def fold_wal(self) -> None:
+        """Folds the WAL into the database file (PASSIVE); blocking: call it from a worker thread."""
+        self._store.fold_wal()
 
     async def aclose(self) -> None:
         if self._closed:

@@ -237,11 +237,14 @@ class Services:
         self._spawn(distill(), f"distill-{state.run_id}")
 
     async def _wal_loop(self) -> None:
-        """Autocheckpoint is off (it would fsync inside a COMMIT on the event loop); fold the WAL here."""
+        """Autocheckpoint is off in runs.db and the embedded plane's control.db (it would fsync inside a
+        COMMIT on the event loop); their WALs are folded here, in a worker thread."""
         while True:
             await asyncio.sleep(30)
             try:
                 await asyncio.to_thread(self.db.checkpoint)
+                if self.embedded is not None:
+                    await asyncio.to_thread((await self.embedded.plane()).fold_wal)
             except Exception:
                 logger.exception("WAL checkpoint failed; will retry")
 
