@@ -157,7 +157,6 @@ class RunLoop:
 
     def boundary(self) -> None:
         """End of a step that is safe to repeat: it is committed within COMMIT_LATENCY_S."""
-        self._account_time()
         self._dirty = True
         if self._timer is None:
             self._commit_soon()
@@ -190,6 +189,7 @@ class RunLoop:
             checkpointed = self._dirty
             if checkpointed:
                 self._dirty = False
+                self._account_time()
                 s.last_sequence = self.deps.log.last_sequence(s.run_id)
                 self.deps.checkpoints.save(s)
             await self.deps.log.commit(s.run_id)
@@ -205,8 +205,10 @@ class RunLoop:
             self._active_since = now
 
     def remaining_s(self) -> float:
-        self._account_time()
-        return self.state.policy.time_budget_s - self.state.active_s
+        """Time budget left: active time only (the clock stops while paused or suspended)."""
+        since = self._active_since
+        active = self.state.active_s + (time.monotonic() - since if since is not None else 0.0)
+        return self.state.policy.time_budget_s - active
 
     # --- the loop -----------------------------------------------------------------------------------------
     async def run(self) -> RunState:
@@ -533,7 +535,8 @@ class RunLoop:
         s = self.state
         if self._cancel_reason == "lease_lost":
             raise LeaseLost("lease lost: no further tool calls")
-        return ToolCallContext(
+        # (model_construct: every value is the run's own, already validated; this runs once per tool call)
+        return ToolCallContext.model_construct(
             run_id=s.run_id,
             session_id=s.session_id,
             turn_id=s.turn,
@@ -551,7 +554,7 @@ class RunLoop:
         if not outcome.ok and outcome.error and outcome.error.get("hint") == "replan":
             if outcome.name not in s.removed_tools and self.deps.registry.get(outcome.name) is not None:
                 s.removed_tools.append(outcome.name)
-        s.batch_results[outcome.tool_call_id] = ToolResultPart(
+        s.batch_results[outcome.tool_call_id] = ToolResultPart.model_construct(
             tool_use_id=outcome.tool_call_id, content=outcome.content, is_error=not outcome.ok
         )
         self.emit(
