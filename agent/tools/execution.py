@@ -17,6 +17,7 @@ import fastjsonschema
 import jsonschema
 
 from agent.models.types import ToolUsePart
+from agent.tools.concurrency import run_concurrently
 from agent.tools.registry import ToolRegistry
 from agent.tools.spec import DEFAULT_HINTS, FAILURE_KINDS, ToolCallContext, ToolFailure
 from control_bridge.errors import LeaseLost
@@ -163,17 +164,7 @@ async def execute_batch(
     pure = [c for c in calls if (t := registry.get(c.name)) is not None and not t.spec.side_effects]
     outcomes: dict[str, ToolOutcome] = {}
     if len(pure) > 1:
-        # The first runs in this task while tasks run the others: one task fewer than gather, and the same
-        # overlap (the tasks start as soon as the first call waits).
-        others = [asyncio.get_running_loop().create_task(run(c)) for c in pure[1:]]
-        try:
-            done = [await run(pure[0])]
-            done.extend([await task for task in others])
-        except BaseException:
-            for task in others:
-                task.cancel()
-            raise
-        for outcome in done:
+        for outcome in await run_concurrently([run(c) for c in pure]):
             outcomes[outcome.tool_call_id] = outcome
     for call in calls:
         if call.id not in outcomes:

@@ -1,0 +1,84 @@
+"""run_concurrently: gather's semantics (order, overlap, failure) without tasks for calls that never wait."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from agent.tools.concurrency import run_concurrently
+
+
+async def test_calls_that_never_wait_make_no_task() -> None:
+    seen: list[int] = []
+
+    async def instant(i: int) -> int:
+        seen.append(len(asyncio.all_tasks()))
+        return i * 10
+
+    before = len(asyncio.all_tasks())
+    assert await run_concurrently([instant(i) for i in range(4)]) == [0, 10, 20, 30]
+    assert seen == [before] * 4
+
+
+async def test_once_a_call_waits_the_rest_overlap_with_it() -> None:
+    started: list[int] = []
+    everyone = asyncio.Event()
+
+    async def meet(i: int) -> int:
+        started.append(i)
+        if len(started) == 3:
+            everyone.set()
+        await asyncio.wait_for(everyone.wait(), 2)  # times out if run one after the other
+        return i
+
+    assert await run_concurrently([meet(i) for i in range(3)]) == [0, 1, 2]
+    assert started == [0, 1, 2]
+
+
+async def test_a_timeout_inside_the_inline_call_cancels_only_that_call() -> None:
+    async def slow() -> str:
+        try:
+            async with asyncio.timeout(0.05):
+                await asyncio.sleep(5)
+        except TimeoutError:
+            return "timed out"
+        return "finished"
+
+    async def quick() -> str:
+        await asyncio.sleep(0.01)
+        return "quick"
+
+    assert await asyncio.wait_for(run_concurrently([slow(), quick()]), 2) == ["timed out", "quick"]
+
+
+async def test_a_failure_cancels_the_calls_still_running() -> None:
+    cancelled = asyncio.Event()
+
+    async def fails() -> None:
+        await asyncio.sleep(0.01)
+        raise KeyError("boom")
+
+    async def waits() -> None:
+        try:
+            await asyncio.sleep(5)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    with pytest.raises(KeyError):
+        await run_concurrently([fails(), waits()])
+    await asyncio.wait_for(cancelled.wait(), 1)
+
+
+async def test_a_failure_before_anything_waited_closes_the_unstarted_calls() -> None:
+    async def fails() -> None:
+        raise KeyError("boom")
+
+    async def never() -> None:
+        raise AssertionError("must not run")
+
+    unstarted = never()
+    with pytest.raises(KeyError):
+        await run_concurrently([fails(), unstarted])
+    assert unstarted.cr_frame is None  # closed, not left to warn "never awaited"
