@@ -535,8 +535,7 @@ class RunLoop:
         s = self.state
         if self._cancel_reason == "lease_lost":
             raise LeaseLost("lease lost: no further tool calls")
-        # (model_construct: every value is the run's own, already validated; this runs once per tool call)
-        return ToolCallContext.model_construct(
+        return ToolCallContext(
             run_id=s.run_id,
             session_id=s.session_id,
             turn_id=s.turn,
@@ -554,7 +553,7 @@ class RunLoop:
         if not outcome.ok and outcome.error and outcome.error.get("hint") == "replan":
             if outcome.name not in s.removed_tools and self.deps.registry.get(outcome.name) is not None:
                 s.removed_tools.append(outcome.name)
-        s.batch_results[outcome.tool_call_id] = ToolResultPart.model_construct(
+        s.batch_results[outcome.tool_call_id] = ToolResultPart(
             tool_use_id=outcome.tool_call_id, content=outcome.content, is_error=not outcome.ok
         )
         self.emit(
