@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from agent.eager import bounded
 from agent.events.log import RunLog
 from agent.models.base import ModelClient
 from agent.models.events import EventEmittingModel
@@ -381,8 +382,7 @@ class RunLoop:
         turn = s.turn
         self._in_model_call = True
         try:
-            async with asyncio.timeout(limit):
-                response = await self._model.complete(request, turn=turn)
+            response = await bounded(self._model.complete(request, turn=turn), limit)
         except TimeoutError:
             if finalizing:
                 raise RunStopped("failed", "finalization_timeout") from None

@@ -16,8 +16,8 @@ from typing import Any
 import fastjsonschema
 import jsonschema
 
+from agent.eager import bounded, run_concurrently
 from agent.models.types import ToolUsePart
-from agent.tools.concurrency import run_concurrently
 from agent.tools.registry import ToolRegistry
 from agent.tools.spec import DEFAULT_HINTS, FAILURE_KINDS, ToolCallContext, ToolFailure
 from control_bridge.errors import LeaseLost
@@ -121,8 +121,7 @@ async def execute_one(
     if budget_bound:
         limit = max(0.001, max_s or 0.0)
     try:
-        async with asyncio.timeout(limit):
-            value = await tool.execute(call.arguments, ctx)
+        value = await bounded(tool.execute(call.arguments, ctx), limit)
     except LeaseLost:
         raise
     except TimeoutError:

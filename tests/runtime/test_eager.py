@@ -1,4 +1,4 @@
-"""run_concurrently: gather's semantics (order, overlap, failure) without tasks for calls that never wait."""
+"""agent.eager: gather's and asyncio.timeout's semantics without tasks or timers for calls that never wait."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from agent.tools.concurrency import run_concurrently
+from agent.eager import bounded, run_concurrently
 
 
 async def test_calls_that_never_wait_make_no_task() -> None:
@@ -82,3 +82,44 @@ async def test_a_failure_before_anything_waited_closes_the_unstarted_calls() -> 
     with pytest.raises(KeyError):
         await run_concurrently([fails(), unstarted])
     assert unstarted.cr_frame is None  # closed, not left to warn "never awaited"
+
+
+async def test_bounded_returns_raises_and_times_out_like_asyncio_timeout() -> None:
+    async def instant() -> str:
+        return "now"
+
+    async def later() -> str:
+        await asyncio.sleep(0.01)
+        return "later"
+
+    async def broken() -> str:
+        raise KeyError("boom")
+
+    async def hangs() -> str:
+        await asyncio.sleep(5)
+        return "never"
+
+    assert await bounded(instant(), 0.5) == "now"
+    assert await bounded(later(), 0.5) == "later"
+    with pytest.raises(KeyError):
+        await bounded(broken(), 0.5)
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(bounded(hangs(), 0.05), 2)
+
+
+async def test_bounded_call_is_cancelled_with_its_task() -> None:
+    cancelled = asyncio.Event()
+
+    async def waits() -> None:
+        try:
+            await asyncio.sleep(5)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    task = asyncio.create_task(bounded(waits(), 10))
+    await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert cancelled.is_set()
