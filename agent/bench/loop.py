@@ -2,9 +2,14 @@
 
 The scenario is fixed: a scripted model plays TURNS turns of TOOLS_PER_TURN instant tool calls each, then a
 final answer, so a run has TURNS + 1 model calls and TURNS × TOOLS_PER_TURN tool calls (its *steps*). Our
-runs go through the real RunManager with the run log, checkpoints, event forwarding and the embedded control
-plane on temp SQLite files, as in production. The floor does the same shape in plain asyncio with no
-durability. Per-step cost is total wall time / steps, nothing subtracted.
+runs go through the real RunManager as `agent serve` wires it: created in and reported to the embedded
+control plane, with the run log and checkpoints on temp SQLite files. Per-step cost is total wall time /
+steps, nothing subtracted.
+
+The floor is the same shape in plain asyncio with nothing durable: the scripted model awaited, and each
+turn's side-effect-free calls run concurrently with asyncio.gather, as the loop's semantics require of
+them. `floor_sequential_per_step_us` awaits the calls one after another instead (no concurrency at all),
+for comparison.
 """
 
 from __future__ import annotations
@@ -30,9 +35,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--runs", type=int, default=200, help="runs per pass (sequential and concurrent)")
     parser.add_argument("--concurrency", type=int, default=50, help="runs in flight in the concurrent pass")
     parser.add_argument("--turns", type=int, default=TURNS, help="tool-calling turns per run")
-    parser.add_argument(
-        "--no-forward", action="store_true", help="do not forward events to the control plane"
-    )
     parser.add_argument("--profile", type=int, default=0, metavar="N", help="print the top N cProfile rows")
     parser.add_argument("--no-peers", action="store_true", help="skip peer frameworks even if installed")
 
@@ -46,7 +48,7 @@ def peak_rss_mb() -> float:
 
 
 # --- the floor: the same shape in bare asyncio ------------------------------------------------------------
-async def floor_run(turns: int) -> list[dict[str, Any]]:
+async def floor_run(turns: int, concurrent: bool = True) -> list[dict[str, Any]]:
     transcript: list[dict[str, Any]] = [{"role": "user", "content": "go"}]
 
     async def model(messages: list[dict[str, Any]]) -> dict[str, Any]:
@@ -64,17 +66,22 @@ async def floor_run(turns: int) -> list[dict[str, Any]]:
         transcript.append(message)
         if not message["calls"]:
             return transcript
-        for call in message["calls"]:
-            transcript.append({"role": "tool", "id": call["id"], "content": await tool(call["args"])})
+        calls = message["calls"]
+        if concurrent:
+            results = await asyncio.gather(*(tool(call["args"]) for call in calls))
+        else:
+            results = [await tool(call["args"]) for call in calls]
+        for call, result in zip(calls, results, strict=True):
+            transcript.append({"role": "tool", "id": call["id"], "content": result})
 
 
-async def floor(runs: int, turns: int) -> float:
+async def floor(runs: int, turns: int, concurrent: bool = True) -> float:
     """µs per step of the bare loop (best of 3 passes, it is tiny and noisy)."""
     best = float("inf")
     for _ in range(3):
         t0 = time.perf_counter()
         for _ in range(runs):
-            await floor_run(turns)
+            await floor_run(turns, concurrent)
         best = min(best, time.perf_counter() - t0)
     return best / (runs * steps_per_run(turns)) * 1e6
 
@@ -143,10 +150,12 @@ def _tools_hook(tools: list[Any]) -> dict[str, Any]:
 
 
 class Harness:
-    """A RunManager wired like the server's, on temp files."""
+    """A RunManager wired like the server's, on temp files (event forwarding included: with the in-process
+    embedded plane it has nothing to send, as in `agent serve`)."""
 
-    def __init__(self, data_dir: Path, *, turns: int, max_runs: int, forward: bool) -> None:
+    def __init__(self, data_dir: Path, *, turns: int, max_runs: int) -> None:
         from agent.events.bus import HookBus
+        from agent.events.forwarding import EventForwarding
         from agent.events.log import RunLog
         from agent.localdb import LocalDB
         from agent.runtime.checkpoints import CheckpointStore
@@ -157,13 +166,8 @@ class Harness:
         self.log = RunLog(self.db)
         self.control = EmbeddedControlPlane(data_dir / "control.db", inline=True)
         self.bus = HookBus()
-        if forward:
-            from agent.events.forwarding import EventForwarding
-
-            self.forwarding: Any = EventForwarding()
-            self.log.add_publisher(self.forwarding.publish)
-        else:
-            self.forwarding = None
+        self.forwarding = EventForwarding()
+        self.log.add_publisher(self.forwarding.publish)
         self.log.add_publisher(self.bus.publish)
         model = bench_model(turns)
 
@@ -215,20 +219,14 @@ class Harness:
 
     async def aclose(self) -> None:
         await self.manager.shutdown(1.0)
-        if self.forwarding is not None and hasattr(self.forwarding, "aclose"):
-            await self.forwarding.aclose()
+        await self.forwarding.aclose()
         await self.control.aclose()
         self.db.close()
 
 
 async def ours(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
     turns = args.turns
-    harness = Harness(
-        data_dir,
-        turns=turns,
-        max_runs=max(args.concurrency, 1),
-        forward=not args.no_forward,
-    )
+    harness = Harness(data_dir, turns=turns, max_runs=max(args.concurrency, 1))
     try:
         await harness.sequential(min(5, args.runs), offset=1_000_000)  # warm caches and code paths
         profiler = cProfile.Profile() if args.profile else None
@@ -417,8 +415,11 @@ PEERS: tuple[tuple[str, str, Any], ...] = (
 def run(args: argparse.Namespace) -> dict[str, Any]:
     turns = args.turns
     floor_us = asyncio.run(floor(max(args.runs, 50), turns))
+    sequential_us = asyncio.run(floor(max(args.runs, 50), turns, concurrent=False))
     print(
-        f"floor (bare asyncio, same {turns}×{TOOLS_PER_TURN} shape): {floor_us:.2f} µs/step", file=sys.stderr
+        f"floor (bare asyncio, same {turns}×{TOOLS_PER_TURN} shape, calls gathered): {floor_us:.2f} µs/step; "
+        f"awaited one by one: {sequential_us:.2f} µs/step",
+        file=sys.stderr,
     )
     with tempfile.TemporaryDirectory(prefix="agent-bench-loop-") as tmp:
         result = asyncio.run(ours(args, Path(tmp)))
@@ -435,6 +436,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "per_step_us": round(per_step, 2),
         "floor_per_step_us": round(floor_us, 3),
+        "floor_sequential_per_step_us": round(sequential_us, 3),
         "runs_per_s_seq": round(result["runs_per_s_seq"], 2),
         "runs_per_s_concurrent": round(result["runs_per_s_concurrent"], 2),
         "rss_mb": round(peak_rss_mb(), 1),

@@ -9,7 +9,7 @@ from agent.observability import RunMetrics, make_tracer
 
 
 async def test_metrics_and_spans_from_a_real_5x2_run(tmp_path: Path) -> None:
-    harness = Harness(tmp_path, turns=5, max_runs=2, forward=False)
+    harness = Harness(tmp_path, turns=5, max_runs=2)
     metrics = RunMetrics(active_runs=lambda: harness.manager.active)
     harness.bus.subscribe(metrics.on_event)
     exporter = None
