@@ -39,7 +39,15 @@ class BaseModelClient:
     def name(self) -> str:
         return f"{self.provider}:{self.model}" if self.model else self.provider
 
+    @property
+    def streams_natively(self) -> bool:
+        """False for a client that only implements `_complete`: its stream would be made up from the
+        response, so callers that only want the response skip it."""
+        return type(self).stream is not BaseModelClient.stream
+
     async def complete(self, request: ModelRequest) -> ModelResponse:
+        if not self.streams_natively:
+            return await self._complete(request)
         response: ModelResponse | None = None
         async for chunk in self.stream(request):
             if isinstance(chunk, StopChunk):

@@ -1,7 +1,8 @@
 """EventEmittingModel: streamed text, thinking and usage become run events, exactly once each.
 
 The planner never emits these by hand. `complete()` streams underneath, so a caller that only wants the
-final response still produces `assistant.delta` events. Deltas are emitted as the chunks pass, before the
+final response still produces `assistant.delta` events (a client that cannot stream is called once and its
+response makes the same events, without a stream made up from it). Deltas are emitted as the chunks pass, before the
 caller sees them; usage is emitted once per call from the final (stop) chunk, never from intermediate usage
 chunks, so a provider reporting usage twice is still counted once. Wrapping an EventEmittingModel again
 replaces the inner one instead of stacking, and Retrying (inside) never replays a stream that yielded.
@@ -14,7 +15,16 @@ from typing import Any
 
 from agent.models.base import ModelClient
 from agent.models.errors import ModelUnavailable
-from agent.models.types import Chunk, ModelRequest, ModelResponse, StopChunk, TextChunk, ThinkingChunk
+from agent.models.types import (
+    Chunk,
+    ModelRequest,
+    ModelResponse,
+    StopChunk,
+    TextChunk,
+    TextPart,
+    ThinkingChunk,
+    ThinkingPart,
+)
 from agent.models.wrapper import WrapperModel
 
 Emit = Callable[[str, dict[str, Any]], Awaitable[None]]
@@ -40,20 +50,31 @@ class EventEmittingModel(WrapperModel):
                 if chunk.thinking:  # signature-only chunks carry nothing to show
                     await self.emit("thinking.delta", {"turn": at, "thinking": chunk.thinking})
             elif isinstance(chunk, StopChunk):
-                usage = chunk.response.usage
-                await self.emit(
-                    "usage",
-                    {
-                        "turn": at,
-                        "inputTokens": usage.input_tokens,
-                        "outputTokens": usage.output_tokens,
-                        "cachedInputTokens": usage.cached_input_tokens,
-                        "model": self.name,
-                    },
-                )
+                await self.emit("usage", self._usage(chunk.response, at))
             yield chunk
 
+    def _usage(self, response: ModelResponse, turn: int) -> dict[str, Any]:
+        usage = response.usage
+        return {
+            "turn": turn,
+            "inputTokens": usage.input_tokens,
+            "outputTokens": usage.output_tokens,
+            "cachedInputTokens": usage.cached_input_tokens,
+            "model": self.name,
+        }
+
     async def complete(self, request: ModelRequest, *, turn: int | None = None) -> ModelResponse:
+        if not getattr(self.inner, "streams_natively", True):
+            # Nothing streams: the same events, from the response, without a made-up stream of chunks.
+            response = await self.inner.complete(request)
+            at = self.turn if turn is None else turn
+            for part in response.message.parts:
+                if isinstance(part, TextPart) and part.text:
+                    await self.emit("assistant.delta", {"turn": at, "text": part.text})
+                elif isinstance(part, ThinkingPart) and part.thinking:
+                    await self.emit("thinking.delta", {"turn": at, "thinking": part.thinking})
+            await self.emit("usage", self._usage(response, at))
+            return response
         response: ModelResponse | None = None
         async for chunk in self.stream(request, turn=turn):
             if isinstance(chunk, StopChunk):

@@ -114,3 +114,16 @@ async def test_scripted_models_emit_too() -> None:
     assert emit.of("assistant.delta") == [{"turn": 0, "text": "hi"}]
     assert emit.of("thinking.delta") == [{"turn": 0, "thinking": "hm"}]
     assert emit.of("usage")[0]["model"] == "scripted:script"
+
+
+async def test_a_model_that_cannot_stream_emits_what_its_made_up_stream_would() -> None:
+    script = Script(turns=[{"text": "hi", "thinking": "hm", "tool_calls": [{"name": "t", "arguments": {}}]}])
+    direct, streamed = Recorder(), Recorder()
+    inner = ScriptedModel(script)
+    assert inner.streams_natively is False
+    response = await EventEmittingModel(inner, direct, turn=3).complete(with_tools())
+    async for _ in EventEmittingModel(ScriptedModel(script), streamed, turn=3).stream(with_tools()):
+        pass
+    assert direct.events == streamed.events
+    assert [k for k, _ in direct.events] == ["thinking.delta", "assistant.delta", "usage"]
+    assert response.message.tool_uses[0].name == "t"
