@@ -9,6 +9,7 @@ one run's commit never makes another run's events durable ahead of that run's ch
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -24,6 +25,18 @@ Publisher = Callable[[list[Event]], Awaitable[None]]
 def _encode(data: dict[str, Any]) -> str:
     """pydantic-core's JSON encoder: about 4× faster than the json module's on event-sized dicts."""
     return to_json(data, fallback=str).decode()
+
+
+_ROWS_PER_INSERT = 64
+
+
+@functools.cache
+def _insert_sql(rows: int) -> str:
+    """One multi-row INSERT per batch (about 40% cheaper per row than executemany); at most
+    _ROWS_PER_INSERT distinct statements, so they all stay in sqlite3's statement cache."""
+    return "INSERT INTO events (run_id, sequence, key, type, data, ts) VALUES " + ",".join(
+        ["(?,?,?,?,?,?)"] * rows
+    )
 
 
 class RunLog:
@@ -97,10 +110,12 @@ class RunLog:
             events = self._pending.pop(run_id, [])
         if events:
             self._db.begin()
-            self._db.conn.executemany(
-                "INSERT INTO events (run_id, sequence, key, type, data, ts) VALUES (?,?,?,?,?,?)",
-                [(e.run_id, e.sequence, e.key, e.type, _encode(e.data), e.ts) for e in events],
-            )
+            for start in range(0, len(events), _ROWS_PER_INSERT):
+                chunk = events[start : start + _ROWS_PER_INSERT]
+                values: list[Any] = []
+                for e in chunk:
+                    values += (e.run_id, e.sequence, e.key, e.type, _encode(e.data), e.ts)
+                self._db.conn.execute(_insert_sql(len(chunk)), values)
         self._db.commit()
         if events:
             for rid in {run_id} if run_id is not None else {e.run_id for e in events}:

@@ -70,3 +70,16 @@ def test_retention_reads_finished_runs_from_the_partial_index(tmp_path: Path) ->
     plan = " ".join(str(r[-1]) for r in db.conn.execute(f"EXPLAIN QUERY PLAN {query}"))
     assert "INDEX events_terminal" in plan  # only finished runs are visited, one entry each
     db.close()
+
+
+async def test_a_commit_larger_than_one_insert_keeps_every_event_in_order(tmp_path: Path) -> None:
+    db = LocalDB(tmp_path / "runs.db")
+    log = RunLog(db)
+    for i in range(150):  # more than one multi-row INSERT holds
+        log.append("r1", "note", {"i": i, "text": "é" * (i % 3)}, key="terminal" if i == 149 else None)
+    committed = await log.commit("r1")
+    assert [e.sequence for e in committed] == list(range(1, 151))
+    read = log.read("r1", limit=1000)
+    assert [(e.sequence, e.data["i"]) for e in read] == [(i + 1, i) for i in range(150)]
+    assert read[7].data["text"] == "é" and log.finished("r1")
+    db.close()
