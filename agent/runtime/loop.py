@@ -223,7 +223,7 @@ class RunLoop:
         if s.status == "paused":  # paused is durable: a restart or a new lease does not resume it
             self._pause = True
             self._resumed.clear()
-        heartbeat = asyncio.create_task(self._heartbeat())
+        heartbeat = Heartbeat(self)
         try:
             if s.status not in ("running", "paused"):
                 s.status = "running"
@@ -260,7 +260,7 @@ class RunLoop:
                 "failed", error={"kind": "internal", "message": f"{type(exc).__name__}: {exc}"}
             )
         finally:
-            heartbeat.cancel()
+            heartbeat.stop()
             if self._timer is not None:  # (every way out commits first; this only stops the clock)
                 self._timer.cancel()
                 self._timer = None
@@ -317,20 +317,20 @@ class RunLoop:
         self.boundary()
         await self.commit()
 
-    async def _heartbeat(self) -> None:
-        while True:
-            await asyncio.sleep(self.deps.heartbeat_interval_s)
-            try:
-                result = await self.deps.control.run_heartbeat(
-                    c.RunHeartbeatParams(run_id=self.state.run_id, lease_version=self.state.lease_version)
-                )
-                if result.cancel_requested:
-                    self.request_cancel("user_requested")
-            except LeaseLost:
-                self.request_cancel("lease_lost")
-                return
-            except BridgeError as exc:
-                logger.warning("heartbeat failed for %s: %s", self.state.run_id, exc.name)
+    async def heartbeat(self) -> bool:
+        """One run.heartbeat; False once the lease is lost (no more beats)."""
+        try:
+            result = await self.deps.control.run_heartbeat(
+                c.RunHeartbeatParams(run_id=self.state.run_id, lease_version=self.state.lease_version)
+            )
+            if result.cancel_requested:
+                self.request_cancel("user_requested")
+        except LeaseLost:
+            self.request_cancel("lease_lost")
+            return False
+        except BridgeError as exc:
+            logger.warning("heartbeat failed for %s: %s", self.state.run_id, exc.name)
+        return True
 
     # --- model step ---------------------------------------------------------------------------------------
     def _reminder(self) -> str | None:
@@ -654,6 +654,34 @@ class RunLoop:
         self.emit(f"run.{status}", data, key="terminal")
         self.boundary()
         await self.commit()
+
+
+class Heartbeat:
+    """run.heartbeat every `heartbeat_interval_s` while the loop runs: a timer, and a task only while a beat
+    is in flight (most runs end before the first beat is due)."""
+
+    def __init__(self, loop: RunLoop) -> None:
+        self._loop = loop
+        self._task: asyncio.Task[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._arm()
+
+    def _arm(self) -> None:
+        interval = self._loop.deps.heartbeat_interval_s
+        self._timer = asyncio.get_running_loop().call_later(interval, self._due)
+
+    def _due(self) -> None:
+        self._task = asyncio.create_task(self._beat())
+
+    async def _beat(self) -> None:
+        if await self._loop.heartbeat():
+            self._arm()
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._task is not None:
+            self._task.cancel()
 
 
 def _model_error(exc: Exception) -> dict[str, Any]:
