@@ -72,18 +72,20 @@ class RunLog:
 
     def append(self, run_id: str, type_: str, data: dict[str, Any], *, key: str | None = None) -> Event:
         """Buffers one event. With a key already logged for this run, returns the logged event instead."""
-        sequence = self.last_sequence(run_id) + 1
-        if key is not None:
-            keys = self._keys.setdefault(run_id, {})
+        sequence = self._next.get(run_id) or self.last_sequence(run_id) + 1
+        if key is None:
+            event = Event(run_id, sequence, f"#{sequence}", type_, data, time.time())
+        else:
+            keys = self._keys.get(run_id)
+            if keys is None:
+                keys = self._keys[run_id] = {}
             known = keys.get(key)
             if known is None and run_id not in self._fresh:
                 known = self._lookup_key(run_id, key)
             if known is not None:
                 return known
-        event = Event(run_id, sequence, key or f"#{sequence}", type_, data, time.time())
+            event = keys[key] = Event(run_id, sequence, key, type_, data, time.time())
         self._next[run_id] = sequence + 1
-        if key is not None:
-            self._keys[run_id][key] = event
         pending = self._pending.get(run_id)
         if pending is None:
             self._pending[run_id] = [event]
