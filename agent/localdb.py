@@ -82,6 +82,11 @@ class LocalDB:
             self.conn.execute("COMMIT")
             self._in_tx = False
 
+    def rollback(self) -> None:
+        if self._in_tx:
+            self._in_tx = False
+            self.conn.execute("ROLLBACK")
+
     def checkpoint(self) -> None:
         """Folds the WAL back into the database (PASSIVE: never blocks writers). Call from a worker thread."""
         if str(self.path) == ":memory:":

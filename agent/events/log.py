@@ -110,15 +110,23 @@ class RunLog:
             self._pending.clear()
         else:
             events = self._pending.pop(run_id, [])
-        if events:
-            self._db.begin()
-            for start in range(0, len(events), _ROWS_PER_INSERT):
-                chunk = events[start : start + _ROWS_PER_INSERT]
-                values: list[Any] = []
-                for e in chunk:
-                    values += (e.run_id, e.sequence, e.key, e.type, _encode(e.data), e.ts)
-                self._db.conn.execute(_insert_sql(len(chunk)), values)
-        self._db.commit()
+        try:
+            if events:
+                self._db.begin()
+                for start in range(0, len(events), _ROWS_PER_INSERT):
+                    chunk = events[start : start + _ROWS_PER_INSERT]
+                    values: list[Any] = []
+                    for e in chunk:
+                        values += (e.run_id, e.sequence, e.key, e.type, _encode(e.data), e.ts)
+                    self._db.conn.execute(_insert_sql(len(chunk)), values)
+            self._db.commit()
+        except BaseException:
+            # Nothing of the transaction happened (the checkpoint in it included): the events wait for the
+            # next commit instead of being lost.
+            self._db.rollback()
+            for e in events:
+                self._pending.setdefault(e.run_id, []).append(e)
+            raise
         if events:
             for rid in {run_id} if run_id is not None else {e.run_id for e in events}:
                 waiter = self._waiters.pop(rid, None)

@@ -171,13 +171,22 @@ class RunLoop:
             self._commit_soon()
         else:
             self._committing = asyncio.create_task(self._write())
+            self._committing.add_done_callback(self._committed)
+
+    def _committed(self, task: asyncio.Task[None]) -> None:
+        """A failed background commit rolled back and left everything pending: the next commit retries it
+        (and, if it fails too before something irreversible, fails the run in the loop's own task)."""
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            logger.warning("commit of run %s failed (%s); retrying with the next one", self.state.run_id, exc)
+            if self._timer is None:
+                self._commit_soon()
 
     async def commit(self) -> None:
         """Commits now: the checkpoint (if a step ended since the last one) with the run's events, then
         publishes them. Called before anything that cannot be repeated."""
         running = self._committing
         if running is not None and not running.done():
-            await asyncio.shield(running)
+            await asyncio.wait((running,))  # (a failure there left everything pending for this one)
         await self._write()
 
     async def _write(self) -> None:
@@ -193,7 +202,13 @@ class RunLoop:
                 self._account_time()
                 s.last_sequence = self.deps.log.last_sequence(s.run_id)
                 self.deps.checkpoints.save(s)
-            await self.deps.log.commit(s.run_id)
+            try:
+                await self.deps.log.commit(s.run_id)
+            except BaseException:
+                if checkpointed:  # rolled back with the events: write it again next time
+                    self._dirty = True
+                    self.deps.checkpoints.forget(s.run_id)
+                raise
             if checkpointed and self.deps.remote is not None:
                 await self.deps.remote.on_step(s)
         finally:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from typing import Any
 
 from agent.events.types import Event
 from agent.models.scripted import Script, ScriptedModel
 from agent.runtime import loop
+from agent.runtime.checkpoints import CheckpointStore
 from tests.runtime.harness import FnTool, Harness, assert_one_terminal_last
 
 
@@ -103,3 +105,40 @@ async def test_one_runs_commit_never_carries_another_runs_events(harness_factory
     state = await h.run()
     assert state.status == "completed"
     assert h.events("someone-else") == [] and h.log.has_pending("someone-else")
+
+
+async def test_a_failed_background_commit_is_retried_and_loses_nothing(harness_factory: Any) -> None:
+    slow_ms = int(loop.COMMIT_LATENCY_S * 1000 * 6)
+    script = {
+        "turns": [{"tool_calls": [{"name": "pure", "arguments": {}}]}, {"text": "slow", "delay_ms": slow_ms}]
+    }
+    armed: list[bool] = []
+
+    async def pure(a: dict[str, Any], ctx: Any) -> Any:
+        armed.append(True)  # from here on, commits carry a checkpoint with new transcript messages
+        return "ok"
+
+    h = harness_factory(
+        ScriptedModel(Script.model_validate(script)), [FnTool("pure", pure, side_effects=False)]
+    )
+    real_commit = h.db.commit
+    failures: list[str] = []
+
+    def flaky_commit() -> None:
+        if armed and not failures:  # the timer's commit during the slow model call
+            failures.append("disk I/O error")
+            raise sqlite3.OperationalError("disk I/O error")
+        real_commit()
+
+    h.db.commit = flaky_commit  # type: ignore[method-assign]
+    state = await h.run()
+
+    assert failures and state.status == "completed" and state.output == "slow"
+    events = h.events(state.run_id)
+    assert [e.type for e in events][:3] == ["run.started", "policy.decision", "phase.changed"]
+    assert sum(e.type == "tool.result" for e in events) == 1  # rolled back, then committed once
+    assert_one_terminal_last(events)
+    saved = CheckpointStore(h.db).load(state.run_id)  # (a fresh store: nothing cached)
+    assert saved is not None and saved.status == "completed"
+    assert [m.role for m in saved.transcript] == [m.role for m in state.transcript]
+    assert [m.role for m in saved.transcript] == ["user", "assistant", "tool", "assistant"]
