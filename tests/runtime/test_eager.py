@@ -9,6 +9,14 @@ import pytest
 from agent.eager import bounded, run_concurrently
 
 
+async def waits_for_cancel(cancelled: asyncio.Event) -> None:
+    try:
+        await asyncio.sleep(5)
+    except asyncio.CancelledError:
+        cancelled.set()
+        raise
+
+
 async def test_calls_that_never_wait_make_no_task() -> None:
     seen: list[int] = []
 
@@ -59,15 +67,8 @@ async def test_a_failure_cancels_the_calls_still_running() -> None:
         await asyncio.sleep(0.01)
         raise KeyError("boom")
 
-    async def waits() -> None:
-        try:
-            await asyncio.sleep(5)
-        except asyncio.CancelledError:
-            cancelled.set()
-            raise
-
     with pytest.raises(KeyError):
-        await run_concurrently([fails(), waits()])
+        await run_concurrently([fails(), waits_for_cancel(cancelled)])
     await asyncio.wait_for(cancelled.wait(), 1)
 
 
@@ -110,14 +111,7 @@ async def test_bounded_returns_raises_and_times_out_like_asyncio_timeout() -> No
 async def test_bounded_call_is_cancelled_with_its_task() -> None:
     cancelled = asyncio.Event()
 
-    async def waits() -> None:
-        try:
-            await asyncio.sleep(5)
-        except asyncio.CancelledError:
-            cancelled.set()
-            raise
-
-    task = asyncio.create_task(bounded(waits(), 10))
+    task = asyncio.create_task(bounded(waits_for_cancel(cancelled), 10))
     await asyncio.sleep(0.01)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
