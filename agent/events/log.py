@@ -1,9 +1,10 @@
 """The append-only run log: the source of truth for SSE, `run.events`, the bridge and the hook bus.
 
-`append` assigns the next sequence number and buffers the event, per run; `commit` writes a run's buffer in
-one `executemany` inside the open transaction (with the checkpoint written in it), makes it durable, and only
-then publishes it, so no reader ever sees an event that a crash could take back. Buffers are per run so that
-one run's commit never makes another run's events durable ahead of that run's checkpoint.
+`append` assigns the next sequence number and buffers the event, per run; `commit` writes a run's buffer
+inside the open transaction (with the checkpoint written in it), makes it durable, and only then publishes
+it, so no reader ever sees an event that a crash could take back. Buffers are per run so that one run's
+commit never makes another run's events durable ahead of that run's checkpoint; a failed commit rolls back
+and leaves the events buffered.
 """
 
 from __future__ import annotations

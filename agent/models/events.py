@@ -1,11 +1,12 @@
 """EventEmittingModel: streamed text, thinking and usage become run events, exactly once each.
 
 The planner never emits these by hand. `complete()` streams underneath, so a caller that only wants the
-final response still produces `assistant.delta` events (a client that cannot stream is called once and its
-response makes the same events, without a stream made up from it). Deltas are emitted as the chunks pass, before the
-caller sees them; usage is emitted once per call from the final (stop) chunk, never from intermediate usage
-chunks, so a provider reporting usage twice is still counted once. Wrapping an EventEmittingModel again
-replaces the inner one instead of stacking, and Retrying (inside) never replays a stream that yielded.
+final response still produces `assistant.delta` events (a client that cannot stream is called once, and its
+response makes the same events without a stream made up from it). Deltas are emitted as the chunks pass,
+before the caller sees them; usage is emitted once per call from the final (stop) chunk, never from
+intermediate usage chunks, so a provider reporting usage twice is still counted once. Wrapping an
+EventEmittingModel again replaces the inner one instead of stacking, and Retrying (inside) never replays a
+stream that yielded.
 """
 
 from __future__ import annotations
