@@ -42,7 +42,6 @@ _TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
             "error": str,
             "reason": str,
             "transcript": str,
-            "tools_released": int,
             "created_at": str,
             "updated_at": str,
             "completed_at": str,

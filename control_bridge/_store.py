@@ -179,9 +179,8 @@ class Store:
         return tools
 
     def cleanup(self, p: c.ToolsCleanupParams) -> c.ToolsCleanupResult:
-        with self._tx() as conn:
-            self._fenced(p)
-            conn.execute("UPDATE runs SET tools_released = 1 WHERE run_id = ?", (p.run_id,))
+        """Nothing to release: this plane keeps no per-run remote resources (its HTTP tools are stateless)."""
+        self._fenced(p)
         return c.ToolsCleanupResult(released=0)
 
     def runtime_context(self, p: c.SkillsRuntimeContextParams) -> c.SkillsRuntimeContextResult:

@@ -42,8 +42,8 @@ class AdminStore(Store):
             config = (p.config or c.RunConfigResult()).wire()
             conn.execute(
                 "INSERT INTO runs (run_id, space_id, thread_id, session_id, user_id, agent_type, input, "
-                "labels, locale, config, status, lease_version, cancel_requested, usage, tools_released, "
-                "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 1, 0, ?, 0, ?, ?)",
+                "labels, locale, config, status, lease_version, cancel_requested, usage, created_at, "
+                "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', 1, 0, ?, ?, ?)",
                 (
                     run_id,
                     p.space_id,
