@@ -23,6 +23,7 @@ from agent.events.log import RunLog
 from agent.models.base import ModelClient
 from agent.models.events import EventEmittingModel
 from agent.models.types import (
+    MESSAGES_ADAPTER,
     Message,
     ModelRequest,
     ToolResultPart,
@@ -710,4 +711,6 @@ def _model_error(exc: Exception) -> dict[str, Any]:
 
 
 def transcript_for_complete(state: RunState) -> list[dict[str, Any]]:
-    return [m.model_dump(mode="json") for m in state.transcript]
+    return MESSAGES_ADAPTER.dump_python(
+        state.transcript, mode="json"
+    )  # (one call: half the per-message cost)
