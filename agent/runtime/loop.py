@@ -363,7 +363,8 @@ class RunLoop:
     async def _request(self, finalizing: bool) -> ModelRequest:
         s = self.state
         tools = [] if finalizing else self.deps.registry.definitions(exclude=s.removed_tools)
-        s.removed_tools = []  # `replan` takes a tool away for the next turn only
+        if s.removed_tools:  # `replan` takes a tool away for the next turn only
+            s.removed_tools = []
         reminder = self._reminder()
         if finalizing and s.finalize_reason:
             reminder = (
@@ -424,7 +425,8 @@ class RunLoop:
         s.usage.model_calls += 1
         s.usage.input_tokens += response.usage.input_tokens
         s.usage.output_tokens += response.usage.output_tokens
-        s.usage.cached_input_tokens += response.usage.cached_input_tokens
+        if response.usage.cached_input_tokens:  # (pydantic attribute writes are not free: skip the no-ops)
+            s.usage.cached_input_tokens += response.usage.cached_input_tokens
         message = response.message
         calls = message.tool_uses
         if finalizing and calls:
@@ -540,8 +542,10 @@ class RunLoop:
         s.transcript.append(Message(role="tool", parts=results))
         failed = sum(1 for r in results if r.is_error)
         s.consecutive_failures = s.consecutive_failures + 1 if failed == len(results) else 0
-        s.batch_results = {}
-        s.approvals = {}
+        if s.batch_results:
+            s.batch_results = {}
+        if s.approvals:
+            s.approvals = {}
         s.step += 1
         if s.consecutive_failures >= s.policy.max_consecutive_failed_tool_calls:
             self._start_finalization("failure_cap")
