@@ -12,10 +12,18 @@ import httpx
 from agent.models.base import BaseModelClient
 from agent.models.errors import ModelError, ModelUnavailable, classify_status, classify_transport
 from agent.models.settings import DEFAULT_TIMEOUT
+from agent.models.types import ModelRequest, ModelResponse
 
 
 class HTTPModelClient(BaseModelClient):
-    """Base of the wire providers. Closes only an http client it created itself."""
+    """Base of the wire providers. Closes only an http client it created itself.
+
+    A provider names its endpoint (`path`) and request-id header, and implements `build_payload`,
+    `parse_response` and `stream`; the non-streamed call is the same for all of them.
+    """
+
+    path: str = ""
+    request_id_header: str = "x-request-id"
 
     def __init__(
         self,
@@ -31,12 +39,35 @@ class HTTPModelClient(BaseModelClient):
         self._own_client = http_client is None
         self._api_key: str | None = None
         self._client = http_client or httpx.AsyncClient(timeout=timeout)
+        self.calls = 0
+        """Requests sent (streamed or not), for tests and the bench."""
 
     def __repr__(self) -> str:  # never the headers: they hold the key
         return f"{type(self).__name__}(name={self.name!r}, base_url={self.base_url!r})"
 
     def _headers(self) -> dict[str, str]:
         raise NotImplementedError
+
+    def build_payload(self, request: ModelRequest, *, stream: bool) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def parse_response(self, body: dict[str, Any], *, request_id: str | None = None) -> ModelResponse:
+        raise NotImplementedError
+
+    async def complete(self, request: ModelRequest) -> ModelResponse:
+        payload = self.build_payload(request, stream=False)
+        self.calls += 1
+        body, headers = await self._post_json(self.path, payload)
+        return self.parse_response(body, request_id=headers.get(self.request_id_header))
+
+    def event_json(self, data: str) -> Any:
+        """One SSE event's data, parsed; a stream that sends anything else is broken (ModelUnavailable)."""
+        try:
+            return json.loads(data)
+        except ValueError as exc:
+            raise ModelUnavailable(
+                f"stream sent non-JSON data: {data[:80]!r}", provider=self.provider, model=self.model
+            ) from exc
 
     async def _post_json(self, path: str, payload: dict[str, Any]) -> tuple[Any, httpx.Headers]:
         try:

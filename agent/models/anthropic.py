@@ -133,6 +133,8 @@ def _part(block: dict[str, Any], index: int) -> Any | None:
 
 class AnthropicModel(HTTPModelClient):
     provider = "anthropic"
+    path = "/v1/messages"
+    request_id_header = "request-id"
 
     def __init__(
         self,
@@ -151,7 +153,6 @@ class AnthropicModel(HTTPModelClient):
         self.default_max_tokens = default_max_tokens
         self.thinking_budget_tokens = thinking_budget_tokens
         self.version = version
-        self.calls = 0
 
     def _headers(self) -> dict[str, str]:
         headers = {"content-type": "application/json", "anthropic-version": self.version}
@@ -186,12 +187,6 @@ class AnthropicModel(HTTPModelClient):
             payload["stream"] = True
         return payload
 
-    async def complete(self, request: ModelRequest) -> ModelResponse:
-        payload = self.build_payload(request, stream=False)
-        self.calls += 1
-        body, headers = await self._post_json("/v1/messages", payload)
-        return self.parse_response(body, request_id=headers.get("request-id"))
-
     def parse_response(self, body: dict[str, Any], *, request_id: str | None = None) -> ModelResponse:
         if body.get("type") == "error":
             raise classify_status(0, body, {}, provider=self.provider, model=self.model)
@@ -215,17 +210,12 @@ class AnthropicModel(HTTPModelClient):
         stop_reason: str | None = None
         model = self.model
         finished = False
-        async with self._open_stream("/v1/messages", payload) as response:
-            request_id = response.headers.get("request-id")
+        async with self._open_stream(self.path, payload) as response:
+            request_id = response.headers.get(self.request_id_header)
             async for event, data in iter_sse(response):
                 if finished:
                     continue
-                try:
-                    body = json.loads(data)
-                except ValueError as exc:
-                    raise ModelUnavailable(
-                        f"stream sent non-JSON data: {data[:80]!r}", provider=self.provider, model=self.model
-                    ) from exc
+                body = self.event_json(data)
                 kind = body.get("type") or event
                 if kind == "content_block_delta":
                     index, delta = body.get("index", 0), body.get("delta") or {}

@@ -96,6 +96,9 @@ def _tool_part(call_id: str | None, index: int, name: str, raw: str) -> ToolUseP
 class OpenAICompatModel(HTTPModelClient):
     """`provider` is "openai" for api.openai.com and "openai-compatible" (or a name) for the others."""
 
+    path = "/chat/completions"
+    request_id_header = "x-request-id"
+
     def __init__(
         self,
         model: str,
@@ -111,7 +114,6 @@ class OpenAICompatModel(HTTPModelClient):
         self.provider = provider
         self._api_key = api_key
         self.stream_usage = stream_usage
-        self.calls = 0
 
     def _headers(self) -> dict[str, str]:
         headers = {"content-type": "application/json", "accept": "application/json"}
@@ -142,12 +144,6 @@ class OpenAICompatModel(HTTPModelClient):
             if self.stream_usage:
                 payload["stream_options"] = {"include_usage": True}
         return payload
-
-    async def complete(self, request: ModelRequest) -> ModelResponse:
-        payload = self.build_payload(request, stream=False)
-        self.calls += 1
-        body, headers = await self._post_json("/chat/completions", payload)
-        return self.parse_response(body, request_id=headers.get("x-request-id"))
 
     def parse_response(self, body: dict[str, Any], *, request_id: str | None = None) -> ModelResponse:
         choices = body.get("choices") or []
@@ -186,20 +182,15 @@ class OpenAICompatModel(HTTPModelClient):
         usage = Usage()
         model = self.model
         done = False
-        async with self._open_stream("/chat/completions", payload) as response:
-            request_id = response.headers.get("x-request-id")
+        async with self._open_stream(self.path, payload) as response:
+            request_id = response.headers.get(self.request_id_header)
             async for _event, data in iter_sse(response):
                 if done:
                     continue  # read to the end of the body so the connection goes back to the pool
                 if data == "[DONE]":
                     done = True
                     continue
-                try:
-                    body = json.loads(data)
-                except ValueError as exc:
-                    raise ModelUnavailable(
-                        f"stream sent non-JSON data: {data[:80]!r}", provider=self.provider, model=self.model
-                    ) from exc
+                body = self.event_json(data)
                 if body.get("error"):
                     raise self.redact(
                         classify_status(0, body, response.headers, provider=self.provider, model=self.model)
