@@ -15,6 +15,13 @@ import httpx
 import uvicorn
 
 
+def free_port() -> int:
+    """A loopback port free a moment ago (for a subprocess that binds it itself)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 @contextmanager
 def serve(app: Any) -> Iterator[str]:
     """Runs an ASGI app on 127.0.0.1:<free port>; yields its base URL."""

@@ -11,7 +11,6 @@ import argparse
 import asyncio
 import os
 import secrets
-import socket
 import statistics
 import sys
 import tempfile
@@ -21,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from agent.bench.startup import free_port
 from control_bridge import contract as c
 from control_bridge.admin_client import AdminClient
 from control_bridge.client import RpcControlPlane
@@ -136,9 +136,7 @@ async def _measure(url: str, token: str | None, args: argparse.Namespace) -> dic
 async def _run(args: argparse.Namespace) -> dict[str, Any]:
     if args.url:
         return await _measure(args.url, args.token, args)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     token = secrets.token_urlsafe(16)
     with tempfile.TemporaryDirectory(prefix="bench-bridge-") as tmp:
         command = [

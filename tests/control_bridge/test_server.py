@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import socket
 import sys
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from control_bridge.admin_client import AdminClient
 from control_bridge.cli import register
 from control_bridge.client import RpcControlPlane
 from control_bridge.server import create_app
+from tests.support import free_port
 
 from .conftest import TOKEN
 
@@ -90,9 +90,7 @@ def test_cli_register_builds_serve_command() -> None:
 
 
 async def test_python_dash_m_serves(tmp_path: Path) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     command = [
         sys.executable,
         "-m",

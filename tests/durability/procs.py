@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -20,15 +19,10 @@ import httpx
 
 from control_bridge.admin_client import AdminClient
 from control_bridge.client import RpcControlPlane
+from tests.support import free_port
 
 TOKEN = "durability-token-0123456789"
 CP_TOKEN = "control-plane-token-0123456789"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
