@@ -135,10 +135,10 @@ def build_methods(services: Services) -> MethodTable:
             "runId": p.run_id,
             "events": [e.wire() for e in events],
             "next": events[-1].sequence if events else p.after,
-            "done": any(e.type in ("run.completed", "run.failed", "run.canceled") for e in events),
+            "done": any(e.terminal for e in events),
         }
 
-    async def verb(params: Any, model: type[RunIdParams], action: Any) -> Any:
+    async def verb(params: Any, model: type[BaseModel], action: Any) -> Any:
         p = _params(model, params)
         try:
             handle = await action(p)
@@ -156,12 +156,7 @@ def build_methods(services: Services) -> MethodTable:
         return await verb(params, RunIdParams, lambda p: manager.resume(p.run_id))
 
     async def run_continue(params: Any) -> Any:
-        req = _params(ContinueRequest, params)
-        try:
-            handle = await manager.continue_(req)
-        except RunError as exc:
-            raise run_error(exc) from None
-        return run_view(services, handle)
+        return await verb(params, ContinueRequest, manager.continue_)
 
     async def policy_override(params: Any) -> Any:
         override = _params(PolicyOverride, params)
