@@ -18,7 +18,7 @@ import numpy as np
 
 from memory._index import EPISODE, FACT
 from memory._models import SearchHit, SearchQuery
-from memory._store import SpaceStore
+from memory._store import SpaceStore, caller_key
 from memory._timeparse import iso
 
 RRF_K = 60
@@ -226,7 +226,6 @@ def search(
     for (item_type, rowid), score in ranked[: q.top_k]:
         if item_type == EPISODE and rowid in episodes:
             row = episodes[rowid]
-            key = row["dedup_key"]
             hits.append(
                 SearchHit(
                     id=f"ep:{rowid}",
@@ -234,7 +233,7 @@ def search(
                     kind=row["kind"],
                     text=row["text"],
                     score=round(score, 6),
-                    key=key[2:] if key and key.startswith("k:") else None,
+                    key=caller_key(row["dedup_key"]),
                     speaker=row["speaker"],
                     run_id=row["run_id"],
                     session_id=row["session_id"],

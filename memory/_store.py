@@ -42,6 +42,11 @@ def episode_key(item: EpisodeIn) -> str:
     return f"{scope}:{text_hash(item.kind, norm(item.text), item.tool_call_id)}"
 
 
+def caller_key(dedup_key: str | None) -> str | None:
+    """The `key` the caller gave (see episode_key), or None for a derived dedup key."""
+    return dedup_key[2:] if dedup_key and dedup_key.startswith("k:") else None
+
+
 def indexed_text(speaker: str | None, text: str) -> str:
     return f"{speaker}: {text}" if speaker else text
 

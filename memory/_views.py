@@ -7,7 +7,7 @@ from typing import Any
 
 from memory._models import Provenance, ProvenanceEpisode, TimelineItem, TimelineQuery, TimelineResult
 from memory._search import fts_query, terms
-from memory._store import SpaceStore, parse_id
+from memory._store import SpaceStore, caller_key, parse_id
 from memory._timeparse import iso
 
 _EPISODE_COLUMNS = (
@@ -138,7 +138,7 @@ def _episodes(store: SpaceStore, refs: list[str]) -> list[ProvenanceEpisode]:
             session_id=r["session_id"],
             thread_id=r["thread_id"],
             tool_call_id=r["tool_call_id"],
-            key=r["dedup_key"][2:] if r["dedup_key"] and r["dedup_key"].startswith("k:") else None,
+            key=caller_key(r["dedup_key"]),
             occurred_at=iso(r["occurred_at"]),
             recorded_at=iso(r["recorded_at"]),
         )
