@@ -15,13 +15,6 @@ STEPS = 5
 
 
 @pytest.fixture
-def plane(tmp_path: Path) -> Iterator[ControlPlaneProc]:
-    cp = ControlPlaneProc(tmp_path)
-    yield cp
-    cp.stop()
-
-
-@pytest.fixture
 def tool_server() -> Iterator[CountingToolServer]:
     server = CountingToolServer(delay_s=0.4)
     yield server

@@ -14,13 +14,6 @@ from tests.support import write_script
 
 
 @pytest.fixture
-def plane(tmp_path: Path) -> Iterator[ControlPlaneProc]:
-    cp = ControlPlaneProc(tmp_path)
-    yield cp
-    cp.stop()
-
-
-@pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
     yield from make_server(tmp_path / "container")
 
