@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
 
 from agent.events.types import profile_types
 from agent.runtime.manager import RunHandle
 from agent.runtime.policy import PolicyOverride
 from agent.runtime.requests import ContinueRequest, RunError, StartRequest
+from control_bridge.contract import RunIdParams
 from control_bridge.errors import BridgeError, Conflict, InvalidParams, NotFound, Unavailable
 from control_bridge.jsonrpc import MethodTable
 
@@ -18,19 +18,17 @@ if TYPE_CHECKING:
     from agent.server.services import Services
 
 
-class _Params(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+class RunParams(RunIdParams):
+    """The contract's run reference, refusing unknown members: a mistyped key is an error, not ignored."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
-class RunIdParams(_Params):
-    run_id: str = Field(min_length=1, max_length=256)
-
-
-class CancelParams(RunIdParams):
+class CancelParams(RunParams):
     reason: str = Field(default="user_requested", min_length=1, max_length=200)
 
 
-class EventsParams(RunIdParams):
+class EventsParams(RunParams):
     after: int = Field(default=0, ge=0, le=2**63 - 1)
     limit: int = Field(default=100, ge=1, le=1000)
     profile: str = "debug"
@@ -115,7 +113,7 @@ def build_methods(services: Services) -> MethodTable:
         return result.model_dump(by_alias=True, exclude_none=True)
 
     async def run_get(params: Any) -> Any:
-        p = _params(RunIdParams, params)
+        p = _params(RunParams, params)
         try:
             return run_view(services, manager.get(p.run_id))
         except RunError as exc:
@@ -150,10 +148,10 @@ def build_methods(services: Services) -> MethodTable:
         return await verb(params, CancelParams, lambda p: manager.cancel(p.run_id, p.reason))
 
     async def run_pause(params: Any) -> Any:
-        return await verb(params, RunIdParams, lambda p: manager.pause(p.run_id))
+        return await verb(params, RunParams, lambda p: manager.pause(p.run_id))
 
     async def run_resume(params: Any) -> Any:
-        return await verb(params, RunIdParams, lambda p: manager.resume(p.run_id))
+        return await verb(params, RunParams, lambda p: manager.resume(p.run_id))
 
     async def run_continue(params: Any) -> Any:
         return await verb(params, ContinueRequest, manager.continue_)
