@@ -7,7 +7,7 @@ The embedded control plane (in-process SQLite) and the JSON-RPC client both impl
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ClassVar, TypeVar
+from typing import TypeVar
 
 from control_bridge import contract as c
 
@@ -16,10 +16,6 @@ R = TypeVar("R", bound=c.WireModel)
 
 class ControlPlaneBase(ABC):
     """Typed methods over one generic `call`."""
-
-    in_process: ClassVar[bool] = False
-    """True for a plane living in the container's process on its DATA_DIR (the embedded one): the run log
-    is then the one copy of the events and checkpoints, so the loop sends it no copies."""
 
     @abstractmethod
     async def call(self, method: str, params: c.WireModel) -> c.WireModel:

@@ -224,7 +224,7 @@ class RunManager:
     def _forwarding(self, control: ControlPlaneBase) -> Any:
         """The event forwarding for runs on `control`, or None: an in-process control plane shares DATA_DIR
         with the run log, the one copy of the events (SSE and run.events serve them), so it gets no copies."""
-        if self.forwarding is None or control.in_process:
+        if self.forwarding is None or getattr(control, "in_process", False):
             return None
         return self.forwarding
 
@@ -254,7 +254,7 @@ class RunManager:
     async def _prepare(self, handle: RunHandle, session_hint: str | None) -> RunState:
         ref = {"run_id": handle.run_id, "lease_version": handle.lease_version}
         saved = None if handle.created else self.checkpoints.load(handle.run_id)
-        if not handle.created and (saved is None or not handle.control.in_process):
+        if not handle.created and (saved is None or not getattr(handle.control, "in_process", False)):
             # Another container may have taken the run further since this one last held it: the newer
             # checkpoint wins (an older one would repeat steps and reuse event numbers).
             remote = await handle.control.run_checkpoint_load(c.RunCheckpointLoadParams(**ref))
@@ -350,7 +350,7 @@ class RunManager:
             keys = (await handle.control.secrets_api_keys(c.SecretsApiKeysParams(**ref))).keys
         model = self.model_factory(state.model, keys)
         # An in-process control plane shares DATA_DIR with the local checkpoints: nothing to mirror.
-        remote = None if handle.control.in_process else RemoteCheckpoints(handle.control)
+        remote = None if getattr(handle.control, "in_process", False) else RemoteCheckpoints(handle.control)
         deps = RunDeps(
             control=handle.control,
             log=self.log,

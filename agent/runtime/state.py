@@ -8,14 +8,13 @@ from pydantic import BaseModel, Field
 
 from agent.models.types import Message, ToolResultPart
 from agent.runtime.policy import RunPolicy
-from control_bridge.contract import TERMINAL_STATUSES, RunStatus
 
 Phase = Literal[
     "prompted", "planning", "executing_tools", "synthesizing", "awaiting", "completed", "failed", "canceled"
 ]
-Status = RunStatus  # (the contract's: one set of status literals)
+Status = Literal["pending", "running", "paused", "suspended", "completed", "failed", "canceled"]
 FinalizeReason = Literal["tool_cap", "failure_cap", "time_budget"]
-TERMINAL = TERMINAL_STATUSES
+TERMINAL: frozenset[str] = frozenset({"completed", "failed", "canceled"})
 
 
 class PendingAwait(BaseModel):
