@@ -26,6 +26,8 @@ ToolFailureKind = Literal[
     "internal",
 ]
 """The loop's typed tool failures; remote tools report theirs with the same kinds."""
+RecoveryHint = Literal["correct_call", "replan", "finish"]
+"""What the model should do after a tool failure: fix the arguments, choose another way, or answer."""
 
 NonEmpty = Field(min_length=1, max_length=256)
 

@@ -7,14 +7,11 @@ report theirs with the same kinds); the `hint` tells the model what to do next.
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from typing import get_args
 
-from control_bridge.contract import ToolFailureKind
+from control_bridge.contract import RecoveryHint, ToolFailureKind
 
 __all__ = ["DEFAULT_HINTS", "FAILURE_KINDS", "RecoveryHint", "ToolFailure", "ToolFailureKind"]
-
-RecoveryHint = Literal["correct_call", "replan", "finish"]
-"""What the model should do next: fix the arguments, choose another way, or answer with what it has."""
 
 FAILURE_KINDS: frozenset[str] = frozenset(get_args(ToolFailureKind))
 
