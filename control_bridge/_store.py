@@ -21,9 +21,10 @@ from pydantic_core import from_json, to_json
 
 from control_bridge import contract as c
 from control_bridge import sqlite
-from control_bridge._builtin_tools import BUILTIN_TOOLS, ToolError, run_builtin
+from control_bridge._builtin_tools import BUILTIN_TOOLS, run_builtin
 from control_bridge._schema_sql import create_schema
 from control_bridge.errors import Conflict, LeaseLost, NotFound
+from control_bridge.tool_failure import ToolFailure
 
 
 def _now() -> str:
@@ -70,7 +71,9 @@ class Store:
 
     # --- helpers ---------------------------------------------------------------------------------------
     def _run(self, run_id: str) -> sqlite3.Row:
-        row = self.conn.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        row: sqlite3.Row | None = self.conn.execute(
+            "SELECT * FROM runs WHERE run_id = ?", (run_id,)
+        ).fetchone()
         if row is None:
             raise NotFound(f"run {run_id!r} not found", data={"runId": run_id})
         return row
@@ -316,7 +319,7 @@ class Store:
     def _execute_now(
         self, conn: sqlite3.Connection, call: c.ToolCall, tool: c.RemoteTool | None, endpoint: str | None
     ) -> c.ToolsExecuteResult | None:
-        def failure(kind: str, message: str) -> c.ToolsExecuteResult:
+        def failure(kind: c.ToolFailureKind, message: str) -> c.ToolsExecuteResult:
             return c.ToolsExecuteResult(
                 tool_call_id=call.id, error=c.ToolExecutionError(kind=kind, message=message)
             )
@@ -339,7 +342,7 @@ class Store:
             return c.ToolsExecuteResult(
                 tool_call_id=call.id, output=run_builtin(conn, call.name, call.arguments)
             )
-        except ToolError as exc:
+        except ToolFailure as exc:
             return failure(exc.kind, exc.message)
 
     def finish_tool(self, p: c.ToolsExecuteParams, result: c.ToolsExecuteResult) -> None:

@@ -177,9 +177,8 @@ def _json_or_none(response: httpx.Response) -> Any:
 
 
 def _message(error_obj: Any, default: str) -> str:
-    if isinstance(error_obj, dict) and isinstance(error_obj.get("message"), str):
-        return error_obj["message"][:500]
-    return default
+    message = error_obj.get("message") if isinstance(error_obj, dict) else None
+    return message[:500] if isinstance(message, str) else default
 
 
 def _retry_after(response: httpx.Response) -> float | None:

@@ -62,7 +62,7 @@ class RetryPolicy:
 
     def backoff(self, attempt: int, rng: random.Random) -> float:
         """The exponential step after failed attempt `attempt`: in [ceiling/2, ceiling]."""
-        ceiling = min(self.max_delay_s, self.base_delay_s * 2 ** min(attempt - 1, _MAX_EXPONENT))
+        ceiling = min(self.max_delay_s, self.base_delay_s * 2.0 ** min(attempt - 1, _MAX_EXPONENT))
         return ceiling / 2 + rng.uniform(0, ceiling / 2)
 
     def delay(self, attempt: int, rng: random.Random, retry_after: float | None = None) -> float | None:

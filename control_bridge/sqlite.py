@@ -94,8 +94,7 @@ def transaction(conn: sqlite3.Connection, *, immediate: bool = True) -> Iterator
     try:
         yield conn
     except BaseException:
-        if conn.in_transaction:  # (SQLite may already have rolled back, e.g. on SQLITE_FULL)
-            conn.execute("ROLLBACK")
+        rollback(conn)  # (if still open: SQLite may have rolled back already, e.g. on SQLITE_FULL)
         raise
     conn.execute("COMMIT")
 
