@@ -6,6 +6,8 @@ step boundaries, so an event batch and the checkpoint that covers it land in one
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from control_bridge import sqlite
@@ -76,6 +78,10 @@ class LocalDB:
 
     def rollback(self) -> None:
         sqlite.rollback(self.conn)
+
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        """One atomic unit of writes; inside an open group commit, a savepoint of it (committed with it)."""
+        return sqlite.transaction(self.conn, immediate=False)
 
     def checkpoint(self) -> None:
         """Folds the WAL back into the database (PASSIVE: never blocks writers). Call from a worker thread."""

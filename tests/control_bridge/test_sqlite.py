@@ -115,6 +115,10 @@ async def test_runs_db_and_control_db_use_it(tmp_path: Path) -> None:
     runs.begin()
     assert runs.conn.in_transaction
     runs.commit()
+    with pytest.raises(RuntimeError), runs.transaction() as conn:
+        conn.execute("DELETE FROM checkpoints")
+        raise RuntimeError("halfway")
+    assert not runs.conn.in_transaction
     runs.close()
     plane = EmbeddedControlPlane(tmp_path / "control.db")
     store = plane._store
