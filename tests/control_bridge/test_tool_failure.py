@@ -48,4 +48,5 @@ async def test_the_loop_turns_a_skill_failure_into_a_typed_result() -> None:
     ctx = spec.ToolCallContext(run_id="r", session_id="s", turn_id=1, tool_call_id="t1")
     outcome = await execute_one(registry, ToolUsePart(id="t1", name="skill_get", arguments={}), ctx)
     assert not outcome.ok
-    assert outcome.error == {"kind": "domain_rejection", "message": "No skill 'x'.", "hint": "replan"}
+    assert outcome.error is not None
+    assert outcome.error.wire() == {"kind": "domain_rejection", "message": "No skill 'x'.", "hint": "replan"}
