@@ -53,7 +53,9 @@ def test_keys_and_tokens_are_secret_values_never_shown() -> None:
     from agent.settings import Settings
 
     token, key = "tok-" + "s" * 20, "sk-" + "k" * 20
-    settings = Settings.from_env({"START_TOKEN": token, "OPENAI_API_KEY": key, "CONTROL_RPC_TOKEN": "cp-secret"})
+    settings = Settings.from_env(
+        {"START_TOKEN": token, "OPENAI_API_KEY": key, "CONTROL_RPC_TOKEN": "cp-secret"}
+    )
     shown = repr(settings) + str(settings) + settings.model_dump_json()
     assert token not in shown and key not in shown and "cp-secret" not in shown
     assert settings.secret("start_token") == token and settings.provider_keys() == {"openai": key}
