@@ -8,13 +8,14 @@ tool loop continues. Usage is normalised to the OpenAI meaning: `input_tokens` c
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import httpx
 
+from agent.models._anthropic_shapes import AnthropicUsage, Block, Delta, MessageBody, StreamEvent
 from agent.models._http import HTTPModelClient, iter_sse, parse_arguments
-from agent.models.errors import ModelUnavailable, classify_status
+from agent.models.errors import ModelError, ModelUnavailable, classify_status
 from agent.models.settings import DEFAULT_TIMEOUT
 from agent.models.transcript import validate_transcript
 from agent.models.types import (
@@ -22,6 +23,7 @@ from agent.models.types import (
     Message,
     ModelRequest,
     ModelResponse,
+    Part,
     StopChunk,
     StopReason,
     TextChunk,
@@ -93,40 +95,26 @@ def to_anthropic_messages(messages: list[Message]) -> tuple[str | None, list[dic
     return system, out
 
 
-def _usage(raw: dict[str, Any] | None, base: Usage | None = None) -> Usage:
-    raw = raw or {}
-    base = base or Usage()
-    cached = int(raw.get("cache_read_input_tokens") or 0)
-    if "input_tokens" in raw and raw["input_tokens"] is not None:
-        total_in = int(raw["input_tokens"]) + int(raw.get("cache_creation_input_tokens") or 0) + cached
-    else:
-        total_in, cached = base.input_tokens, base.cached_input_tokens
-    return Usage(
-        input_tokens=total_in,
-        output_tokens=int(raw.get("output_tokens") or base.output_tokens),
-        cached_input_tokens=cached,
-    )
-
-
-def _part(block: dict[str, Any], index: int) -> Any | None:
-    kind = block.get("type")
+def _part(block: Block, index: int) -> Part | None:
+    kind = block.type
     if kind == "text":
-        return TextPart(text=block.get("text") or "")
+        return TextPart(text=block.text or "")
     if kind == "thinking":
-        return ThinkingPart(thinking=block.get("thinking") or "", signature=block.get("signature"))
+        return ThinkingPart(thinking=block.thinking or "", signature=block.signature)
     if kind == "redacted_thinking":
-        return ThinkingPart(thinking=block.get("data") or "", redacted=True)
+        return ThinkingPart(thinking=block.data or "", redacted=True)
     if kind == "tool_use":
-        raw = block.get("input")
-        if isinstance(raw, dict):
-            arguments, bad = raw, None
+        raw = block.input
+        arguments: dict[str, Any]
+        bad: str | None = None
+        if raw is None:
+            arguments = {}
+        elif isinstance(raw, dict):
+            arguments = raw
         else:
             arguments, bad = parse_arguments(raw if isinstance(raw, str) else json.dumps(raw))
         return ToolUsePart(
-            id=block.get("id") or f"toolu_{index}",
-            name=block.get("name") or "",
-            arguments=arguments,
-            raw_arguments=bad,
+            id=block.id or f"toolu_{index}", name=block.name or "", arguments=arguments, raw_arguments=bad
         )
     return None
 
@@ -187,92 +175,90 @@ class AnthropicModel(HTTPModelClient):
             payload["stream"] = True
         return payload
 
-    def parse_response(self, body: dict[str, Any], *, request_id: str | None = None) -> ModelResponse:
-        if body.get("type") == "error":
-            raise classify_status(0, body, {}, provider=self.provider, model=self.model)
-        parts = [p for i, b in enumerate(body.get("content") or []) if (p := _part(b, i)) is not None]
-        stop = _STOP.get(body.get("stop_reason") or "", "other")
+    def _in_band_error(self, error: Any, headers: Mapping[str, str]) -> ModelError:
+        found = classify_status(
+            0, {"type": "error", "error": error}, headers, provider=self.provider, model=self.model
+        )
+        return self.redact(found)
+
+    def parse_response(self, content: bytes, *, request_id: str | None = None) -> ModelResponse:
+        body = self.decode(content, MessageBody, "response body")
+        if body.type == "error" or body.error:
+            raise self._in_band_error(body.error, {})
+        parts = [p for i, b in enumerate(body.content or ()) if (p := _part(b, i)) is not None]
+        usage = body.usage.normalised() if body.usage is not None else Usage()
         return ModelResponse(
             message=Message(role="assistant", parts=parts),
-            stop_reason=stop,
-            usage=_usage(body.get("usage")),
-            model=body.get("model") or self.model,
+            stop_reason=_STOP.get(body.stop_reason or "", "other"),
+            usage=usage,
+            model=body.model or self.model,
             provider=self.provider,
-            request_id=request_id or body.get("id"),
+            request_id=request_id or body.id,
         )
 
-    async def stream(self, request: ModelRequest) -> AsyncIterator[Chunk]:
-        payload = self.build_payload(request, stream=True)
-        self.calls += 1
-        blocks: dict[int, dict[str, Any]] = {}
+    async def read_stream(self, response: httpx.Response, request_id: str | None) -> AsyncIterator[Chunk]:
+        blocks: dict[int, Block] = {}
         pieces: dict[int, list[str]] = {}  # text, thinking or JSON pieces per block index
-        usage = Usage()
+        usage = AnthropicUsage()
         stop_reason: str | None = None
         model = self.model
         finished = False
-        async with self._open_stream(self.path, payload) as response:
-            request_id = response.headers.get(self.request_id_header)
-            async for event, data in iter_sse(response):
-                if finished:
-                    continue
-                body = self.event_json(data)
-                kind = body.get("type") or event
-                if kind == "content_block_delta":
-                    index, delta = body.get("index", 0), body.get("delta") or {}
-                    dkind = delta.get("type")
-                    if index not in blocks:
-                        raise ModelUnavailable(
-                            f"delta for unknown block {index}", provider=self.provider, model=self.model
-                        )
-                    if dkind == "text_delta":
-                        pieces[index].append(delta.get("text", ""))
-                        yield TextChunk(text=delta.get("text", ""))
-                    elif dkind == "thinking_delta":
-                        pieces[index].append(delta.get("thinking", ""))
-                        yield ThinkingChunk(thinking=delta.get("thinking", ""))
-                    elif dkind == "signature_delta":
-                        blocks[index]["signature"] = blocks[index].get("signature") or ""
-                        blocks[index]["signature"] += delta.get("signature", "")
-                        yield ThinkingChunk(thinking="", signature=delta.get("signature", ""))
-                    elif dkind == "input_json_delta":
-                        pieces[index].append(delta.get("partial_json", ""))
-                        yield ToolCallDeltaChunk(index=index, arguments_delta=delta.get("partial_json", ""))
-                elif kind == "content_block_start":
-                    index, block = body.get("index", 0), dict(body.get("content_block") or {})
-                    blocks[index], pieces[index] = block, []
-                    if block.get("type") == "tool_use":
-                        yield ToolCallDeltaChunk(index=index, id=block.get("id"), name=block.get("name"))
-                elif kind == "content_block_stop":
-                    index = body.get("index", 0)
-                    block = _finish_block(blocks.get(index) or {}, pieces.get(index) or [])
-                    blocks[index] = block
-                    if block.get("type") == "tool_use" and (part := _part(block, index)) is not None:
-                        yield ToolCallChunk(part=part)
-                elif kind == "message_start":
-                    message = body.get("message") or {}
-                    model = message.get("model") or model
-                    request_id = request_id or message.get("id")
-                    usage = _usage(message.get("usage"))
-                elif kind == "message_delta":
-                    stop_reason = (body.get("delta") or {}).get("stop_reason") or stop_reason
-                    usage = _usage(body.get("usage"), usage)
-                elif kind == "message_stop":
-                    finished = True  # keep reading to the end of the body: the connection is reused
-                elif kind == "error":
-                    raise self.redact(
-                        classify_status(0, body, response.headers, provider=self.provider, model=self.model)
+        async for event, data in iter_sse(response):
+            if finished:
+                continue  # keep reading to the end of the body: the connection is reused
+            body = self.decode(data, StreamEvent, "stream event")
+            kind = body.type or event
+            index = body.index or 0
+            if kind == "content_block_delta":
+                delta = body.delta or Delta()
+                if index not in blocks:
+                    raise ModelUnavailable(
+                        f"delta for unknown block {index}", provider=self.provider, model=self.model
                     )
+                if delta.type == "text_delta":
+                    pieces[index].append(delta.text or "")
+                    yield TextChunk(text=delta.text or "")
+                elif delta.type == "thinking_delta":
+                    pieces[index].append(delta.thinking or "")
+                    yield ThinkingChunk(thinking=delta.thinking or "")
+                elif delta.type == "signature_delta":
+                    blocks[index].signature = (blocks[index].signature or "") + (delta.signature or "")
+                    yield ThinkingChunk(thinking="", signature=delta.signature or "")
+                elif delta.type == "input_json_delta":
+                    pieces[index].append(delta.partial_json or "")
+                    yield ToolCallDeltaChunk(index=index, arguments_delta=delta.partial_json or "")
+            elif kind == "content_block_start":
+                block = (body.content_block or Block()).model_copy()
+                blocks[index], pieces[index] = block, []
+                if block.type == "tool_use":
+                    yield ToolCallDeltaChunk(index=index, id=block.id, name=block.name)
+            elif kind == "content_block_stop":
+                block = _finish_block(blocks.get(index) or Block(), pieces.get(index) or [])
+                blocks[index] = block
+                if block.type == "tool_use" and (part := _part(block, index)) is not None:
+                    yield ToolCallChunk(part=part)
+            elif kind == "message_start":
+                message = body.message or MessageBody()
+                model = message.model or model
+                request_id = request_id or message.id
+                usage = usage.merged(message.usage)
+            elif kind == "message_delta":
+                stop_reason = (body.delta.stop_reason if body.delta else None) or stop_reason
+                usage = usage.merged(body.usage)
+            elif kind == "message_stop":
+                finished = True
+            elif kind == "error":
+                raise self._in_band_error(body.error, response.headers)
         if not finished:
-            raise ModelUnavailable(
-                "stream ended before it finished", provider=self.provider, model=self.model
-            )
+            raise self.unfinished(response)
         parts = [p for i in sorted(blocks) if (p := _part(blocks[i], i)) is not None]
         stop = _STOP.get(stop_reason or "", "other")
-        yield UsageChunk(usage=usage)
+        total = usage.normalised()
+        yield UsageChunk(usage=total)
         result = ModelResponse(
             message=Message(role="assistant", parts=parts),
             stop_reason=stop,
-            usage=usage,
+            usage=total,
             model=model,
             provider=self.provider,
             request_id=request_id,
@@ -280,16 +266,15 @@ class AnthropicModel(HTTPModelClient):
         yield StopChunk(stop_reason=stop, response=result)
 
 
-def _finish_block(block: dict[str, Any], pieces: list[str]) -> dict[str, Any]:
+def _finish_block(block: Block, pieces: list[str]) -> Block:
     """Folds the streamed pieces into the block, the way the non-streaming API would have sent it."""
-    kind = block.get("type")
-    if kind == "text":
-        block["text"] = (block.get("text") or "") + "".join(pieces)
-    elif kind == "thinking":
-        block["thinking"] = (block.get("thinking") or "") + "".join(pieces)
-    elif kind == "tool_use":
+    if block.type == "text":
+        block.text = (block.text or "") + "".join(pieces)
+    elif block.type == "thinking":
+        block.thinking = (block.thinking or "") + "".join(pieces)
+    elif block.type == "tool_use":
         raw = "".join(pieces)
-        if raw:  # malformed JSON stays a string: _part turns it into raw_arguments
+        if raw:  # malformed JSON (a call cut off by max_tokens) stays a string: _part makes raw_arguments
             arguments, bad = parse_arguments(raw)
-            block["input"] = arguments if bad is None else raw
+            block.input = arguments if bad is None else raw
     return block

@@ -9,13 +9,15 @@ with `raw_arguments` set and `arguments={}`, so the loop answers `invalid_call` 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
 from agent.models._http import HTTPModelClient, iter_sse, parse_arguments
-from agent.models.errors import ModelUnavailable, classify_status
+from agent.models._openai_shapes import ChatBody, ChatMessage, FunctionCall
+from agent.models.errors import ModelError, ModelUnavailable, classify_status
 from agent.models.settings import DEFAULT_TIMEOUT
 from agent.models.transcript import validate_transcript
 from agent.models.types import (
@@ -23,6 +25,7 @@ from agent.models.types import (
     Message,
     ModelRequest,
     ModelResponse,
+    Part,
     StopChunk,
     StopReason,
     TextChunk,
@@ -77,19 +80,8 @@ def to_openai_messages(messages: list[Message]) -> list[dict[str, Any]]:
     return out
 
 
-def _usage(raw: dict[str, Any] | None) -> Usage:
-    if not raw:
-        return Usage()
-    details = raw.get("prompt_tokens_details") or {}
-    return Usage(
-        input_tokens=int(raw.get("prompt_tokens") or 0),
-        output_tokens=int(raw.get("completion_tokens") or 0),
-        cached_input_tokens=int(details.get("cached_tokens") or 0),
-    )
-
-
-def _tool_part(call_id: str | None, index: int, name: str, raw: str) -> ToolUsePart:
-    arguments, bad = parse_arguments(raw)
+def _tool_part(call_id: str | None, index: int, name: str, raw: str | dict[str, Any]) -> ToolUsePart:
+    arguments, bad = (raw, None) if isinstance(raw, dict) else parse_arguments(raw)
     return ToolUsePart(id=call_id or f"call_{index}", name=name, arguments=arguments, raw_arguments=bad)
 
 
@@ -145,103 +137,104 @@ class OpenAICompatModel(HTTPModelClient):
                 payload["stream_options"] = {"include_usage": True}
         return payload
 
-    def parse_response(self, body: dict[str, Any], *, request_id: str | None = None) -> ModelResponse:
-        choices = body.get("choices") or []
-        if not choices:
+    def _in_band_error(self, body: ChatBody, headers: Mapping[str, str]) -> ModelError:
+        error = classify_status(0, {"error": body.error}, headers, provider=self.provider, model=self.model)
+        return self.redact(error)
+
+    def parse_response(self, content: bytes, *, request_id: str | None = None) -> ModelResponse:
+        body = self.decode(content, ChatBody, "response body")
+        if body.error:
+            raise self._in_band_error(body, {})
+        if not body.choices:
             raise ModelUnavailable("response has no choices", provider=self.provider, model=self.model)
-        choice = choices[0]
-        raw = choice.get("message") or {}
-        parts: list[Any] = []
-        reasoning = raw.get("reasoning_content") or raw.get("reasoning")
-        if isinstance(reasoning, str) and reasoning:
-            parts.append(ThinkingPart(thinking=reasoning))
-        if raw.get("content"):
-            parts.append(TextPart(text=raw["content"]))
-        for i, call in enumerate(raw.get("tool_calls") or []):
-            fn = call.get("function") or {}
-            parts.append(_tool_part(call.get("id"), i, fn.get("name") or "", fn.get("arguments") or ""))
-        stop = _FINISH.get(choice.get("finish_reason") or "", "other")
+        choice = body.choices[0]
+        raw = choice.message or ChatMessage()
+        parts: list[Part] = []
+        if thinking := raw.thinking:
+            parts.append(ThinkingPart(thinking=thinking))
+        text = raw.text or raw.refusal or ""
+        if text:
+            parts.append(TextPart(text=text))
+        for i, call in enumerate(raw.tool_calls or ()):
+            fn = call.function or FunctionCall()
+            parts.append(_tool_part(call.id, i, fn.name or "", fn.arguments or ""))
+        stop = _FINISH.get(choice.finish_reason or "", "other")
+        if raw.refusal and not raw.text:
+            stop = "refusal"
         if stop != "tool_use" and any(isinstance(p, ToolUsePart) for p in parts):
             stop = "tool_use"  # some servers say "stop" even when they call tools
         return ModelResponse(
             message=Message(role="assistant", parts=parts),
             stop_reason=stop,
-            usage=_usage(body.get("usage")),
-            model=body.get("model") or self.model,
+            usage=body.usage.normalised() if body.usage is not None else Usage(),
+            model=body.model or self.model,
             provider=self.provider,
-            request_id=request_id or body.get("id"),
+            request_id=request_id or body.id,
         )
 
-    async def stream(self, request: ModelRequest) -> AsyncIterator[Chunk]:
-        payload = self.build_payload(request, stream=True)
-        self.calls += 1
+    async def read_stream(self, response: httpx.Response, request_id: str | None) -> AsyncIterator[Chunk]:
         text: list[str] = []
         thinking: list[str] = []
-        calls: dict[int, list[Any]] = {}  # index → [id, name, [argument pieces]]
+        calls: dict[int, _Call] = {}
         finish: str | None = None
+        refused = False
         usage = Usage()
         model = self.model
         done = False
-        async with self._open_stream(self.path, payload) as response:
-            request_id = response.headers.get(self.request_id_header)
-            async for _event, data in iter_sse(response):
-                if done:
-                    continue  # read to the end of the body so the connection goes back to the pool
-                if data == "[DONE]":
-                    done = True
-                    continue
-                body = self.event_json(data)
-                if body.get("error"):
-                    raise self.redact(
-                        classify_status(0, body, response.headers, provider=self.provider, model=self.model)
-                    )
-                model = body.get("model") or model
-                request_id = request_id or body.get("id")
-                if body.get("usage"):
-                    usage = _usage(body["usage"])
-                for choice in body.get("choices") or ():
-                    delta = choice.get("delta") or {}
-                    if content := delta.get("content"):
+        async for _event, data in iter_sse(response):
+            if done:
+                continue  # read to the end of the body so the connection goes back to the pool
+            if data == "[DONE]":
+                done = True
+                continue
+            body = self.decode(data, ChatBody, "stream event")
+            if body.error:
+                raise self._in_band_error(body, response.headers)
+            model = body.model or model
+            request_id = request_id or body.id
+            if body.usage is not None and body.usage.reported:
+                usage = body.usage.normalised()
+            for choice in body.choices or ():
+                delta = choice.delta
+                if delta is not None:
+                    if content := delta.text or delta.refusal:
+                        refused = refused or (bool(delta.refusal) and not delta.text)
                         text.append(content)
                         yield TextChunk(text=content)
-                    reasoning = delta.get("reasoning_content") or delta.get("reasoning")
-                    if isinstance(reasoning, str) and reasoning:
+                    if reasoning := delta.thinking:
                         thinking.append(reasoning)
                         yield ThinkingChunk(thinking=reasoning)
-                    for tc in delta.get("tool_calls") or ():
-                        index = tc.get("index")
+                    for tc in delta.tool_calls or ():
+                        index = tc.index
                         if index is None:  # some servers omit it: a new id starts a new call
-                            index = (
-                                (max(calls) + 1 if calls else 0) if tc.get("id") or not calls else max(calls)
-                            )
-                        fn = tc.get("function") or {}
-                        entry = calls.setdefault(index, [None, "", []])
-                        if tc.get("id"):
-                            entry[0] = tc["id"]
-                        if fn.get("name"):
-                            entry[1] += fn["name"]
-                        piece = fn.get("arguments") or ""
-                        entry[2].append(piece)
-                        yield ToolCallDeltaChunk(
-                            index=index, id=tc.get("id"), name=fn.get("name"), arguments_delta=piece
-                        )
-                    if choice.get("finish_reason"):
-                        finish = choice["finish_reason"]
+                            index = (max(calls) + 1 if calls else 0) if tc.id or not calls else max(calls)
+                        fn = tc.function or FunctionCall()
+                        entry = calls.setdefault(index, _Call())
+                        entry.id = tc.id or entry.id
+                        entry.name += fn.name or ""
+                        piece = fn.arguments or ""
+                        if isinstance(piece, dict):
+                            entry.whole = piece
+                            piece = ""
+                        entry.pieces.append(piece)
+                        yield ToolCallDeltaChunk(index=index, id=tc.id, name=fn.name, arguments_delta=piece)
+                if choice.finish_reason:
+                    finish = choice.finish_reason
         if not done and finish is None:
-            raise ModelUnavailable(
-                "stream ended before it finished", provider=self.provider, model=self.model
-            )
-        parts: list[Any] = []
+            raise self.unfinished(response)
+        parts: list[Part] = []
         if thinking:
             parts.append(ThinkingPart(thinking="".join(thinking)))
         if text:
             parts.append(TextPart(text="".join(text)))
         for index in sorted(calls):
-            call_id, name, pieces = calls[index]
-            part = _tool_part(call_id, index, name, "".join(pieces))
+            call = calls[index]
+            part = _tool_part(call.id, index, call.name, call.whole or "".join(call.pieces))
             parts.append(part)
             yield ToolCallChunk(part=part)
         stop = _FINISH.get(finish or "", "other")
+        if refused:
+            stop = "refusal"
         if calls:
             stop = "tool_use"
         yield UsageChunk(usage=usage)
@@ -254,3 +247,13 @@ class OpenAICompatModel(HTTPModelClient):
             request_id=request_id,
         )
         yield StopChunk(stop_reason=stop, response=result)
+
+
+@dataclass
+class _Call:
+    """A tool call being assembled from its streamed pieces."""
+
+    id: str | None = None
+    name: str = ""
+    pieces: list[str] = field(default_factory=list)
+    whole: dict[str, Any] | None = None

@@ -42,7 +42,15 @@ async def provider(
 @pytest.mark.parametrize("via", ["stream", "complete"])
 async def test_deltas_and_usage_become_events_once(server: ModelServer, provider: Any, via: str) -> None:
     server.script(
-        [Reply(thinking="let me see", text="The answer is four.", input_tokens=90, output_tokens=12)]
+        [
+            Reply(
+                thinking="let me see",
+                text="The answer is four.",
+                input_tokens=90,
+                output_tokens=12,
+                reasoning_key="reasoning_content",  # ignored in the Anthropic format
+            )
+        ]
     )
     emit = Recorder()
     model = EventEmittingModel(provider, emit, turn=3)
