@@ -134,12 +134,15 @@ class AnthropicModel(HTTPModelClient):
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         default_max_tokens: int = 4096,
         thinking_budget_tokens: int = 2048,
+        thinking: bool = False,
         version: str = "2023-06-01",
     ) -> None:
         super().__init__(model, base_url=base_url, http_client=http_client, timeout=timeout)
         self._api_key = api_key
         self.default_max_tokens = default_max_tokens
         self.thinking_budget_tokens = thinking_budget_tokens
+        self.thinking = thinking
+        """Think on every request, whatever the request says (the MODEL_THINKING_BUDGET_TOKENS setting)."""
         self.version = version
 
     def _headers(self) -> dict[str, str]:
@@ -149,6 +152,8 @@ class AnthropicModel(HTTPModelClient):
         return headers
 
     def build_payload(self, request: ModelRequest, *, stream: bool) -> dict[str, Any]:
+        if self.thinking and not request.thinking:
+            request = request.model_copy(update={"thinking": True})
         validate_transcript(request, provider=self.provider, model=self.model, run_id=request.run_id)
         system, messages = to_anthropic_messages(request.messages)
         max_tokens = request.max_tokens or self.default_max_tokens

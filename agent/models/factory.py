@@ -153,6 +153,7 @@ def resolve_model(
             timeout=settings.timeout,
             default_max_tokens=settings.default_max_tokens,
             thinking_budget_tokens=settings.thinking_budget_tokens,
+            thinking=settings.thinking,
             version=settings.anthropic_version,
         )
     else:

@@ -149,7 +149,9 @@ async def test_openai_content_as_a_list_of_parts_is_read() -> None:
     body = {
         "id": "r1",
         "model": "m",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": PARTS}, "finish_reason": "stop"}],
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": PARTS}, "finish_reason": "stop"}
+        ],
     }
     response = await openai(Canned(json.dumps(body), JSON)).complete(with_tools())
     assert response.message.text_content == "Hello world" and response.stop_reason == "end_turn"
@@ -258,7 +260,9 @@ async def test_cut_during_tool_arguments_is_retried_without_duplicates(
     server: ModelServer, sleeps: SleepRecorder, fmt: str
 ) -> None:
     call = {"name": "calc", "arguments": ARGS}
-    server.script([Reply(tool_calls=[call], chunk_size=3, cut_after=6), Reply(tool_calls=[call], chunk_size=3)])
+    server.script(
+        [Reply(tool_calls=[call], chunk_size=3, cut_after=6), Reply(tool_calls=[call], chunk_size=3)]
+    )
     inner: OpenAICompatModel | AnthropicModel = (
         OpenAICompatModel("m", base_url=server.openai_base_url)
         if fmt == "openai"

@@ -76,7 +76,9 @@ def test_openai_sends_the_keys_the_real_api_sends() -> None:
 def test_compatible_reasoning_keys_only_when_asked_for(key: str) -> None:
     reply = Reply(text="hi", thinking="hm", reasoning_key=key)
     assert openai_body(reply, "m", "r")["choices"][0]["message"][key] == "hm"
-    deltas = [c["choices"][0]["delta"] for c in _data(list(openai_events(reply, "m", "r", include_usage=False)))]
+    deltas = [
+        c["choices"][0]["delta"] for c in _data(list(openai_events(reply, "m", "r", include_usage=False)))
+    ]
     assert "".join(d.get(key, "") for d in deltas if d) == "hm"
 
 
