@@ -169,7 +169,8 @@ async def iter_sse(response: httpx.Response) -> AsyncIterator[tuple[str, str]]:
 
 
 def _content_type(response: httpx.Response) -> str:
-    return response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    value: str = response.headers.get("content-type", "")
+    return value.split(";", 1)[0].strip().lower()
 
 
 def _is_json(response: httpx.Response) -> bool:

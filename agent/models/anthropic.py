@@ -48,7 +48,7 @@ _STOP: dict[str, StopReason] = {
 _CHOICE = {"auto": {"type": "auto"}, "required": {"type": "any"}, "none": {"type": "none"}}
 
 
-def _block(part: Any) -> dict[str, Any] | None:
+def _block(part: Part) -> dict[str, Any] | None:
     if isinstance(part, TextPart):
         return {"type": "text", "text": part.text} if part.text else None
     if isinstance(part, ThinkingPart):
@@ -104,19 +104,23 @@ def _part(block: Block, index: int) -> Part | None:
     if kind == "redacted_thinking":
         return ThinkingPart(thinking=block.data or "", redacted=True)
     if kind == "tool_use":
-        raw = block.input
-        arguments: dict[str, Any]
-        bad: str | None = None
-        if raw is None:
-            arguments = {}
-        elif isinstance(raw, dict):
-            arguments = raw
-        else:
-            arguments, bad = parse_arguments(raw if isinstance(raw, str) else json.dumps(raw))
-        return ToolUsePart(
-            id=block.id or f"toolu_{index}", name=block.name or "", arguments=arguments, raw_arguments=bad
-        )
+        return _tool_use(block, index)
     return None
+
+
+def _tool_use(block: Block, index: int) -> ToolUsePart:
+    raw = block.input
+    arguments: dict[str, Any]
+    bad: str | None = None
+    if raw is None:
+        arguments = {}
+    elif isinstance(raw, dict):
+        arguments = raw
+    else:
+        arguments, bad = parse_arguments(raw if isinstance(raw, str) else json.dumps(raw))
+    return ToolUsePart(
+        id=block.id or f"toolu_{index}", name=block.name or "", arguments=arguments, raw_arguments=bad
+    )
 
 
 class AnthropicModel(HTTPModelClient):
@@ -240,8 +244,8 @@ class AnthropicModel(HTTPModelClient):
             elif kind == "content_block_stop":
                 block = _finish_block(blocks.get(index) or Block(), pieces.get(index) or [])
                 blocks[index] = block
-                if block.type == "tool_use" and (part := _part(block, index)) is not None:
-                    yield ToolCallChunk(part=part)
+                if block.type == "tool_use":
+                    yield ToolCallChunk(part=_tool_use(block, index))
             elif kind == "message_start":
                 message = body.message or MessageBody()
                 model = message.model or model

@@ -67,15 +67,15 @@ class EventEmittingModel(WrapperModel):
     async def complete(self, request: ModelRequest, *, turn: int | None = None) -> ModelResponse:
         if not getattr(self.inner, "streams_natively", True):
             # Nothing streams: the same events, from the response, without a made-up stream of chunks.
-            response = await self.inner.complete(request)
+            whole = await self.inner.complete(request)
             at = self.turn if turn is None else turn
-            for part in response.message.parts:
+            for part in whole.message.parts:
                 if isinstance(part, TextPart) and part.text:
                     await self.emit("assistant.delta", {"turn": at, "text": part.text})
                 elif isinstance(part, ThinkingPart) and part.thinking:
                     await self.emit("thinking.delta", {"turn": at, "thinking": part.thinking})
-            await self.emit("usage", self._usage(response, at))
-            return response
+            await self.emit("usage", self._usage(whole, at))
+            return whole
         response: ModelResponse | None = None
         async for chunk in self.stream(request, turn=turn):
             if isinstance(chunk, StopChunk):

@@ -57,7 +57,7 @@ class Retrying(WrapperModel):
                 return None
             # A little jitter on top, so callers told the same instant do not return together.
             return error.retry_after + self._rng.uniform(0, min(1.0, 0.1 * error.retry_after))
-        ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        ceiling = min(self.max_delay, self.base_delay * 2.0 ** (attempt - 1))
         return ceiling / 2 + self._rng.uniform(0, ceiling / 2)  # "equal jitter": never near zero
 
     async def _wait(self, attempt: int, error: ModelError) -> None:

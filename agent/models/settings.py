@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -97,7 +97,10 @@ class ModelSettings:
         return cls(**values)
 
 
-def _number(name: str, raw: str, kind: type) -> Any:
+Number = TypeVar("Number", int, float)
+
+
+def _number(name: str, raw: str, kind: type[Number]) -> Number:
     try:
         value = kind(raw)
     except ValueError:
