@@ -8,14 +8,14 @@ from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import httpx
-from pydantic import BaseModel, ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from agent.models.base import BaseModelClient, response_chunks
 from agent.models.errors import ModelError, ModelUnavailable, classify_status, classify_transport
 from agent.models.settings import DEFAULT_TIMEOUT
 from agent.models.types import Chunk, ModelRequest, ModelResponse
 
-Shape = TypeVar("Shape", bound=BaseModel)
+Shape = TypeVar("Shape")
 
 
 class HTTPModelClient(BaseModelClient):
@@ -82,15 +82,15 @@ class HTTPModelClient(BaseModelClient):
             async for chunk in self.read_stream(response, request_id):
                 yield chunk
 
-    def decode(self, data: str | bytes, shape: type[Shape], what: str) -> Shape:
+    def decode(self, data: str | bytes, shape: TypeAdapter[Shape], what: str) -> Shape:
         """Parses and checks one JSON value; anything malformed is a broken answer (ModelUnavailable)."""
         try:
-            return shape.model_validate_json(data)
+            return shape.validate_json(data)
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or "top level"
             raise ModelUnavailable(
-                f"{what} is not a valid {shape.__name__} ({first['type']} at {where})",
+                f"{what} is not a valid {exc.title} ({first['type']} at {where})",
                 provider=self.provider,
                 model=self.model,
             ) from None

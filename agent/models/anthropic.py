@@ -13,7 +13,16 @@ from typing import Any
 
 import httpx
 
-from agent.models._anthropic_shapes import AnthropicUsage, Block, Delta, MessageBody, StreamEvent
+from agent.models._anthropic_shapes import (
+    MESSAGE_BODY,
+    STREAM_EVENT,
+    AnthropicUsage,
+    Block,
+    Delta,
+    MessageBody,
+    merge_usage,
+    normalised,
+)
 from agent.models._http import HTTPModelClient, iter_sse, parse_arguments
 from agent.models.errors import ModelError, ModelUnavailable, classify_status
 from agent.models.settings import DEFAULT_TIMEOUT
@@ -34,7 +43,6 @@ from agent.models.types import (
     ToolCallDeltaChunk,
     ToolResultPart,
     ToolUsePart,
-    Usage,
     UsageChunk,
 )
 
@@ -96,20 +104,20 @@ def to_anthropic_messages(messages: list[Message]) -> tuple[str | None, list[dic
 
 
 def _part(block: Block, index: int) -> Part | None:
-    kind = block.type
+    kind = block.get("type")
     if kind == "text":
-        return TextPart(text=block.text or "")
+        return TextPart(text=block.get("text") or "")
     if kind == "thinking":
-        return ThinkingPart(thinking=block.thinking or "", signature=block.signature)
+        return ThinkingPart(thinking=block.get("thinking") or "", signature=block.get("signature"))
     if kind == "redacted_thinking":
-        return ThinkingPart(thinking=block.data or "", redacted=True)
+        return ThinkingPart(thinking=block.get("data") or "", redacted=True)
     if kind == "tool_use":
         return _tool_use(block, index)
     return None
 
 
 def _tool_use(block: Block, index: int) -> ToolUsePart:
-    raw = block.input
+    raw = block.get("input")
     arguments: dict[str, Any]
     bad: str | None = None
     if raw is None:
@@ -119,7 +127,10 @@ def _tool_use(block: Block, index: int) -> ToolUsePart:
     else:
         arguments, bad = parse_arguments(raw if isinstance(raw, str) else json.dumps(raw))
     return ToolUsePart(
-        id=block.id or f"toolu_{index}", name=block.name or "", arguments=arguments, raw_arguments=bad
+        id=block.get("id") or f"toolu_{index}",
+        name=block.get("name") or "",
+        arguments=arguments,
+        raw_arguments=bad,
     )
 
 
@@ -191,78 +202,82 @@ class AnthropicModel(HTTPModelClient):
         return self.redact(found)
 
     def parse_response(self, content: bytes, *, request_id: str | None = None) -> ModelResponse:
-        body = self.decode(content, MessageBody, "response body")
-        if body.type == "error" or body.error:
-            raise self._in_band_error(body.error, {})
-        parts = [p for i, b in enumerate(body.content or ()) if (p := _part(b, i)) is not None]
-        usage = body.usage.normalised() if body.usage is not None else Usage()
+        body = self.decode(content, MESSAGE_BODY, "response body")
+        if body.get("type") == "error" or body.get("error"):
+            raise self._in_band_error(body.get("error"), {})
+        parts = [p for i, b in enumerate(body.get("content") or ()) if (p := _part(b, i)) is not None]
         return ModelResponse(
             message=Message(role="assistant", parts=parts),
-            stop_reason=_STOP.get(body.stop_reason or "", "other"),
-            usage=usage,
-            model=body.model or self.model,
+            stop_reason=_STOP.get(body.get("stop_reason") or "", "other"),
+            usage=normalised(body.get("usage")),
+            model=body.get("model") or self.model,
             provider=self.provider,
-            request_id=request_id or body.id,
+            request_id=request_id or body.get("id"),
         )
 
     async def read_stream(self, response: httpx.Response, request_id: str | None) -> AsyncIterator[Chunk]:
         blocks: dict[int, Block] = {}
         pieces: dict[int, list[str]] = {}  # text, thinking or JSON pieces per block index
-        usage = AnthropicUsage()
+        usage: AnthropicUsage = {}
         stop_reason: str | None = None
         model = self.model
         finished = False
         async for event, data in iter_sse(response):
             if finished:
                 continue  # keep reading to the end of the body: the connection is reused
-            body = self.decode(data, StreamEvent, "stream event")
-            kind = body.type or event
-            index = body.index or 0
+            body = self.decode(data, STREAM_EVENT, "stream event")
+            kind = body.get("type") or event
+            index = body.get("index") or 0
             if kind == "content_block_delta":
-                delta = body.delta or Delta()
+                delta: Delta = body.get("delta") or {}
+                dkind = delta.get("type")
                 if index not in blocks:
                     raise ModelUnavailable(
                         f"delta for unknown block {index}", provider=self.provider, model=self.model
                     )
-                if delta.type == "text_delta":
-                    pieces[index].append(delta.text or "")
-                    yield TextChunk(text=delta.text or "")
-                elif delta.type == "thinking_delta":
-                    pieces[index].append(delta.thinking or "")
-                    yield ThinkingChunk(thinking=delta.thinking or "")
-                elif delta.type == "signature_delta":
-                    blocks[index].signature = (blocks[index].signature or "") + (delta.signature or "")
-                    yield ThinkingChunk(thinking="", signature=delta.signature or "")
-                elif delta.type == "input_json_delta":
-                    pieces[index].append(delta.partial_json or "")
-                    yield ToolCallDeltaChunk(index=index, arguments_delta=delta.partial_json or "")
+                if dkind == "text_delta":
+                    piece = delta.get("text") or ""
+                    pieces[index].append(piece)
+                    yield TextChunk(text=piece)
+                elif dkind == "thinking_delta":
+                    piece = delta.get("thinking") or ""
+                    pieces[index].append(piece)
+                    yield ThinkingChunk(thinking=piece)
+                elif dkind == "signature_delta":
+                    piece = delta.get("signature") or ""
+                    blocks[index]["signature"] = (blocks[index].get("signature") or "") + piece
+                    yield ThinkingChunk(thinking="", signature=piece)
+                elif dkind == "input_json_delta":
+                    piece = delta.get("partial_json") or ""
+                    pieces[index].append(piece)
+                    yield ToolCallDeltaChunk(index=index, arguments_delta=piece)
             elif kind == "content_block_start":
-                block = (body.content_block or Block()).model_copy()
+                block: Block = body.get("content_block") or {}
                 blocks[index], pieces[index] = block, []
-                if block.type == "tool_use":
-                    yield ToolCallDeltaChunk(index=index, id=block.id, name=block.name)
+                if block.get("type") == "tool_use":
+                    yield ToolCallDeltaChunk(index=index, id=block.get("id"), name=block.get("name"))
             elif kind == "content_block_stop":
-                block = _finish_block(blocks.get(index) or Block(), pieces.get(index) or [])
+                block = _finish_block(blocks.get(index) or {}, pieces.get(index) or [])
                 blocks[index] = block
-                if block.type == "tool_use":
+                if block.get("type") == "tool_use":
                     yield ToolCallChunk(part=_tool_use(block, index))
             elif kind == "message_start":
-                message = body.message or MessageBody()
-                model = message.model or model
-                request_id = request_id or message.id
-                usage = usage.merged(message.usage)
+                message: MessageBody = body.get("message") or {}
+                model = message.get("model") or model
+                request_id = request_id or message.get("id")
+                usage = merge_usage(usage, message.get("usage"))
             elif kind == "message_delta":
-                stop_reason = (body.delta.stop_reason if body.delta else None) or stop_reason
-                usage = usage.merged(body.usage)
+                stop_reason = (body.get("delta") or {}).get("stop_reason") or stop_reason
+                usage = merge_usage(usage, body.get("usage"))
             elif kind == "message_stop":
                 finished = True
             elif kind == "error":
-                raise self._in_band_error(body.error, response.headers)
+                raise self._in_band_error(body.get("error"), response.headers)
         if not finished:
             raise self.unfinished(response)
         parts = [p for i in sorted(blocks) if (p := _part(blocks[i], i)) is not None]
         stop = _STOP.get(stop_reason or "", "other")
-        total = usage.normalised()
+        total = normalised(usage)
         yield UsageChunk(usage=total)
         result = ModelResponse(
             message=Message(role="assistant", parts=parts),
@@ -277,13 +292,14 @@ class AnthropicModel(HTTPModelClient):
 
 def _finish_block(block: Block, pieces: list[str]) -> Block:
     """Folds the streamed pieces into the block, the way the non-streaming API would have sent it."""
-    if block.type == "text":
-        block.text = (block.text or "") + "".join(pieces)
-    elif block.type == "thinking":
-        block.thinking = (block.thinking or "") + "".join(pieces)
-    elif block.type == "tool_use":
+    kind = block.get("type")
+    if kind == "text":
+        block["text"] = (block.get("text") or "") + "".join(pieces)
+    elif kind == "thinking":
+        block["thinking"] = (block.get("thinking") or "") + "".join(pieces)
+    elif kind == "tool_use":
         raw = "".join(pieces)
         if raw:  # malformed JSON (a call cut off by max_tokens) stays a string: _part makes raw_arguments
             arguments, bad = parse_arguments(raw)
-            block.input = arguments if bad is None else raw
+            block["input"] = arguments if bad is None else raw
     return block

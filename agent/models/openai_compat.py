@@ -16,7 +16,15 @@ from typing import Any
 import httpx
 
 from agent.models._http import HTTPModelClient, iter_sse, parse_arguments
-from agent.models._openai_shapes import ChatBody, ChatMessage, FunctionCall
+from agent.models._openai_shapes import (
+    CHAT_BODY,
+    ChatBody,
+    ChatMessage,
+    FunctionCall,
+    message_text,
+    message_thinking,
+    usage_of,
+)
 from agent.models.errors import ModelError, ModelUnavailable, classify_status
 from agent.models.settings import DEFAULT_TIMEOUT
 from agent.models.transcript import validate_transcript
@@ -138,38 +146,41 @@ class OpenAICompatModel(HTTPModelClient):
         return payload
 
     def _in_band_error(self, body: ChatBody, headers: Mapping[str, str]) -> ModelError:
-        error = classify_status(0, {"error": body.error}, headers, provider=self.provider, model=self.model)
+        error = classify_status(
+            0, {"error": body.get("error")}, headers, provider=self.provider, model=self.model
+        )
         return self.redact(error)
 
     def parse_response(self, content: bytes, *, request_id: str | None = None) -> ModelResponse:
-        body = self.decode(content, ChatBody, "response body")
-        if body.error:
+        body = self.decode(content, CHAT_BODY, "response body")
+        if body.get("error"):
             raise self._in_band_error(body, {})
-        if not body.choices:
+        choices = body.get("choices")
+        if not choices:
             raise ModelUnavailable("response has no choices", provider=self.provider, model=self.model)
-        choice = body.choices[0]
-        raw = choice.message or ChatMessage()
+        choice = choices[0]
+        raw: ChatMessage = choice.get("message") or {}
         parts: list[Part] = []
-        if thinking := raw.thinking:
+        if thinking := message_thinking(raw):
             parts.append(ThinkingPart(thinking=thinking))
-        text = raw.text or raw.refusal or ""
-        if text:
+        said, refusal = message_text(raw), raw.get("refusal")
+        if text := said or refusal:
             parts.append(TextPart(text=text))
-        for i, call in enumerate(raw.tool_calls or ()):
-            fn = call.function or FunctionCall()
-            parts.append(_tool_part(call.id, i, fn.name or "", fn.arguments or ""))
-        stop = _FINISH.get(choice.finish_reason or "", "other")
-        if raw.refusal and not raw.text:
+        for i, call in enumerate(raw.get("tool_calls") or ()):
+            fn: FunctionCall = call.get("function") or {}
+            parts.append(_tool_part(call.get("id"), i, fn.get("name") or "", fn.get("arguments") or ""))
+        stop = _FINISH.get(choice.get("finish_reason") or "", "other")
+        if refusal and not said:
             stop = "refusal"
         if stop != "tool_use" and any(isinstance(p, ToolUsePart) for p in parts):
             stop = "tool_use"  # some servers say "stop" even when they call tools
         return ModelResponse(
             message=Message(role="assistant", parts=parts),
             stop_reason=stop,
-            usage=body.usage.normalised() if body.usage is not None else Usage(),
-            model=body.model or self.model,
+            usage=usage_of(body.get("usage")) or Usage(),
+            model=body.get("model") or self.model,
             provider=self.provider,
-            request_id=request_id or body.id,
+            request_id=request_id or body.get("id"),
         )
 
     async def read_stream(self, response: httpx.Response, request_id: str | None) -> AsyncIterator[Chunk]:
@@ -187,39 +198,41 @@ class OpenAICompatModel(HTTPModelClient):
             if data == "[DONE]":
                 done = True
                 continue
-            body = self.decode(data, ChatBody, "stream event")
-            if body.error:
+            body = self.decode(data, CHAT_BODY, "stream event")
+            if body.get("error"):
                 raise self._in_band_error(body, response.headers)
-            model = body.model or model
-            request_id = request_id or body.id
-            if body.usage is not None and body.usage.reported:
-                usage = body.usage.normalised()
-            for choice in body.choices or ():
-                delta = choice.delta
-                if delta is not None:
-                    if content := delta.text or delta.refusal:
-                        refused = refused or (bool(delta.refusal) and not delta.text)
+            model = body.get("model") or model
+            request_id = request_id or body.get("id")
+            if (reported := usage_of(body.get("usage"))) is not None:
+                usage = reported
+            for choice in body.get("choices") or ():
+                if delta := choice.get("delta"):
+                    said, refusal = message_text(delta), delta.get("refusal")
+                    if content := said or refusal:
+                        refused = refused or not said
                         text.append(content)
                         yield TextChunk(text=content)
-                    if reasoning := delta.thinking:
+                    if reasoning := message_thinking(delta):
                         thinking.append(reasoning)
                         yield ThinkingChunk(thinking=reasoning)
-                    for tc in delta.tool_calls or ():
-                        index = tc.index
+                    for tc in delta.get("tool_calls") or ():
+                        call_id = tc.get("id")
+                        index = tc.get("index")
                         if index is None:  # some servers omit it: a new id starts a new call
-                            index = (max(calls) + 1 if calls else 0) if tc.id or not calls else max(calls)
-                        fn = tc.function or FunctionCall()
+                            index = (max(calls) + 1 if calls else 0) if call_id or not calls else max(calls)
+                        fn: FunctionCall = tc.get("function") or {}
                         entry = calls.setdefault(index, _Call())
-                        entry.id = tc.id or entry.id
-                        entry.name += fn.name or ""
-                        piece = fn.arguments or ""
+                        entry.id = call_id or entry.id
+                        name = fn.get("name")
+                        entry.name += name or ""
+                        piece = fn.get("arguments") or ""
                         if isinstance(piece, dict):
                             entry.whole = piece
                             piece = ""
                         entry.pieces.append(piece)
-                        yield ToolCallDeltaChunk(index=index, id=tc.id, name=fn.name, arguments_delta=piece)
-                if choice.finish_reason:
-                    finish = choice.finish_reason
+                        yield ToolCallDeltaChunk(index=index, id=call_id, name=name, arguments_delta=piece)
+                if finished := choice.get("finish_reason"):
+                    finish = finished
         if not done and finish is None:
             raise self.unfinished(response)
         parts: list[Part] = []
