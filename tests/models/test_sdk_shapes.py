@@ -104,3 +104,86 @@ def test_anthropic_sends_the_keys_the_real_api_sends() -> None:
     start = _data(list(anthropic_events(REPLY, "claude-x", "msg_1")))[0]
     assert {"service_tier", "cache_creation"} <= start["message"]["usage"].keys()
     assert anthropic_body(BAD_ARGS, "claude-x", "msg_1")["content"][0]["input"] == {}
+
+
+SDK_REPLY = Reply(
+    text="Let me compute.",
+    thinking="two and two",
+    tool_calls=[{"name": "calc", "arguments": {"expression": "2+2", "nested": {"k": [1, 2]}}}],
+    input_tokens=40,
+    cached_input_tokens=30,
+    output_tokens=9,
+    chunk_size=3,
+)
+
+
+async def test_official_openai_client_reads_the_fake_server_as_we_do(server: Any) -> None:
+    """The SDK's own stream accumulator and ours agree on the same scripted answer, streamed and whole."""
+    sdk = pytest.importorskip("openai")
+    from agent.models import OpenAICompatModel, StopChunk
+
+    from .helpers import collect, with_tools
+
+    server.script([SDK_REPLY] * 4)
+    client = sdk.AsyncOpenAI(api_key="k", base_url=server.openai_base_url)
+    messages = [{"role": "user", "content": "what is 2+2?"}]
+    tools = [{"type": "function", "function": {"name": "calc", "parameters": {"type": "object"}}}]
+    whole = await client.chat.completions.create(model="gpt-x", messages=messages, tools=tools)
+    async with client.chat.completions.stream(
+        model="gpt-x", messages=messages, tools=tools, stream_options={"include_usage": True}
+    ) as stream:
+        streamed = await stream.get_final_completion()
+    await client.close()
+    ours_model = OpenAICompatModel("gpt-x", base_url=server.openai_base_url, api_key="k")
+    ours_whole = await ours_model.complete(with_tools())
+    ours_stop = (await collect(ours_model, with_tools()))[-1]
+    await ours_model.aclose()
+    assert isinstance(ours_stop, StopChunk)
+    for theirs, ours in ((whole, ours_whole), (streamed, ours_stop.response)):
+        message = theirs.choices[0].message
+        assert message.content == ours.message.text_content == "Let me compute."
+        (call,) = message.tool_calls
+        assert json.loads(call.function.arguments) == ours.message.tool_uses[0].arguments
+        assert call.id == ours.message.tool_uses[0].id
+        assert theirs.usage.prompt_tokens == ours.usage.input_tokens == 40
+        assert theirs.usage.prompt_tokens_details.cached_tokens == ours.usage.cached_input_tokens == 30
+        assert theirs.usage.completion_tokens == ours.usage.output_tokens == 9
+        assert theirs.choices[0].finish_reason == "tool_calls" and ours.stop_reason == "tool_use"
+
+
+async def test_official_anthropic_client_reads_the_fake_server_as_we_do(server: Any) -> None:
+    sdk = pytest.importorskip("anthropic")
+    from agent.models import AnthropicModel, StopChunk, ThinkingPart
+
+    from .helpers import collect, with_tools
+
+    server.script([SDK_REPLY] * 4)
+    client = sdk.AsyncAnthropic(api_key="k", base_url=server.anthropic_base_url)
+    kw: dict[str, Any] = {
+        "model": "claude-x",
+        "max_tokens": 64,
+        "messages": [{"role": "user", "content": "what is 2+2?"}],
+        "tools": [{"name": "calc", "input_schema": {"type": "object"}}],
+    }
+    whole = await client.messages.create(**kw)
+    async with client.messages.stream(**kw) as stream:
+        streamed = await stream.get_final_message()
+    await client.close()
+    ours_model = AnthropicModel("claude-x", base_url=server.anthropic_base_url, api_key="k")
+    ours_whole = await ours_model.complete(with_tools())
+    ours_stop = (await collect(ours_model, with_tools()))[-1]
+    await ours_model.aclose()
+    assert isinstance(ours_stop, StopChunk)
+    for theirs, ours in ((whole, ours_whole), (streamed, ours_stop.response)):
+        thinking, text, tool = theirs.content
+        assert ours.message.parts[0] == ThinkingPart(thinking=thinking.thinking, signature=thinking.signature)
+        assert text.text == ours.message.text_content
+        assert tool.input == ours.message.tool_uses[0].arguments and tool.id == ours.message.tool_uses[0].id
+        usage = theirs.usage
+        total_in = usage.input_tokens + usage.cache_read_input_tokens + usage.cache_creation_input_tokens
+        assert (total_in, usage.cache_read_input_tokens, usage.output_tokens) == (
+            ours.usage.input_tokens,
+            ours.usage.cached_input_tokens,
+            ours.usage.output_tokens,
+        )
+        assert usage.service_tier == "standard" and theirs.stop_reason == ours.stop_reason == "tool_use"
