@@ -61,7 +61,7 @@ def _stack(fmt: str, url: str, client: httpx.AsyncClient) -> Any:
     spec = f"openai-compatible:bench@{url}" if fmt == "openai" else "anthropic:bench"
     model = resolve_model(spec, keys={"anthropic": "bench-key"}, http_client=client, settings=settings)
 
-    async def emit(kind: str, data: dict[str, Any]) -> None:
+    async def emit(payload: Any) -> None:
         return None
 
     return EventEmittingModel(model, emit)
