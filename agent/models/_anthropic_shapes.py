@@ -8,6 +8,7 @@ as null keeps the value `message_start` gave (absent is not zero).
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -66,8 +67,15 @@ class StreamEvent(TypedDict, total=False):
     error: Any
 
 
-MESSAGE_BODY: TypeAdapter[MessageBody] = TypeAdapter(MessageBody)
-STREAM_EVENT: TypeAdapter[StreamEvent] = TypeAdapter(StreamEvent)
+@cache
+def message_body() -> TypeAdapter[MessageBody]:
+    """Built on first use, not at import: the server's start path imports this module."""
+    return TypeAdapter(MessageBody)
+
+
+@cache
+def stream_event() -> TypeAdapter[StreamEvent]:
+    return TypeAdapter(StreamEvent)
 
 
 def merge_usage(earlier: AnthropicUsage, later: AnthropicUsage | None) -> AnthropicUsage:

@@ -9,6 +9,7 @@ TypedDicts rather than models: pydantic-core validates them straight from the JS
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -72,7 +73,10 @@ class ChatBody(TypedDict, total=False):
     """An error sent with status 200 or inside the stream."""
 
 
-CHAT_BODY: TypeAdapter[ChatBody] = TypeAdapter(ChatBody)
+@cache
+def chat_body() -> TypeAdapter[ChatBody]:
+    """Built on first use, not at import: the server's start path imports this module."""
+    return TypeAdapter(ChatBody)
 
 
 def message_text(message: ChatMessage) -> str:

@@ -14,14 +14,14 @@ from typing import Any
 import httpx
 
 from agent.models._anthropic_shapes import (
-    MESSAGE_BODY,
-    STREAM_EVENT,
     AnthropicUsage,
     Block,
     Delta,
     MessageBody,
     merge_usage,
+    message_body,
     normalised,
+    stream_event,
 )
 from agent.models._http import HTTPModelClient, iter_sse, parse_arguments
 from agent.models.errors import ModelError, ModelUnavailable, classify_status
@@ -202,7 +202,7 @@ class AnthropicModel(HTTPModelClient):
         return self.redact(found)
 
     def parse_response(self, content: bytes, *, request_id: str | None = None) -> ModelResponse:
-        body = self.decode(content, MESSAGE_BODY, "response body")
+        body = self.decode(content, message_body(), "response body")
         if body.get("type") == "error" or body.get("error"):
             raise self._in_band_error(body.get("error"), {})
         parts = [p for i, b in enumerate(body.get("content") or ()) if (p := _part(b, i)) is not None]
@@ -225,7 +225,7 @@ class AnthropicModel(HTTPModelClient):
         async for event, data in iter_sse(response):
             if finished:
                 continue  # keep reading to the end of the body: the connection is reused
-            body = self.decode(data, STREAM_EVENT, "stream event")
+            body = self.decode(data, stream_event(), "stream event")
             kind = body.get("type") or event
             index = body.get("index") or 0
             if kind == "content_block_delta":

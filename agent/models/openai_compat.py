@@ -17,10 +17,10 @@ import httpx
 
 from agent.models._http import HTTPModelClient, iter_sse, parse_arguments
 from agent.models._openai_shapes import (
-    CHAT_BODY,
     ChatBody,
     ChatMessage,
     FunctionCall,
+    chat_body,
     message_text,
     message_thinking,
     usage_of,
@@ -152,7 +152,7 @@ class OpenAICompatModel(HTTPModelClient):
         return self.redact(error)
 
     def parse_response(self, content: bytes, *, request_id: str | None = None) -> ModelResponse:
-        body = self.decode(content, CHAT_BODY, "response body")
+        body = self.decode(content, chat_body(), "response body")
         if body.get("error"):
             raise self._in_band_error(body, {})
         choices = body.get("choices")
@@ -198,7 +198,7 @@ class OpenAICompatModel(HTTPModelClient):
             if data == "[DONE]":
                 done = True
                 continue
-            body = self.decode(data, CHAT_BODY, "stream event")
+            body = self.decode(data, chat_body(), "stream event")
             if body.get("error"):
                 raise self._in_band_error(body, response.headers)
             model = body.get("model") or model
