@@ -174,6 +174,30 @@ async def test_openai_refusal_is_shown_as_the_answer() -> None:
     assert response.message.text_content == "I can't help with that." and response.stop_reason == "refusal"
 
 
+async def test_openai_streamed_refusal_is_shown_as_the_answer() -> None:
+    events = [
+        {"choices": [{"index": 0, "delta": {"role": "assistant", "content": None, "refusal": "I can't"}}]},
+        {"choices": [{"index": 0, "delta": {"refusal": " help."}}]},
+        {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
+    ]
+    stop = (await collect(openai(Canned(sse(*events, "[DONE]"), SSE)), with_tools()))[-1]
+    assert isinstance(stop, StopChunk) and stop.stop_reason == "refusal"
+    assert stop.response.message.text_content == "I can't help."
+
+
+@pytest.mark.parametrize(
+    ("status", "error"), [(429, "ModelRateLimited"), (401, "ModelAuthError"), (503, "ModelUnavailable")]
+)
+@pytest.mark.parametrize("body", ['["x"]', '"no"', "7"])
+async def test_error_answers_that_are_not_objects_are_classified_by_status(
+    status: int, error: str, body: str
+) -> None:
+    for make in (openai, anthropic):
+        with pytest.raises(ModelError) as caught:
+            await make(Canned(body, JSON, status)).complete(with_tools())
+        assert type(caught.value).__name__ == error and caught.value.status == status
+
+
 # --- 21: Anthropic usage merged field by field, as the SDK does -------------------------------------
 START_USAGE = {
     "input_tokens": 10,
