@@ -20,14 +20,9 @@ from agent.eager import bounded, run_concurrently
 from agent.events.payloads import ToolErrorInfo
 from agent.models.types import ToolResultPart, ToolUsePart
 from agent.tools.registry import ToolRegistry
-from agent.tools.spec import (
-    DEFAULT_HINTS,
-    FAILURE_KINDS,
-    FailureKind,
-    RecoveryHint,
-    ToolCallContext,
-    ToolFailure,
-)
+from agent.tools.spec import DEFAULT_HINTS, FAILURE_KINDS, ToolCallContext, ToolFailure
+from control_bridge.contract import RecoveryHint
+from control_bridge.contract import ToolFailureKind as FailureKind
 from control_bridge.errors import LeaseLost
 
 logger = logging.getLogger(__name__)
