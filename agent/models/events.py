@@ -6,7 +6,8 @@ response makes the same events without a stream made up from it). Deltas are emi
 before the caller sees them; usage is emitted once per call from the final (stop) chunk, never from
 intermediate usage chunks, so a provider reporting usage twice is still counted once. Wrapping an
 EventEmittingModel again replaces the inner one instead of stacking, and Retrying (inside) never replays a
-stream that yielded.
+stream once a chunk that becomes an event here has passed: `types.is_shown` names those chunks, and must
+stay in step with what `stream` emits.
 """
 
 from __future__ import annotations
