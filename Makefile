@@ -28,8 +28,8 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# Packages that pass `mypy --strict` ([tool.mypy] in pyproject.toml); agent and memory join when they do.
-TYPED := control_bridge skills
+# Packages that pass `mypy --strict` ([tool.mypy] in pyproject.toml).
+TYPED := control_bridge skills agent
 
 typecheck: install
 	$(BIN)/mypy $(TYPED)

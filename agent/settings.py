@@ -160,7 +160,7 @@ class Settings(BaseSettings):
         except ModelConfigError as exc:
             raise SettingsError(f"invalid configuration: {exc}") from None
         try:
-            return cls(**values)
+            return cls.model_validate(values)
         except ValidationError as exc:
             problems = []
             for err in exc.errors():

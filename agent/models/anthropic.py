@@ -79,7 +79,6 @@ def _block(part: Part) -> dict[str, Any] | None:
         if part.is_error:
             block["is_error"] = True
         return block
-    return None
 
 
 def to_anthropic_messages(messages: list[Message]) -> tuple[str | None, list[dict[str, Any]]]:

@@ -19,7 +19,7 @@ from agent.events.payloads import (
     ToolCallView,
     ToolScheduled,
 )
-from agent.models.types import Message, ModelRequest, ToolUsePart
+from agent.models.types import Message, ModelRequest, Part, ToolUsePart
 from agent.runtime.prompting import PromptParts
 from agent.runtime.signals import RunDetached, RunStopped
 from agent.tools.execution import failure
@@ -158,7 +158,7 @@ def start_finalization(loop: RunLoop, reason: FinalizeReason) -> None:
 def _refuse_batch(loop: RunLoop, calls: list[ToolUsePart]) -> None:
     s = loop.state
     left = s.policy.max_tool_calls - s.tool_calls_used
-    parts = []
+    parts: list[Part] = []
     for call in calls:
         outcome = failure(
             call,

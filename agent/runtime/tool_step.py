@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from agent.models.types import Message, ToolUsePart
+from agent.models.types import Message, Part, ToolUsePart
 from agent.runtime.model_step import start_finalization
 from agent.runtime.signals import AwaitRequired
 from agent.tools.execution import ToolOutcome, execute_batch
@@ -48,7 +48,8 @@ async def tools_step(loop: RunLoop) -> None:
     if s.pending:
         return  # the loop suspends next
     results = [s.batch_results[call.id] for call in calls]
-    s.transcript.append(Message(role="tool", parts=results))
+    parts: list[Part] = list(results)
+    s.transcript.append(Message(role="tool", parts=parts))
     failed = sum(1 for r in results if r.is_error)
     s.consecutive_failures = s.consecutive_failures + 1 if failed == len(results) else 0
     if s.batch_results:

@@ -168,10 +168,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
 
     @app.get("/metrics")
     async def get_metrics(request: Request) -> Response:
-        metrics = svc_of(request).metrics
-        if metrics is None:
-            return JSONResponse({"error": "metrics are not enabled"}, 404)
-        body, content_type = metrics.render()
+        body, content_type = svc_of(request).metrics.render()
         return Response(body, media_type=content_type)
 
     @app.exception_handler(Exception)
