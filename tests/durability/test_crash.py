@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -113,3 +114,4 @@ def test_kill_9_and_resume_with_a_higher_lease(
     terminal = [e for e in events if e.type in TERMINAL]
     assert len(terminal) == 1 and events[-1].type == "run.completed"
     assert "run.resumed" in {e.type for e in events}
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", e.time or "") for e in events)
