@@ -17,6 +17,7 @@ from agent.models.errors import ModelConfigError
 from agent.models.factory import parse_model_spec
 from agent.models.settings import ModelSettings
 from agent.tools.agent_tool import AgentToolConfig
+from control_bridge.mcp.config import McpConfig, McpConfigError, load_config
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
@@ -53,6 +54,8 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "CONTEXT_WINDOW": ("context_window", "model context window in tokens for prompt budgets (128000)"),
     "AGENT_TOOLS": ("agent_tools", "JSON list of agent-as-tool configurations (none)"),
     "OTEL_EXPORTER_OTLP_ENDPOINT": ("otel_endpoint", "OpenTelemetry OTLP endpoint (unset: no tracing)"),
+    "MCP_CONFIG": ("mcp_config_path", 'MCP servers file {"mcpServers": {...}}, ${VAR} expanded (none)'),
+    "MCP_MEMORY_WRITE": ("mcp_memory_write", "offer memory_write on the /mcp endpoint (false: read-only)"),
 }
 # The model runner's own variables (OPENAI_BASE_URL, ANTHROPIC_BASE_URL, MODEL_TIMEOUT_S, MODEL_MAX_ATTEMPTS,
 # MODEL_TOKENS_PER_MINUTE) are read by ModelSettings.from_env from the same mapping.
@@ -84,6 +87,10 @@ class Settings(BaseModel):
     context_window: int = Field(default=128_000, ge=1024)
     agent_tools: list[AgentToolConfig] = Field(default_factory=list)
     otel_endpoint: str | None = None
+    mcp_config_path: Path | None = None
+    mcp: McpConfig | None = Field(default=None, exclude=True)
+    """Loaded from `mcp_config_path` by `from_env` (with ${VAR} expanded from that environment)."""
+    mcp_memory_write: bool = False
     model_settings: ModelSettings = Field(default_factory=ModelSettings, exclude=True)
     dev: bool = False
 
@@ -123,7 +130,7 @@ class Settings(BaseModel):
         except ModelConfigError as exc:
             raise SettingsError(f"invalid configuration: {exc}") from None
         try:
-            return cls(**values)
+            settings = cls(**values)
         except ValidationError as exc:
             by_field = {field: name for name, (field, _) in ENV_VARS.items()}
             problems = []
@@ -136,6 +143,13 @@ class Settings(BaseModel):
                     else f"{name}: {err['msg']}"
                 )
             raise SettingsError("invalid configuration: " + "; ".join(problems)) from None
+        if settings.mcp_config_path is not None and settings.mcp is None:
+            try:
+                mcp = load_config(settings.mcp_config_path, environ)
+            except McpConfigError as exc:
+                raise SettingsError(f"invalid configuration: MCP_CONFIG: {exc}") from None
+            settings = settings.model_copy(update={"mcp": mcp})
+        return settings
 
     @property
     def embedded_control_plane(self) -> bool:

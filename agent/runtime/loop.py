@@ -112,6 +112,9 @@ class RunLoop:
         self._resumed = asyncio.Event()
         self._task: asyncio.Task[Any] | None = None
         self._in_model_call = False
+        self._in_remote_tools = False
+        """The batch in flight is remote calls (and pure local ones): cancel may interrupt it, the control
+        plane records the interrupted call's outcome (and tells an MCP server with notifications/cancelled)."""
         self._detach = False
         self._active_since: float | None = None
         self._last_cancel_poll = 0.0
@@ -127,8 +130,8 @@ class RunLoop:
     def request_cancel(self, reason: str) -> None:
         if self._cancel_reason is None:
             self._cancel_reason = reason
-        if self._in_model_call and self._task is not None:
-            self._task.cancel()  # interrupts the in-flight model call; the loop turns it into a stop
+        if (self._in_model_call or self._in_remote_tools) and self._task is not None:
+            self._task.cancel()  # interrupts the in-flight model (or remote tool) call; the loop turns it into a stop
         self._resumed.set()
 
     def request_detach(self) -> None:
@@ -515,6 +518,11 @@ class RunLoop:
             and not self._needs_confirmation(call)
         )
 
+    def _interruptible(self, call: ToolUsePart) -> bool:
+        """A remote call, or a pure local one: cancelling it mid-flight leaves nothing half-done here."""
+        tool = self.deps.registry.get(call.name)
+        return tool is None or tool.spec.source == "remote" or not tool.spec.side_effects
+
     async def _tools_step(self) -> None:
         s = self.state
         calls = s.open_tool_uses()
@@ -533,7 +541,16 @@ class RunLoop:
         if runnable:
             if not all(self._harmless(call) for call in runnable):
                 await self.commit()  # the plan is durable before anything that cannot be repeated runs
-            await execute_batch(self.deps.registry, runnable, self._ctx, self._record, self.remaining_s)
+            self._in_remote_tools = all(self._interruptible(call) for call in runnable)
+            try:
+                await execute_batch(self.deps.registry, runnable, self._ctx, self._record, self.remaining_s)
+            except asyncio.CancelledError:
+                if self._in_remote_tools and self._cancel_reason is not None and self._task is not None:
+                    self._task.uncancel()
+                    raise RunStopped("canceled", self._cancel_reason) from None
+                raise
+            finally:
+                self._in_remote_tools = False
         if waiting:
             for call in waiting:
                 s.pending.append(self._await_for(call))

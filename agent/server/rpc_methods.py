@@ -11,6 +11,7 @@ from agent.events.types import profile_types
 from agent.runtime.manager import RunHandle
 from agent.runtime.policy import PolicyOverride
 from agent.runtime.requests import ContinueRequest, RunError, StartRequest
+from agent.server.mcp_wiring import mcp_health
 from control_bridge.errors import BridgeError, Conflict, InvalidParams, NotFound, Unavailable
 from control_bridge.jsonrpc import MethodTable
 
@@ -91,6 +92,7 @@ def health(services: Services) -> dict[str, Any]:
         "model": services.model_name,
         "languageModel": services.is_language_model,
         "controlPlane": "embedded" if services.embedded is not None else "remote",
+        **mcp_health(services),
     }
 
 

@@ -32,6 +32,7 @@ from agent.runtime.manager import ManagerConfig, RunManager
 from agent.runtime.retention import prune
 from agent.runtime.state import RunState
 from agent.server.deferred_control import DeferredEmbeddedControlPlane
+from agent.server.mcp_wiring import progress_sink
 from agent.server.operator_methods import operator_methods
 from agent.settings import Settings
 from control_bridge.protocol import ControlPlaneBase
@@ -109,7 +110,7 @@ class Services:
         checkpoints = CheckpointStore(db)
         embedded: DeferredEmbeddedControlPlane | None = None
         if settings.embedded_control_plane:
-            embedded = DeferredEmbeddedControlPlane(data_dir / "control.db")
+            embedded = DeferredEmbeddedControlPlane(data_dir / "control.db", mcp_config=settings.mcp)
             control: ControlPlaneBase = embedded
         else:
             from control_bridge.client import RpcControlPlane
@@ -179,6 +180,8 @@ class Services:
             run_child=manager.run_child,
             link_child=manager.link_child,
         )
+        if embedded is not None and settings.mcp is not None:
+            embedded.progress_sink = progress_sink(manager)
         manager.on_finished = services._distill
         bus.subscribe(services._ingest)
         services.metrics = RunMetrics(active_runs=lambda: manager.active)
