@@ -84,6 +84,7 @@ class PlaneMcp:
             return await asyncio.shield(task)
         except asyncio.CancelledError:
             task.cancel()  # → notifications/cancelled; the task records the canceled outcome
+            await asyncio.wait({task}, timeout=2)  # (bounded) so the record exists when the caller stops
             raise
 
     def _forget(self, run_id: str, task: asyncio.Task[c.ToolsExecuteResult]) -> None:
