@@ -31,7 +31,7 @@ from control_bridge.mcp.manager import McpManager, McpToolRef
 logger = logging.getLogger("control_bridge.mcp")
 
 ProgressSink = Callable[[str, dict[str, Any]], None]
-"""(runId, {toolCallId, name, progress, total?, message?}) — called on the event loop, must not block."""
+"""(runId, {toolCallId, toolName, progress, total?, message?}) — called on the event loop, must not block."""
 Db = Callable[..., Awaitable[Any]]
 
 
@@ -103,7 +103,7 @@ class PlaneMcp:
         async def progress(value: float, total: float | None, message: str | None) -> None:
             if sink is None:
                 return
-            data: dict[str, Any] = {"toolCallId": call.id, "name": call.name, "progress": value}
+            data: dict[str, Any] = {"toolCallId": call.id, "toolName": call.name, "progress": value}
             if total is not None:
                 data["total"] = total
             if message:

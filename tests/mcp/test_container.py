@@ -75,7 +75,7 @@ def test_scripted_run_calls_the_time_server(mcp_server: Server, tmp_path: Path) 
     events = events_of(mcp_server, run_id)
     scheduled = [e["data"] for e in events if e["type"] == "tool.scheduled"]
     results = [e["data"] for e in events if e["type"] == "tool.result"]
-    assert scheduled and scheduled[0]["name"] == "mcp__time__get_current_time"
+    assert scheduled and scheduled[0]["toolName"] == "mcp__time__get_current_time"
     assert results[0]["ok"] is True
     structured = json.loads(results[0]["output"])["structuredContent"]
     assert structured["timezone"] == "Asia/Tokyo" and structured["datetime"].endswith("+09:00")
@@ -127,7 +127,7 @@ def test_run_cancel_interrupts_a_long_mcp_call_and_progress_is_logged(
         progress = [e for e in page["events"] if e["type"] == "tool.progress"]
         time.sleep(0.1)
     assert len(progress) >= 2 and progress[0]["data"]["total"] == 120
-    assert progress[0]["data"]["name"] == "mcp__everything__trigger-long-running-operation"
+    assert progress[0]["data"]["toolName"] == "mcp__everything__trigger-long-running-operation"
     began = time.monotonic()
     rpc(mcp_server, "run.cancel", {"runId": run_id, "reason": "user_requested"})
     events = events_of(mcp_server, run_id)
