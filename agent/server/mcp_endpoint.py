@@ -194,7 +194,7 @@ class McpEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         svc = self._services()
-        refusal = check_request(request, svc.start_token, svc.settings.dev)  # type: ignore[arg-type]
+        refusal = check_request(request, svc.start_token, svc.settings.dev)
         if refusal is not None:
             await refusal(scope, receive, send)
             return

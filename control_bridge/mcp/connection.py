@@ -15,7 +15,7 @@ import contextlib
 import logging
 import os
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from typing import Any, Literal
 
@@ -25,6 +25,7 @@ import mcp_types as mt
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.dispatcher import ProgressFnT
 from mcp.shared.exceptions import MCPError
 from pydantic import ValidationError
 
@@ -36,7 +37,8 @@ logger = logging.getLogger("control_bridge.mcp")
 stderr_logger = logging.getLogger("control_bridge.mcp.stderr")
 
 State = Literal["idle", "starting", "ready", "restarting", "failed", "stopped"]
-ProgressFn = Callable[[float, float | None, str | None], Awaitable[None]]
+ProgressFn = ProgressFnT
+"""async (progress, total, message) -> None, called for each notifications/progress of the call."""
 BACKOFF_S = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
 HEALTHY_RESET_S = 60.0
 WATCH_INTERVAL_S = 0.1

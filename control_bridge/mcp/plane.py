@@ -100,10 +100,10 @@ class PlaneMcp:
         call = p.tool_call
         sink = self.progress_sink
 
-        async def progress(value: float, total: float | None, message: str | None) -> None:
+        async def on_progress(progress: float, total: float | None, message: str | None) -> None:
             if sink is None:
                 return
-            data: dict[str, Any] = {"toolCallId": call.id, "toolName": call.name, "progress": value}
+            data: dict[str, Any] = {"toolCallId": call.id, "toolName": call.name, "progress": progress}
             if total is not None:
                 data["total"] = total
             if message:
@@ -114,7 +114,7 @@ class PlaneMcp:
                 logger.exception("progress sink failed")
 
         try:
-            result = await self.manager.call(ref, call, progress=progress)
+            result = await self.manager.call(ref, call, progress=on_progress)
         except asyncio.CancelledError:
             canceled = c.ToolsExecuteResult(
                 tool_call_id=call.id,
