@@ -63,7 +63,7 @@ def test_settings_load_mcp_config_and_name_the_variable(tmp_path: Path) -> None:
     settings = Settings.from_env({"MCP_CONFIG": str(path), "ARG": "value"})
     assert settings.mcp is not None and settings.mcp.servers[0].stdio is not None
     assert settings.mcp.servers[0].stdio.args == ["value"]
-    with pytest.raises(SettingsError, match="MCP_CONFIG: .*ARG is not set"):
+    with pytest.raises(SettingsError, match=r"MCP_CONFIG: .*ARG is not set"):
         Settings.from_env({"MCP_CONFIG": str(path)})
     with pytest.raises(SettingsError, match="MCP_CONFIG: cannot read"):
         Settings.from_env({"MCP_CONFIG": str(tmp_path / "nope.json")})
