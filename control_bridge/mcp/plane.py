@@ -122,7 +122,9 @@ class PlaneMcp:
                 outcome_uncertain=ref.spec.side_effects,
             )
             await asyncio.shield(db(finish, p, canceled))
-            raise
+            # This task exists to produce the recorded outcome: a caller that is still waiting (the call was
+            # cancelled by tools.cleanup / admin.cancelRun, not by the caller) gets the canceled result.
+            return canceled
         await db(finish, p, result)
         return result
 

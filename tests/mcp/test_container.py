@@ -240,3 +240,37 @@ def test_memory_write_over_mcp_only_when_enabled(tmp_path: Path) -> None:
         wrote, found = _mcp_session(server.url, auth, write_then_search)
         assert wrote.is_error is not True and wrote.structured_content["episodeIds"]
         assert "capybara" in json.dumps(found.structured_content)
+
+
+def test_a_destructive_mcp_tool_waits_for_confirmation(tmp_path: Path, crashy: dict[str, Any]) -> None:
+    """crashy's tools carry no annotations: by the MCP defaults they are destructive, so the run asks first."""
+    config = parse_config({"mcpServers": {"crashy": crashy}}, os.environ)
+    for server in make_server(tmp_path, mcp=config):
+        model = write_script(
+            tmp_path / "pid.json",
+            [
+                {"tool_calls": [{"name": "mcp__crashy__pid", "arguments": {}}]},
+                {"text": "pid {{last_tool_result}}"},
+            ],
+        )
+        run_id = start(server, {"input": "which pid?", "model": model})
+        awaits: list[dict[str, Any]] = []
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not awaits:
+            page = rpc(server, "run.events", {"runId": run_id, "limit": 1000})
+            awaits = [e["data"] for e in page["events"] if e["type"] == "await.confirmation"]
+            time.sleep(0.05)
+        assert awaits and awaits[0]["toolName"] == "mcp__crashy__pid"
+        rpc(
+            server,
+            "run.continue",
+            {
+                "runId": run_id,
+                "awaitId": awaits[0]["awaitId"],
+                "decision": {"approved": True, "requestedBy": "test"},
+            },
+        )
+        events = events_of(server, run_id)
+        results = [e["data"] for e in events if e["type"] == "tool.result"]
+        assert results and results[0]["ok"] is True and int(json.loads(results[0]["output"])["text"]) > 1
+        assert events[-1]["type"] == "run.completed"

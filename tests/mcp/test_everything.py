@@ -150,3 +150,21 @@ async def test_cancelling_the_caller_cancels_the_call(plane: EmbeddedControlPlan
         plane, run_id, "mcp__everything__trigger-long-running-operation", {"duration": 30, "steps": 30}
     )
     assert replay.replayed and replay.error is not None and "canceled" in replay.error.message
+
+
+async def test_tools_cleanup_cancels_the_runs_inflight_calls(plane: EmbeddedControlPlane) -> None:
+    """What a plane reached over HTTP gets when the run ends (a dropped request is not a cancellation)."""
+    started = asyncio.Event()
+    assert plane.mcp is not None
+    plane.mcp.progress_sink = lambda _run_id, _data: started.set()
+    run_id = await _run(plane)
+    task = asyncio.create_task(
+        _execute(
+            plane, run_id, "mcp__everything__trigger-long-running-operation", {"duration": 30, "steps": 30}
+        )
+    )
+    await asyncio.wait_for(started.wait(), 20)
+    cleanup = await plane.call("tools.cleanup", c.ToolsCleanupParams(run_id=run_id))
+    assert isinstance(cleanup, c.ToolsCleanupResult) and cleanup.released == 1
+    out = await asyncio.wait_for(task, 5)  # the waiting caller gets the recorded, canceled outcome
+    assert out.error is not None and out.error.kind == "unavailable" and "canceled" in out.error.message
