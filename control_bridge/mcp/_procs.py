@@ -14,6 +14,10 @@ import signal
 from contextlib import suppress
 from pathlib import Path
 
+CLAIMED: set[int] = set()
+"""Pids already known as some connection's server (so a sibling started at the same moment is never taken
+for it)."""
+
 
 def _stat(pid: int) -> tuple[str, int, int] | None:
     """(state, ppid, session id) of a process, or None when it is gone."""

@@ -141,6 +141,7 @@ class ServerConnection:
                 self._ready.clear()
                 if self.pid is not None:  # the SDK leaves the group alone when its leader died first
                     _procs.kill_group(self.pid)
+                    _procs.CLAIMED.discard(self.pid)
                     self.pid = None
                 self._attempted.set()
             if self._stopping:
@@ -191,7 +192,11 @@ class ServerConnection:
                 async with asyncio.timeout(cfg.options.startup_timeout_ms / 1000):
                     await stack.enter_async_context(client)
                     if cfg.stdio is not None:
-                        self.pid = _procs.find_spawned(before, cfg.stdio.command, cfg.stdio.args, set())
+                        self.pid = _procs.find_spawned(
+                            before, cfg.stdio.command, cfg.stdio.args, _procs.CLAIMED
+                        )
+                        if self.pid is not None:
+                            _procs.CLAIMED.add(self.pid)
                     self.tools = await self._list_tools(client)
             finally:
                 if cfg.stdio is not None:
