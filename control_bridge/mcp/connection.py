@@ -27,6 +27,7 @@ from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.dispatcher import ProgressFnT
 from mcp.shared.exceptions import MCPError
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import ValidationError
 
 from control_bridge.contract import ToolFailureKind
@@ -61,6 +62,12 @@ def _describe(exc: BaseException) -> str:
         return _describe(exc.exceptions[0])
     text = str(exc).strip() or type(exc).__name__
     return f"{type(exc).__name__}: {text}"[:300]
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(BaseException):
+        await task
 
 
 def _pump_stderr(fd: int, server: str) -> None:
@@ -207,6 +214,11 @@ class ServerConnection:
             self._ready.set()
             self._attempted.set()
             logger.info("MCP server %r ready: %d tools (%s)", self.name, len(self.tools), cfg.transport)
+            listener: asyncio.Task[None] | None = None
+            if client.protocol_version in MODERN_PROTOCOL_VERSIONS:
+                # 2026-07-28 servers announce changes on a subscriptions/listen stream, not as notifications
+                listener = asyncio.get_running_loop().create_task(self._listen(client))
+                stack.push_async_callback(_cancel, listener)
             while not self._stopping and self._broken is None:
                 if self.pid is not None and not _procs.alive(self.pid):
                     self._broken = "the server process exited"
@@ -231,6 +243,16 @@ class ServerConnection:
             if cursor is None:
                 break
         return tools
+
+    async def _listen(self, client: Client) -> None:
+        try:
+            async with client.listen(tools_list_changed=True) as subscription:
+                async for _event in subscription:
+                    await self._refresh()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the server may not honour it; the tool list then stays as listed
+            logger.info("MCP server %r: no tool-change subscription (%s)", self.name, _describe(exc))
 
     def _break(self, why: str) -> None:
         if self._broken is None:

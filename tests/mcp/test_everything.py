@@ -105,7 +105,7 @@ async def test_list_changed_refreshes_the_catalog(
     if "url" in everything_entry:
         pytest.skip(
             "server-everything sends this list_changed during initialization, before the client's GET stream "
-            "exists, so over streamable HTTP it is never delivered (the handling itself is transport-independent)"
+            "exists, so over streamable HTTP it is never delivered (test_list_changed.py covers HTTP with a server that changes its tools later)"
         )
     run_id = await _run(plane)
     await plane.call("tools.catalog", c.ToolsCatalogParams(run_id=run_id))
