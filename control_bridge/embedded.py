@@ -123,14 +123,14 @@ class EmbeddedControlPlane(ControlPlaneBase):
                     p, ref, self._db, self._store.begin_tool, self._store.finish_tool
                 )
             return await self._tools_execute(p)
-        result = await self._db(getattr(self._store, _CONTRACT_HANDLERS[method]), p)
+        result: c.WireModel = await self._db(getattr(self._store, _CONTRACT_HANDLERS[method]), p)
         if self.mcp is not None:
             if method == "tools.catalog":
                 assert isinstance(result, c.ToolsCatalogResult)
                 return await self.mcp.merge_catalog(result)
             if method == "tools.cleanup":
-                assert isinstance(result, c.ToolsCleanupResult)
-                released = self.mcp.cancel_run(p.run_id)  # type: ignore[attr-defined]
+                assert isinstance(result, c.ToolsCleanupResult) and isinstance(p, c.RunRef)
+                released = self.mcp.cancel_run(p.run_id)
                 return result.model_copy(update={"released": result.released + released})
         return result
 

@@ -132,6 +132,11 @@ class ServerConnection:
             _procs.kill_group(self.pid)
         self.state = "stopped"
 
+    @property
+    def stopping(self) -> bool:
+        """Set by `aclose` from another task (a property, so checks after an await are not narrowed away)."""
+        return self._stopping
+
     async def _supervise(self) -> None:
         loop = asyncio.get_running_loop()
         attempt = 0
@@ -151,7 +156,7 @@ class ServerConnection:
                     _procs.CLAIMED.discard(self.pid)
                     self.pid = None
                 self._attempted.set()
-            if self._stopping:
+            if self.stopping:
                 break
             if loop.time() - began > HEALTHY_RESET_S:
                 attempt = 0
@@ -163,7 +168,7 @@ class ServerConnection:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):
                     await self._wake.wait()
-            if not self._stopping:
+            if not self.stopping:
                 self.restarts += 1
                 logger.info("restarting MCP server %r (restart %d)", self.name, self.restarts)
 
