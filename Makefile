@@ -12,8 +12,12 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 # torch==2.13.0 (CPU) is pinned in pyproject.toml beside sentence-transformers, in this same pip step.
-$(STAMP): pyproject.toml | $(BIN)/python
+# The npm MCP reference server the tests drive (skipped, and those tests skip, where npm is missing).
+$(STAMP): pyproject.toml tests/mcp/servers/package.json | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@if command -v npm >/dev/null 2>&1; then \
+		npm install --silent --no-audit --no-fund --prefix tests/mcp/servers; \
+	else echo "npm not found: the MCP tests that need @modelcontextprotocol/server-everything will skip"; fi
 	@touch $(STAMP)
 
 install: $(STAMP)

@@ -21,6 +21,7 @@ from agent.models.errors import ModelConfigError
 from agent.models.factory import parse_model_spec
 from agent.models.settings import ModelSettings
 from agent.tools.agent_tool import AgentToolConfig
+from control_bridge.mcp.config import McpConfig, McpConfigError, load_config
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
@@ -57,6 +58,8 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "CONTEXT_WINDOW": ("context_window", "model context window in tokens for prompt budgets (128000)"),
     "AGENT_TOOLS": ("agent_tools", "JSON list of agent-as-tool configurations (none)"),
     "OTEL_EXPORTER_OTLP_ENDPOINT": ("otel_endpoint", "OpenTelemetry OTLP endpoint (unset: no tracing)"),
+    "MCP_CONFIG": ("mcp_config_path", 'MCP servers file {"mcpServers": {...}}, ${VAR} expanded (none)'),
+    "MCP_MEMORY_WRITE": ("mcp_memory_write", "offer memory_write on the /mcp endpoint (false: read-only)"),
 }
 ENV_NAMES: dict[str, str] = {field: name for name, (field, _) in ENV_VARS.items()}
 SECRET_VARS = frozenset({"START_TOKEN", "CONTROL_RPC_TOKEN", "OPENAI_API_KEY", "ANTHROPIC_API_KEY"})
@@ -111,6 +114,10 @@ class Settings(BaseSettings):
     context_window: int = Field(default=128_000, ge=1024)
     agent_tools: list[AgentToolConfig] = Field(default_factory=list)
     otel_endpoint: str | None = None
+    mcp_config_path: Path | None = None
+    mcp: McpConfig | None = Field(default=None, exclude=True)
+    """Loaded from `mcp_config_path` by `from_env` (with ${VAR} expanded from that environment)."""
+    mcp_memory_write: bool = False
     model_settings: ModelSettings = Field(default_factory=ModelSettings, exclude=True)
     dev: bool = False
 
@@ -160,7 +167,7 @@ class Settings(BaseSettings):
         except ModelConfigError as exc:
             raise SettingsError(f"invalid configuration: {exc}") from None
         try:
-            return cls.model_validate(values)
+            settings = cls.model_validate(values)
         except ValidationError as exc:
             problems = []
             for err in exc.errors():
@@ -172,6 +179,13 @@ class Settings(BaseSettings):
                     else f"{name}: {err['msg']} (got {str(values.get(field))[:40]!r})"
                 )
             raise SettingsError("invalid configuration: " + "; ".join(problems)) from None
+        if settings.mcp_config_path is not None and settings.mcp is None:
+            try:
+                mcp = load_config(settings.mcp_config_path, environ)
+            except McpConfigError as exc:
+                raise SettingsError(f"invalid configuration: MCP_CONFIG: {exc}") from None
+            settings = settings.model_copy(update={"mcp": mcp})
+        return settings
 
     def secret(self, name: Literal["start_token", "control_rpc_token"]) -> str | None:
         value: SecretStr | None = getattr(self, name)

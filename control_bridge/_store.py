@@ -269,9 +269,12 @@ class Store:
         return c.SecretsApiKeysResult(keys=_loads(self._space(row["space_id"]).get("api_keys"), {}))
 
     # --- tools.execute ---------------------------------------------------------------------------------
-    def begin_tool(self, p: c.ToolsExecuteParams) -> c.ToolsExecuteResult | PendingHttpTool:
+    def begin_tool(
+        self, p: c.ToolsExecuteParams, external: c.RemoteTool | None = None
+    ) -> c.ToolsExecuteResult | PendingHttpTool:
         """Replays a recorded result, or runs a built-in tool inside the transaction that records it (so the
-        side effect and its record commit together), or reserves the key for an HTTP tool."""
+        side effect and its record commit together), or reserves the key for an HTTP tool. `external` is a
+        tool this store does not hold (an MCP tool): its key is reserved like an HTTP tool's."""
         call = p.tool_call
         fingerprint = hashlib.sha256(_dumps([call.name, call.arguments]).encode()).hexdigest()
         with self._tx() as conn:
@@ -290,11 +293,11 @@ class Store:
                 return PendingHttpTool(endpoint="", timeout_s=None, in_progress_elsewhere=True)
             if row["status"] in c.TERMINAL_STATUSES:
                 raise Conflict(f"run {p.run_id!r} is {row['status']}")
-            tool = self._tools().get(call.name)
+            tool = external or self._tools().get(call.name)
             endpoint_row = conn.execute(
                 "SELECT http_endpoint FROM tools WHERE name = ?", (call.name,)
             ).fetchone()
-            endpoint = endpoint_row["http_endpoint"] if endpoint_row else None
+            endpoint = "mcp:" if external else endpoint_row["http_endpoint"] if endpoint_row else None
             result = self._execute_now(conn, call, tool, endpoint)
             status = "pending" if result is None else "done"
             conn.execute(

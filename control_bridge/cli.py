@@ -22,6 +22,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES)
     parser.add_argument("--log-level", default="info")
+    parser.add_argument(
+        "--mcp-config",
+        default=None,
+        help='MCP servers as {"mcpServers": {...}} (Claude Desktop format; default: $MCP_CONFIG; unset = none)',
+    )
 
 
 def _serve(args: argparse.Namespace) -> int:

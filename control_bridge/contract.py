@@ -142,6 +142,9 @@ class RemoteTool(WireModel):
 
 class ToolsCatalogResult(WireModel):
     tools: list[RemoteTool] = Field(default_factory=list)
+    mcp_failed_servers: list[str] | None = None
+    """Configured MCP servers that are not up (failed to start or initialize, or restarting); the other
+    servers' tools are listed as usual. Absent when the plane has no MCP servers."""
 
 
 # --- tools.execute -------------------------------------------------------------------------------------

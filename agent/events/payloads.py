@@ -189,6 +189,17 @@ class ToolScheduled(EventData):
     arguments: dict[str, Any]
 
 
+class ToolProgress(EventData):
+    """A remote tool's progress notification (MCP `notifications/progress`), relayed while the call runs."""
+
+    TYPE: ClassVar[str] = "tool.progress"
+    tool_call_id: str
+    tool_name: str
+    progress: float
+    total: float | None = None
+    message: str | None = None
+
+
 class ToolResult(EventData):
     """A tool call's result as the model sees it; `refused` (over the cap) and `denied` (by a person) mark
     calls that never ran."""
@@ -261,6 +272,7 @@ EVENT_MODELS: tuple[type[EventData], ...] = (
     AssistantMessage,
     ToolScheduled,
     ToolResult,
+    ToolProgress,
     ToolShadowed,
     AwaitConfirmation,
     AwaitClarification,

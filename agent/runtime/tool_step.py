@@ -7,11 +7,12 @@ repeated runs, and a finished local side effect is committed at once, so a crash
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from agent.models.types import Message, Part, ToolUsePart
 from agent.runtime.model_step import start_finalization
-from agent.runtime.signals import AwaitRequired
+from agent.runtime.signals import AwaitRequired, RunStopped
 from agent.tools.execution import ToolOutcome, execute_batch
 from agent.tools.spec import ToolCallContext
 from control_bridge.errors import LeaseLost
@@ -38,13 +39,23 @@ async def tools_step(loop: RunLoop) -> None:
     if runnable:
         if not all(toolset.harmless(call, s) for call in runnable):
             await loop.commits.commit()  # the plan is durable before anything that cannot be repeated runs
-        await execute_batch(
-            loop.deps.registry,
-            runnable,
-            lambda call: _context(loop, call),
-            lambda outcome: _record(loop, outcome),
-            loop.clock.remaining_s,
-        )
+        loop.in_remote_tools = all(_interruptible(loop, call) for call in runnable)
+        try:
+            await execute_batch(
+                loop.deps.registry,
+                runnable,
+                lambda call: _context(loop, call),
+                lambda outcome: _record(loop, outcome),
+                loop.clock.remaining_s,
+            )
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if loop.in_remote_tools and loop.cancel_reason is not None and task is not None:
+                task.uncancel()
+                raise RunStopped("canceled", loop.cancel_reason) from None
+            raise
+        finally:
+            loop.in_remote_tools = False
     if s.pending:
         return  # the loop suspends next
     results = [s.batch_results[call.id] for call in calls]
@@ -60,6 +71,13 @@ async def tools_step(loop: RunLoop) -> None:
     if s.consecutive_failures >= s.policy.max_consecutive_failed_tool_calls:
         start_finalization(loop, "failure_cap")
     loop.commits.boundary()
+
+
+def _interruptible(loop: RunLoop, call: ToolUsePart) -> bool:
+    """A remote call, or a pure local one: cancelling it mid-flight leaves nothing half-done here (a long
+    MCP call would otherwise hold run.cancel until it finished)."""
+    tool = loop.deps.registry.get(call.name)
+    return tool is None or tool.spec.source == "remote" or not tool.spec.side_effects
 
 
 def _context(loop: RunLoop, call: ToolUsePart) -> ToolCallContext:

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from agent.events.types import profile_types
 from agent.runtime.requests import RunError, StartRequest
 from agent.server.auth import check_request
+from agent.server.mcp_endpoint import mount_mcp
 from agent.server.rpc_methods import build_methods, health
 from agent.server.services import Services
 from agent.server.sse import event_stream
@@ -74,10 +75,12 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await close_mcp()
             if owned:
                 await svc.aclose()
 
     app = FastAPI(title="agent-container", lifespan=lifespan, docs_url=None, redoc_url=None)
+    close_mcp = mount_mcp(app)  # /mcp: the local memory and skill tools over MCP
 
     def svc_of(request: Request) -> Services:
         return request.app.state.services  # type: ignore[no-any-return]

@@ -10,6 +10,7 @@ from agent.events.types import profile_types
 from agent.runtime.manager import RunHandle
 from agent.runtime.policy import PolicyOverride
 from agent.runtime.requests import ContinueRequest, RunError, StartRequest
+from agent.server.mcp_wiring import mcp_health
 from agent.server.views import Health, RunCapacity, RunView
 from control_bridge.contract import RunIdParams
 from control_bridge.errors import BridgeError, Conflict, InvalidParams, NotFound, Unavailable
@@ -108,6 +109,7 @@ def health(services: Services) -> dict[str, Any]:
         model=services.model_name,
         language_model=services.is_language_model,
         control_plane="embedded" if services.embedded is not None else "remote",
+        mcp=mcp_health(services),
     ).wire()
 
 

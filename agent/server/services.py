@@ -35,6 +35,7 @@ from agent.runtime.manager import ManagerConfig, RunManager
 from agent.runtime.retention import prune
 from agent.runtime.state import RunState
 from agent.server.deferred_control import DeferredEmbeddedControlPlane
+from agent.server.mcp_wiring import progress_sink
 from agent.server.operator_methods import operator_methods
 from agent.settings import Settings
 from control_bridge.protocol import ControlPlaneBase
@@ -155,7 +156,9 @@ class Services:
         log = RunLog(db)
         checkpoints = CheckpointStore(db)
         embedded = (
-            DeferredEmbeddedControlPlane(data_dir / "control.db") if settings.embedded_control_plane else None
+            DeferredEmbeddedControlPlane(data_dir / "control.db", mcp_config=settings.mcp)
+            if settings.embedded_control_plane
+            else None
         )
         control: ControlPlaneBase
         if embedded is not None:
@@ -194,6 +197,8 @@ class Services:
             control_factory=remote_planes,
             release_control=remote_planes.release,
         )
+        if embedded is not None and settings.mcp is not None:
+            embedded.progress_sink = progress_sink(manager)
         bus = HookBus()
         metrics = RunMetrics(active_runs=lambda: manager.active)
         tracer = make_tracer(settings.otel_endpoint)
