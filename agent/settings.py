@@ -53,6 +53,20 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "CONTEXT_WINDOW": ("context_window", "model context window in tokens for prompt budgets (128000)"),
     "AGENT_TOOLS": ("agent_tools", "JSON list of agent-as-tool configurations (none)"),
     "OTEL_EXPORTER_OTLP_ENDPOINT": ("otel_endpoint", "OpenTelemetry OTLP endpoint (unset: no tracing)"),
+    # Running under Takos (README "Running under Takos"); the executor host injects these.
+    "CONTROL_PROTOCOL": (
+        "control_protocol",
+        "jsonrpc or takos (jsonrpc; takos when the Takos base URL is set)",
+    ),
+    "TAKOS_AGENT_CONTROL_RPC_BASE_URL": ("takos_base_url", "Takos Worker base URL when /start gives none"),
+    "TAKOS_AGENT_CONTROL_RPC_TOKEN": ("takos_control_token", "Takos control token when /start gives none"),
+    "TAKOS_AGENT_START_TOKEN": ("takos_start_token", "bearer token the Takos host sends to /start"),
+    "TAKOS_AGENT_BIND_HOST": ("takos_bind_host", "interface to bind when HOST is unset"),
+    "TAKOS_AGENT_TOOL_ALLOWLIST": (
+        "takos_tool_allowlist",
+        "remote tools a Takos run may call: names or * (none)",
+    ),
+    "EXECUTOR_TIER": ("executor_tier", "Takos executor tier 1-3 when /start gives none"),
 }
 # The model runner's own variables (OPENAI_BASE_URL, ANTHROPIC_BASE_URL, MODEL_TIMEOUT_S, MODEL_MAX_ATTEMPTS,
 # MODEL_TOKENS_PER_MINUTE) are read by ModelSettings.from_env from the same mapping.
@@ -84,6 +98,13 @@ class Settings(BaseModel):
     context_window: int = Field(default=128_000, ge=1024)
     agent_tools: list[AgentToolConfig] = Field(default_factory=list)
     otel_endpoint: str | None = None
+    control_protocol: Literal["jsonrpc", "takos"] | None = None
+    takos_base_url: str | None = None
+    takos_control_token: str | None = Field(default=None, repr=False)
+    takos_start_token: str | None = Field(default=None, min_length=1, repr=False)
+    takos_bind_host: str | None = None
+    takos_tool_allowlist: str | None = None
+    executor_tier: int | None = Field(default=None, ge=1, le=3)
     model_settings: ModelSettings = Field(default_factory=ModelSettings, exclude=True)
     dev: bool = False
 
@@ -97,7 +118,12 @@ class Settings(BaseModel):
                 raise ValueError(f"must be a JSON list of objects ({exc})") from None
         return value
 
-    @field_validator("control_rpc_url")
+    @field_validator("control_protocol", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("control_rpc_url", "takos_base_url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
         if value and not value.startswith(("http://", "https://")):
@@ -115,6 +141,8 @@ class Settings(BaseModel):
         values: dict[str, object] = {
             field: environ[name] for name, (field, _) in ENV_VARS.items() if environ.get(name, "").strip()
         }
+        if "host" not in values and values.get("takos_bind_host"):
+            values["host"] = values["takos_bind_host"]
         values.update({k: v for k, v in overrides.items() if v is not None})
         try:
             values["model_settings"] = ModelSettings.from_env(environ)
@@ -139,7 +167,18 @@ class Settings(BaseModel):
 
     @property
     def embedded_control_plane(self) -> bool:
-        return self.control_rpc_url is None
+        return self.control_rpc_url is None and not self.takos
+
+    @property
+    def takos(self) -> bool:
+        """Speak Takos's agent-control contract: chosen, or implied by the Takos base URL."""
+        if self.control_protocol is not None:
+            return self.control_protocol == "takos"
+        return self.takos_base_url is not None
+
+    @property
+    def effective_start_token(self) -> str | None:
+        return self.start_token or (self.takos_start_token if self.takos else None)
 
     def provider_keys(self) -> dict[str, str]:
         keys = {"openai": self.openai_api_key, "anthropic": self.anthropic_api_key}

@@ -45,7 +45,7 @@ MAX_FINISHED_IN_MEMORY = 1000
 
 RunContextFactory = Callable[[RunState, ControlPlaneBase, list[c.RemoteTool]], Awaitable["RunExtras"]]
 ModelFactory = Callable[[str | None, dict[str, str]], ModelClient]
-ControlFactory = Callable[[str, str | None], ControlPlaneBase]
+ControlFactory = Callable[[str, str | None, StartRequest], ControlPlaneBase]
 
 
 @dataclass
@@ -140,7 +140,7 @@ class RunManager:
                 return StartResult(run_id=req.run_id, duplicate=True)
             if known is not None:
                 if req.lease_version is not None and req.lease_version > known.lease_version:
-                    await self._replace(known, req.lease_version)
+                    await self._replace(known, req.lease_version, self._control_for(req))
                     return StartResult(run_id=known.run_id, replaced=True)
                 unfinished = known.state is None or not known.state.terminal
                 if not known.live and unfinished and known.state is not None:
@@ -155,11 +155,7 @@ class RunManager:
                 raise RunError(
                     "capacity", "at capacity", active=self.active, max=self.config.max_concurrent_runs
                 )
-            control = self.control
-            if req.control_rpc_base_url:
-                if self.control_factory is None:
-                    raise RunError("invalid", "this server cannot use a per-run control plane URL")
-                control = self.control_factory(req.control_rpc_base_url, req.control_rpc_token)
+            control = self._control_for(req) or self.control
             run_id = req.run_id
             if req.input is not None:
                 if self.create_run is None or control is not self.control:
@@ -212,11 +208,27 @@ class RunManager:
     def link_child(self, parent_run_id: str, data: dict[str, Any]) -> None:
         self.log.append(parent_run_id, "child_run.linked", data, key=f"child_run.linked:{data['childRunId']}")
 
-    async def _replace(self, handle: RunHandle, lease_version: int) -> None:
-        """A higher lease for a run we know: stop what runs here and resume from the checkpoint."""
+    def _control_for(self, req: StartRequest) -> ControlPlaneBase | None:
+        """The per-run control plane a /start names, or None for the server's own."""
+        if not req.control_rpc_base_url:
+            return None
+        if self.control_factory is None:
+            raise RunError("invalid", "this server cannot use a per-run control plane URL")
+        return self.control_factory(req.control_rpc_base_url, req.control_rpc_token, req)
+
+    async def _replace(
+        self, handle: RunHandle, lease_version: int, control: ControlPlaneBase | None = None
+    ) -> None:
+        """A higher lease for a run we know: stop what runs here and resume from the checkpoint (with the
+        new lease's control plane client, when the /start named one: its token is the new lease's)."""
         if handle.task is not None and not handle.task.done():
             handle.task.cancel()
             await asyncio.gather(handle.task, return_exceptions=True)
+        if control is not None and control is not handle.control:
+            old, handle.control = handle.control, control
+            if old is not self.control and self.release_control is not None:
+                if not any(h.control is old and h.live for h in self.runs.values()):
+                    await self.release_control(old)
         handle.lease_version = lease_version
         handle.state = None
         handle.task = asyncio.create_task(self._drive(handle), name=handle.run_id)
@@ -346,7 +358,7 @@ class RunManager:
                 handle.run_id, "tool.shadowed", {"name": name, "winner": "local"}, key=f"tool.shadowed:{name}"
             )
         keys: dict[str, str] = {}
-        if state.model.split(":", 1)[0] in ("openai", "anthropic", "openai-compatible"):
+        if state.model.split(":", 1)[0] in ("openai", "anthropic", "openai-compatible", "takos"):
             keys = (await handle.control.secrets_api_keys(c.SecretsApiKeysParams(**ref))).keys
         model = self.model_factory(state.model, keys)
         # An in-process control plane shares DATA_DIR with the local checkpoints: nothing to mirror.

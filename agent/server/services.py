@@ -59,6 +59,16 @@ class ModelFactory:
         return self._http
 
     def __call__(self, spec: str | None, keys: dict[str, str]) -> ModelClient:
+        if spec and spec.startswith("takos:"):
+            from agent.server.takos import takos_model
+
+            return takos_model(
+                spec,
+                keys,
+                http_client=self.http,
+                settings=self.settings.model_settings,
+                limiters=self.limiters,
+            )
         return resolve_model(
             spec,
             keys={**self.settings.provider_keys(), **keys},
@@ -92,6 +102,8 @@ class Services:
     models: ModelFactory
     memory: MemoryHost | None = None
     remote_planes: dict[tuple[str, str | None], ControlPlaneBase] = field(default_factory=dict)
+    takos: Any = None
+    """`agent.server.takos.TakosWiring` with CONTROL_PROTOCOL=takos, else None."""
     official_skills: list[Skill] = field(default_factory=list)
     metrics: RunMetrics | None = None
     tracer: Any = None
@@ -101,8 +113,8 @@ class Services:
     def build(cls, settings: Settings) -> Services:
         data_dir = Path(settings.data_dir)
         data_dir.mkdir(parents=True, exist_ok=True)
-        token = settings.start_token
-        if token is None and not settings.dev:
+        token = settings.effective_start_token
+        if token is None and not settings.dev and not settings.takos:  # (Takos: /start answers 503)
             token = secrets.token_urlsafe(32)
         db = LocalDB(data_dir / "runs.db")
         log = RunLog(db)
@@ -122,14 +134,23 @@ class Services:
         models = ModelFactory(settings)
 
         remote_planes: dict[tuple[str, str | None], ControlPlaneBase] = {}
+        takos = None
+        if settings.takos:
+            from agent.server.takos import TakosWiring
 
-        def control_factory(url: str, token: str | None) -> ControlPlaneBase:
+            takos = TakosWiring(settings)
+
+        def control_factory(url: str, token: str | None, start: Any = None) -> ControlPlaneBase:
             """One client per (URL, token) a /start named, reused by its runs and closed at shutdown."""
             from control_bridge.client import RpcControlPlane
 
             key = (url, token)
             if key not in remote_planes:
-                remote_planes[key] = RpcControlPlane(url, token)
+                remote_planes[key] = (
+                    takos.control_factory(url, token, start)
+                    if takos is not None
+                    else RpcControlPlane(url, token)
+                )
             return remote_planes[key]
 
         manager = RunManager(
@@ -160,6 +181,7 @@ class Services:
             models=models,
         )
         services.remote_planes = remote_planes
+        services.takos = takos
 
         async def release_control(plane: ControlPlaneBase) -> None:
             for key, known in list(remote_planes.items()):
