@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from agent.models.fake_server import ModelServer
+from tests.durability.procs import wait_http
+from tests.support import free_port, serve
+from tests.takos.fake_worker import FakeTakos
+
+START_TOKEN = "takos-start-token-0123456789"
+
+
+class TakosContainer:
+    """The container as Takos's container host starts it: the injected environment, port, a subprocess."""
+
+    def __init__(self, data_dir: Path, **env: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        environ = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "VIRTUAL_ENV", "TMPDIR")}
+        environ.update(
+            {
+                # What executor-proxy-config.ts and the host inject (CONTRACT.md §2), on loopback.
+                "TAKOS_AGENT_BIND_HOST": "127.0.0.1",
+                "TAKOS_AGENT_CONTROL_RPC_BASE_URL": "",
+                "TAKOS_AGENT_TOOL_ALLOWLIST": "*",
+                "TAKOS_AGENT_START_TOKEN": START_TOKEN,
+                "EXECUTOR_TIER": "1",
+                "MAX_CONCURRENT_RUNS": "4",
+                "PORT": str(self.port),
+                "CONTROL_PROTOCOL": "takos",
+                "DATA_DIR": str(data_dir),
+                "MEMORY_EMBEDDER": "hash",
+                "HF_HUB_OFFLINE": "1",
+                "HEARTBEAT_INTERVAL_S": "0.5",
+                "SHUTDOWN_GRACE_S": "5",
+                **env,
+            }
+        )
+        self.proc = subprocess.Popen([sys.executable, "-m", "agent.cli", "serve"], env=environ, stderr=subprocess.PIPE)
+        wait_http(f"{self.url}/health", self.proc)
+
+    def kill9(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+    def health(self) -> httpx.Response:
+        return httpx.get(f"{self.url}/health", timeout=5)
+
+
+@pytest.fixture
+def model_server() -> Iterator[ModelServer]:
+    with ModelServer(api_key="sk-takos-run-key") as server:
+        yield server
+
+
+@pytest.fixture
+def worker(model_server: ModelServer) -> Iterator[FakeTakos]:
+    fake = FakeTakos(openai_endpoint=f"{model_server.url}/v1/chat/completions")
+    with serve(fake.app) as url:
+        fake.url = url
+        yield fake
+
+
+@pytest.fixture
+def container(tmp_path: Path) -> Iterator[TakosContainer]:
+    proc = TakosContainer(tmp_path / "data")
+    yield proc
+    proc.stop()
