@@ -11,6 +11,7 @@ so nothing more is sent either.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import re
@@ -76,6 +77,8 @@ class TakosControlPlane(ControlPlaneBase):
         self.fatal: str | None = None
         self._fenced = False
         self._cleaned = False
+        self._ending = asyncio.Lock()
+        """Held by complete-run: a heartbeat waits for it (the commit revokes the token under its feet)."""
         self._bootstrap: w.Bootstrap | None = None
         self._config: w.RunConfig | None = None
         self._history: list[dict[str, Any]] | None = None
@@ -351,7 +354,10 @@ class TakosControlPlane(ControlPlaneBase):
 
     # --- lease ---------------------------------------------------------------------------------------------
     async def _run_heartbeat(self, p: c.RunHeartbeatParams) -> c.RunHeartbeatResult:
-        await self._heartbeat()
+        async with self._ending:
+            if self.finalized:
+                return c.RunHeartbeatResult(ok=True, lease_version=self.identity.lease_version)
+            await self._heartbeat()
         return c.RunHeartbeatResult(ok=True, lease_version=self.identity.lease_version)
 
     async def _run_is_cancelled(self, p: c.RunIsCancelledParams) -> c.RunIsCancelledResult:
@@ -454,11 +460,12 @@ class TakosControlPlane(ControlPlaneBase):
             "messages": complete_run_messages(p.transcript, note),
         }
         await self._cleanup()
-        try:
-            await self._post("complete-run", body)
-        except LeaseLost:
-            return c.RunCompleteResult(status=p.status)  # a stale outcome: skipped, as Takos does
-        self.finalized = True
+        async with self._ending:
+            try:
+                await self._post("complete-run", body)
+            except LeaseLost:
+                return c.RunCompleteResult(status=p.status)  # a stale outcome: skipped, as Takos does
+            self.finalized = True
         return c.RunCompleteResult(status=status)
 
     async def _api_keys(self, p: c.SecretsApiKeysParams) -> c.SecretsApiKeysResult:

@@ -24,7 +24,9 @@ class TakosContainer:
     def __init__(self, data_dir: Path, **env: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        environ = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "VIRTUAL_ENV", "TMPDIR")}
+        environ = {
+            k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "VIRTUAL_ENV", "TMPDIR")
+        }
         environ.update(
             {
                 # What executor-proxy-config.ts and the host inject (CONTRACT.md §2), on loopback.
@@ -44,7 +46,9 @@ class TakosContainer:
                 **env,
             }
         )
-        self.proc = subprocess.Popen([sys.executable, "-m", "agent.cli", "serve"], env=environ, stderr=subprocess.PIPE)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "agent.cli", "serve"], env=environ, stderr=subprocess.PIPE
+        )
         wait_http(f"{self.url}/health", self.proc)
 
     def kill9(self) -> None:
