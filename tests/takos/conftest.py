@@ -2,17 +2,23 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 
 from agent.models.fake_server import ModelServer
 from tests.durability.procs import wait_http
-from tests.support import free_port, serve
+from tests.support import free_port
 from tests.takos.fake_worker import FakeTakos
 
 START_TOKEN = "takos-start-token-0123456789"
@@ -66,6 +72,29 @@ class TakosContainer:
 
     def health(self) -> httpx.Response:
         return httpx.get(f"{self.url}/health", timeout=5)
+
+
+@contextmanager
+def serve(app: Any) -> Iterator[str]:
+    """Like tests.support.serve, on an IPPROTO_TCP socket: uvicorn then sets TCP_NODELAY, so no call waits
+    ~40 ms for a delayed ACK on loopback."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("fake Worker did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
 
 
 @pytest.fixture

@@ -183,11 +183,8 @@ class FakeTakos:
         container_id: str | None = None,
     ) -> httpx.Response:
         run = self.runs[run_id]
-        slot = container_id or f"tier{tier}-warm-0" if tier == 1 else container_id or run_id
-        token = secrets.token_urlsafe(32)
-        info = Token(run_id, run.service_id, run.lease_version, tier, slot)
-        with self.lock:
-            self.slots.setdefault((tier, slot), {})[token] = info
+        token, info = self.mint(run_id, tier=tier, container_id=container_id, v2=False)
+        slot = info.container_id
         body = {
             "runId": run_id,
             "serviceId": run.service_id,
@@ -216,6 +213,18 @@ class FakeTakos:
         if not ok:
             info.revoked = True
         return response
+
+    def mint(
+        self, run_id: str, *, tier: int = 1, container_id: str | None = None, v2: bool = True
+    ) -> tuple[str, Token]:
+        """A fresh control token for the run's current lease, stored in its slot (as dispatchStart does)."""
+        run = self.runs[run_id]
+        slot = container_id or (f"tier{tier}-warm-0" if tier == 1 else run_id)
+        token = secrets.token_urlsafe(32)
+        info = Token(run_id, run.service_id, run.lease_version, tier, slot, v2=v2)
+        with self.lock:
+            self.slots.setdefault((tier, slot), {})[token] = info
+        return token, info
 
     # --- the host pipeline -------------------------------------------------------------------------------
     def _revoke(self, which: Callable[[Token], bool]) -> None:
