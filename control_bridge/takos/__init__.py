@@ -8,7 +8,8 @@
 from __future__ import annotations
 
 from control_bridge.takos.errors import RunAuthorityLost, RunFatal, UncertainOutcome
-from control_bridge.takos.plane import ENDPOINT_KEY, MODEL_KEY, TakosControlPlane, parse_allowlist
+from control_bridge.takos.mapping import ENDPOINT_KEY, MODEL_KEY, parse_allowlist
+from control_bridge.takos.plane import TakosControlPlane
 from control_bridge.takos.wire import Identity
 
 __all__ = [

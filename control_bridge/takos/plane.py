@@ -12,50 +12,24 @@ so nothing more is sent either.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
-import re
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
-
-from pydantic import BaseModel, ValidationError
+from typing import Any
 
 from control_bridge import contract as c
 from control_bridge._params import coerce_params
 from control_bridge.errors import BridgeError, InvalidParams, LeaseLost, NotFound, ProtocolError
 from control_bridge.protocol import ControlPlaneBase
+from control_bridge.takos import mapping as m
 from control_bridge.takos import wire as w
 from control_bridge.takos.checkpoint import unwrap, usage_of, wrap
 from control_bridge.takos.errors import RunFatal, UncertainOutcome
-from control_bridge.takos.events import EventMapper, preview
+from control_bridge.takos.events import EventMapper
 from control_bridge.takos.http import TakosHttp
-from control_bridge.takos.transcript import complete_run_messages
 
 logger = logging.getLogger(__name__)
 
-A = TypeVar("A", bound=BaseModel)
 Handler = Callable[[Any], Awaitable[c.WireModel]]
-
-MODEL_KEY = "takos"
-"""`secrets.apiKeys` names under which the Worker's OpenAI-compatible credential and endpoint come back."""
-ENDPOINT_KEY = "takos.endpoint"
-MAX_TOKENS = 8192
-MAX_GRAPH_STEPS = 128
-MAX_TOOL_ROUNDS = 16
-MAX_IDEMPOTENCY_BYTES = 512
-MAX_OUTPUT_BYTES = 512 * 1024
-MAX_ERROR_BYTES = 64 * 1024
-UNCERTAIN_FATAL = (
-    "side-effect outcome is uncertain; verify remote state before issuing a new operation; "
-    "automatic replay is blocked"
-)
-_TOOL_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,128}$")
-
-
-def parse_allowlist(raw: str | None) -> frozenset[str] | None:
-    """`TAKOS_AGENT_TOOL_ALLOWLIST`: comma-separated names, `*` for all; unset or empty = no remote tool."""
-    names = frozenset(n.strip() for n in (raw or "").split(",") if n.strip())
-    return names or None
 
 
 class TakosControlPlane(ControlPlaneBase):
@@ -152,17 +126,10 @@ class TakosControlPlane(ControlPlaneBase):
         self._fenced = True  # (a failed fence fails its caller, as in Takos; it is not tried again)
         await self._post("heartbeat", body)
 
-    @staticmethod
-    def _parse(model: type[A], payload: dict[str, Any], endpoint: str) -> A:
-        try:
-            return model.model_validate(payload)
-        except ValidationError as exc:
-            raise ProtocolError(f"{endpoint}: malformed answer ({exc.error_count()} error(s))") from None
-
     # --- bootstrap: heartbeat → run-bootstrap → run-config → tool-catalog → conversation-history -----------
     async def _load_bootstrap(self) -> w.Bootstrap:
         if self._bootstrap is None:
-            self._bootstrap = self._parse(
+            self._bootstrap = w.parse(
                 w.Bootstrap, await self._post("run-bootstrap", self._ref), "run-bootstrap"
             )
         return self._bootstrap
@@ -171,12 +138,12 @@ class TakosControlPlane(ControlPlaneBase):
         if self._config is None:
             boot = await self._load_bootstrap()
             body = {**self._ref, "agentType": boot.agent_type}
-            self._config = self._parse(w.RunConfig, await self._post("run-config", body), "run-config")
+            self._config = w.parse(w.RunConfig, await self._post("run-config", body), "run-config")
         return self._config
 
     async def _load_catalog(self) -> list[dict[str, Any]]:
         if self._catalog is None:
-            answer = self._parse(w.ToolCatalog, await self._post("tool-catalog", self._ref), "tool-catalog")
+            answer = w.parse(w.ToolCatalog, await self._post("tool-catalog", self._ref), "tool-catalog")
             self._catalog = answer.tools
         return self._catalog
 
@@ -194,7 +161,7 @@ class TakosControlPlane(ControlPlaneBase):
                 "aiModel": self.identity.model,
             }
             raw = await self._post("conversation-history", body)
-            self._parse(w.History, raw, "conversation-history")  # validates the shape once
+            w.parse(w.History, raw, "conversation-history")  # validates the shape once
             self._history = [h for h in raw.get("history") or [] if isinstance(h, dict)]
         return self._history
 
@@ -229,15 +196,11 @@ class TakosControlPlane(ControlPlaneBase):
 
     async def _run_config(self, p: c.RunConfigParams) -> c.RunConfigResult:
         config = await self._load_config()
-        caps = [
-            min(config.max_graph_steps, MAX_GRAPH_STEPS) if config.max_graph_steps else None,
-            min(config.max_tool_rounds, MAX_TOOL_ROUNDS) * 16 if config.max_tool_rounds else None,
-        ]
-        max_calls = min((x for x in caps if x), default=None)
+        max_calls = m.tool_call_cap(config)
         return c.RunConfigResult(
             system_prompt=config.system_prompt,
             temperature=config.temperature,
-            max_tokens=MAX_TOKENS,
+            max_tokens=m.MAX_TOKENS,
             # No person answers inside a Takos run: no ask_user, no confirmation stops (nothing could resume).
             policy=c.PolicyConfig(max_tool_calls=max_calls, interrupts_allowed=False),
         )
@@ -245,19 +208,7 @@ class TakosControlPlane(ControlPlaneBase):
     async def _conversation_history(self, p: c.ConversationHistoryParams) -> c.ConversationHistoryResult:
         await self._load_history()
         boot = await self._load_bootstrap()
-        messages = [
-            c.HistoryMessage(
-                role=h.role,
-                content=h.content,
-                tool_calls=[
-                    c.HistoryToolCall(id=t.id, name=t.name, arguments=t.arguments)
-                    for t in h.tool_calls
-                    if t.id and t.name
-                ],
-                tool_call_id=h.tool_call_id,
-            )
-            for h in self._history_items()
-        ]
+        messages = m.history_messages(self._history_items())
         return c.ConversationHistoryResult(thread_id=boot.thread_id, messages=messages[-p.limit :])
 
     # --- tools -------------------------------------------------------------------------------------------
@@ -265,30 +216,8 @@ class TakosControlPlane(ControlPlaneBase):
         return self.allowlist is not None and ("*" in self.allowlist or name in self.allowlist)
 
     async def _tools_catalog(self, p: c.ToolsCatalogParams) -> c.ToolsCatalogResult:
-        tools: list[c.RemoteTool] = []
-        for raw in await self._load_catalog():
-            try:
-                tool = w.ToolDefinition.model_validate(raw)
-            except ValidationError:
-                logger.warning("tool-catalog: skipping a malformed tool definition")
-                continue
-            if not _TOOL_NAME.match(tool.name) or not self._allowed(tool.name):
-                continue
-            params = tool.parameters if tool.parameters.get("type") == "object" else {"type": "object"}
-            tags = [t for t in (tool.category, "risk:high" if tool.risk_level == "high" else None) if t]
-            tools.append(
-                c.RemoteTool(
-                    name=tool.name,
-                    description=tool.description,
-                    parameters=params,
-                    side_effects=not tool.read_only,
-                    # "high" would make the loop wait for a person, which no Takos run can answer.
-                    risk_level="low" if tool.risk_level == "low" else "medium" if tool.risk_level else "low",
-                    requires_confirmation=False,
-                    tags=tags,
-                )
-            )
-        return c.ToolsCatalogResult(tools=tools)
+        tools = [m.remote_tool(raw) for raw in await self._load_catalog()]
+        return c.ToolsCatalogResult(tools=[t for t in tools if t is not None and self._allowed(t.name)])
 
     async def _tools_execute(self, p: c.ToolsExecuteParams) -> c.ToolsExecuteResult:
         call = p.tool_call
@@ -303,12 +232,12 @@ class TakosControlPlane(ControlPlaneBase):
             **self._ref,
             "leaseVersion": self.identity.lease_version,
             "toolCall": {"id": call.id, "name": call.name, "arguments": call.arguments},
-            "idempotencyKey": _idempotency_key(p.idempotency_key),
+            "idempotencyKey": m.idempotency_key(p.idempotency_key),
         }
-        result = self._parse(w.ToolResult, await self._post("tool-execute", body), "tool-execute")
+        result = w.parse(w.ToolResult, await self._post("tool-execute", body), "tool-execute")
         if result.outcome_uncertain:
-            self.fatal = UNCERTAIN_FATAL
-            raise UncertainOutcome(f"{call.name}: {UNCERTAIN_FATAL}")
+            self.fatal = m.UNCERTAIN_FATAL
+            raise UncertainOutcome(f"{call.name}: {m.UNCERTAIN_FATAL}")
         if result.tool_call_id != call.id:
             raise ProtocolError(f"tool-execute answered for {result.tool_call_id!r}, not {call.id!r}")
         error = c.ToolExecutionError(kind="domain_rejection", message=result.error) if result.error else None
@@ -342,15 +271,10 @@ class TakosControlPlane(ControlPlaneBase):
             "history": history,
             "availableToolNames": names,
         }
-        answer = self._parse(
+        answer = w.parse(
             w.SkillContext, await self._post("skill-runtime-context", body), "skill-runtime-context"
         )
-        return c.SkillsRuntimeContextResult(
-            custom_skills=[s for s in (_custom_skill(x) for x in answer.custom_skills) if s is not None],
-            locale=answer.locale,
-            mcp_servers=answer.available_mcp_server_names,
-            template_ids=answer.available_template_ids,
-        )
+        return m.skills_result(answer)
 
     # --- lease ---------------------------------------------------------------------------------------------
     async def _run_heartbeat(self, p: c.RunHeartbeatParams) -> c.RunHeartbeatResult:
@@ -419,7 +343,7 @@ class TakosControlPlane(ControlPlaneBase):
             "leaseVersion": self.identity.lease_version,
             "checkpointProtocolVersion": self.identity.checkpoint_protocol_version,
         }
-        answer = self._parse(
+        answer = w.parse(
             w.CheckpointLoad, await self._post("engine-checkpoint-load", body), "engine-checkpoint-load"
         )
         if answer.fatal_error:
@@ -446,19 +370,7 @@ class TakosControlPlane(ControlPlaneBase):
             # The run's authority is gone: another owner (or the cancel) decides its outcome, not us.
             return c.RunCompleteResult(status=p.status)
         status: c.TerminalStatus = "completed" if p.status == "completed" and self.fatal is None else "failed"
-        error = None if status == "completed" else _error_text(self.fatal, p)
-        usage = usage_of({"usage": p.usage.model_dump()})
-        note = None if status == "completed" else f"The run failed: {preview(error or 'unknown error', 2000)}"
-        body = {
-            "runId": self.identity.run_id,
-            "serviceId": self.identity.service_id,
-            "leaseVersion": self.identity.lease_version,
-            "status": status,
-            "usage": usage,
-            "output": _clip(p.output or "", MAX_OUTPUT_BYTES) if status == "completed" else None,
-            "error": _clip(error, MAX_ERROR_BYTES) if error else None,
-            "messages": complete_run_messages(p.transcript, note),
-        }
+        body = m.complete_run_body(self.identity, p, status, self.fatal)
         await self._cleanup()
         async with self._ending:
             try:
@@ -469,40 +381,10 @@ class TakosControlPlane(ControlPlaneBase):
         return c.RunCompleteResult(status=status)
 
     async def _api_keys(self, p: c.SecretsApiKeysParams) -> c.SecretsApiKeysResult:
-        answer = self._parse(w.ApiKeys, await self._post("api-keys", self._ref), "api-keys")
+        answer = w.parse(w.ApiKeys, await self._post("api-keys", self._ref), "api-keys")
         keys: dict[str, str] = {}
         if answer.openai:
-            keys[MODEL_KEY] = answer.openai
+            keys[m.MODEL_KEY] = answer.openai
         if answer.openai_endpoint:
-            keys[ENDPOINT_KEY] = answer.openai_endpoint
+            keys[m.ENDPOINT_KEY] = answer.openai_endpoint
         return c.SecretsApiKeysResult(keys=keys)
-
-
-def _idempotency_key(key: str) -> str:
-    if len(key.encode()) <= MAX_IDEMPOTENCY_BYTES:
-        return key
-    return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
-
-
-def _clip(text: str, limit: int) -> str:
-    raw = text.encode()
-    return text if len(raw) <= limit else raw[: limit - 3].decode("utf-8", "ignore") + "..."
-
-
-def _error_text(fatal: str | None, p: c.RunCompleteParams) -> str:
-    if fatal:
-        return fatal
-    error = p.error or {}
-    message = str(error.get("message") or error.get("kind") or p.reason or "agent execution failed")
-    if p.status == "canceled":
-        return f"agent execution cancelled ({p.reason or 'canceled'})"
-    return message
-
-
-def _custom_skill(raw: Any) -> c.CustomSkillRecord | None:
-    if not isinstance(raw, dict):
-        return None
-    try:
-        return c.CustomSkillRecord.model_validate(raw)
-    except ValidationError:
-        return None

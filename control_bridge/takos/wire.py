@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from control_bridge.errors import ProtocolError
+
+A = TypeVar("A", bound=BaseModel)
 
 
 class Identity(BaseModel):
@@ -168,3 +172,11 @@ class SkillContext(_Answer):
 def engine_session_id(thread_id: str) -> str:
     """Takos's engine session id: UUIDv5 in the URL namespace over the thread id (stable per thread)."""
     return str(uuid.uuid5(uuid.NAMESPACE_URL, thread_id))
+
+
+def parse(model: type[A], payload: dict[str, Any], endpoint: str) -> A:
+    """A Worker answer as `model`; a malformed one is a ProtocolError naming the endpoint."""
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        raise ProtocolError(f"{endpoint}: malformed answer ({exc.error_count()} error(s))") from None

@@ -116,6 +116,8 @@ class FakeTakos:
         self.openai_key = openai_key
         self.openai_endpoint = openai_endpoint
         self.run_config_extra: dict[str, Any] = {}
+        self.activated_skills: list[dict[str, Any]] = []
+        """The skill plan's activatedSkills (SkillContext objects) that skill-runtime-context returns."""
         self.lock = threading.Lock()
         self.url = ""
         self.app = Starlette(
@@ -350,9 +352,9 @@ class FakeTakos:
             {
                 "locale": "en",
                 "resolutionContext": {},
-                "skills": [],
-                "managedSkills": [],
-                "customSkills": [],
+                "skills": self.activated_skills,
+                "managedSkills": [s for s in self.activated_skills if s.get("source") == "managed"],
+                "customSkills": [s for s in self.activated_skills if s.get("source") == "custom"],
                 "availableMcpServerNames": [],
                 "availableTemplateIds": [],
             }

@@ -381,3 +381,42 @@ async def test_the_container_id_header_selects_the_token_slot(worker: FakeTakos)
     with pytest.raises(RunAuthorityLost):
         await plane.run_heartbeat(c.RunHeartbeatParams(run_id="r1"))
     assert [(x.endpoint, x.status) for x in worker.calls] == [("heartbeat", 401)]
+
+
+SKILL = {
+    "id": "release-notes",
+    "name": "Release notes",
+    "description": "Write release notes",
+    "triggers": ["release notes"],
+    "source": "managed",
+    "category": "writing",
+    "execution_contract": {"preferred_tools": ["lookup"], "output_modes": ["text"]},
+    "availability": "available",
+    "availability_reasons": [],
+    "instructions": "Group changes by type.",
+    "priority": 80,
+}
+
+
+async def test_skills_the_worker_selected_are_used_as_selected(worker: FakeTakos) -> None:
+    from skills import load_official_catalog, prepare_run_skills
+
+    worker.create_run("r1", "what's the weather?")
+    worker.activated_skills = [SKILL]
+    plane = plane_for(worker, "r1")
+    ctx = await plane.skills_runtime_context(c.SkillsRuntimeContextParams(run_id="r1"))
+    assert ctx.preselected == ["release-notes"] and [s.id for s in ctx.custom_skills] == ["release-notes"]
+    assert ctx.custom_skills[0].preferred_tools == ["lookup"] and ctx.locale == "en"
+    body = worker.calls_to("skill-runtime-context")[0].body
+    assert body["agentType"] == "default" and body["history"][-1]["content"] == "what's the weather?"
+    official = load_official_catalog()
+    run_skills = prepare_run_skills(official, ctx, user_messages=["what's the weather?"], run_input="x")
+    assert run_skills.selection is not None and run_skills.selection.activated_ids == ["release-notes"]
+    assert len(run_skills.catalog) > 1  # the official catalog stays there for the skill tools
+    none_chosen = prepare_run_skills(
+        official,
+        ctx.model_copy(update={"preselected": []}),
+        user_messages=["write release notes for v2"],
+        run_input="x",
+    )
+    assert none_chosen.selection is not None and none_chosen.selection.activated == []
