@@ -85,7 +85,8 @@ def health(services: Services) -> dict[str, Any]:
     maximum = manager.config.max_concurrent_runs
     return {
         "status": "ok" if manager.accepting else "draining",
-        "service": "agent-container",
+        # Under Takos, the name its contract type declares (src/contracts/agent/index.ts).
+        "service": "takos-agent" if services.takos is not None else "agent-container",
         "version": _version(),
         "runs": {"active": active, "max": maximum, "available": max(0, maximum - active)},
         "model": services.model_name,

@@ -86,7 +86,6 @@ class EventMapper:
                 "agent_type": data.get("agentType"),
                 "space_id": data.get("spaceId"),
                 "thread_id": data.get("threadId"),
-                "model": data.get("model"),
             }
         if type_ == "run.resumed":
             return "progress", {"message": f"Resumed from the checkpoint at step {data.get('step', 0)}."}

@@ -108,7 +108,8 @@ def test_full_run_with_a_read_only_and_a_side_effecting_tool(
     assert [m["role"] for m in done["messages"]] == ["assistant", "tool", "tool", "assistant"]
     assert run.status == "completed" and run.checkpoint is None
     assert all(t.revoked for tokens in worker.slots.values() for t in tokens.values())
-    assert container.health().json()["status"] == "ok"
+    health = container.health().json()
+    assert (health["status"], health["service"]) == ("ok", "takos-agent")
 
 
 def test_lease_lost_on_the_first_call(
