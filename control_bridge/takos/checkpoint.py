@@ -34,11 +34,15 @@ def short_id(value: str, limit: int = 128) -> str:
 
 def usage_of(state: dict[str, Any]) -> dict[str, int]:
     usage = state.get("usage") or {}
-    inputs = max(0, int(usage.get("input_tokens") or 0))
+
+    def count(snake: str, camel: str) -> int:
+        return max(0, int(usage.get(snake) or usage.get(camel) or 0))
+
+    inputs = count("input_tokens", "inputTokens")
     return {
         "inputTokens": inputs,
-        "outputTokens": max(0, int(usage.get("output_tokens") or 0)),
-        "cachedInputTokens": min(inputs, max(0, int(usage.get("cached_input_tokens") or 0))),
+        "outputTokens": count("output_tokens", "outputTokens"),
+        "cachedInputTokens": min(inputs, count("cached_input_tokens", "cachedInputTokens")),
     }
 
 

@@ -9,6 +9,7 @@ bookkeeping map to nothing. Data stays within the Worker's bounds (≤ 4096 node
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 PREVIEW_BYTES = 4096
@@ -71,6 +72,20 @@ def _fits(root: Any) -> bool:
     return True
 
 
+def _tool_name(data: dict[str, Any]) -> str:
+    return str(data.get("toolName") or data.get("name") or "")
+
+
+def _epoch(time: str | None) -> float | None:
+    """An event's RFC 3339 `time` as epoch seconds (None when absent or unreadable)."""
+    if not time:
+        return None
+    try:
+        return datetime.fromisoformat(time.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
 class EventMapper:
     """Maps one run's events in order; remembers when each tool call was scheduled (for `duration_ms`)."""
 
@@ -78,8 +93,9 @@ class EventMapper:
         self._scheduled_at: dict[str, float] = {}
         self._names: dict[str, str] = {}
 
-    def map(self, type_: str, data: dict[str, Any], ts: float | None) -> tuple[str, dict[str, Any]] | None:
+    def map(self, type_: str, data: dict[str, Any], time: str | None) -> tuple[str, dict[str, Any]] | None:
         """The Takos (type, data) for one of our events, or None when Takos has no counterpart."""
+        ts = _epoch(time)
         if type_ == "run.started":
             return "started", {
                 "message": "agent-container run started",
@@ -101,11 +117,11 @@ class EventMapper:
             call_id = str(data.get("toolCallId", ""))
             if ts is not None:
                 self._scheduled_at[call_id] = ts
-            self._names[call_id] = str(data.get("name", ""))
+            self._names[call_id] = _tool_name(data)
             return "tool_call", {
                 "id": call_id,
                 "tool_call_id": call_id,
-                "name": data.get("name"),
+                "name": _tool_name(data),
                 "arguments": bounded_json(data.get("arguments") or {}),
             }
         if type_ == "tool.result":
@@ -119,7 +135,7 @@ class EventMapper:
 
     def _result(self, data: dict[str, Any], ts: float | None) -> dict[str, Any]:
         call_id = str(data.get("toolCallId", ""))
-        name = str(data.get("name") or self._names.get(call_id, ""))
+        name = _tool_name(data) or self._names.get(call_id, "")
         ok = bool(data.get("ok"))
         output = data.get("output")
         error = data.get("error")

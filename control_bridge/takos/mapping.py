@@ -108,8 +108,8 @@ def clip(text: str, limit: int) -> str:
 def error_text(fatal: str | None, p: c.RunCompleteParams) -> str:
     if fatal:
         return fatal
-    error = p.error or {}
-    message = str(error.get("message") or error.get("kind") or p.reason or "agent execution failed")
+    error = p.error
+    message = (error.message or error.kind) if error is not None else (p.reason or "agent execution failed")
     if p.status == "canceled":
         return f"agent execution cancelled ({p.reason or 'canceled'})"
     return message

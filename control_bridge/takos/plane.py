@@ -26,10 +26,11 @@ from control_bridge.takos.checkpoint import unwrap, usage_of, wrap
 from control_bridge.takos.errors import RunFatal, UncertainOutcome
 from control_bridge.takos.events import EventMapper
 from control_bridge.takos.http import TakosHttp
+from control_bridge.wire import WireModel
 
 logger = logging.getLogger(__name__)
 
-Handler = Callable[[Any], Awaitable[c.WireModel]]
+Handler = Callable[[Any], Awaitable[WireModel]]
 
 
 class TakosControlPlane(ControlPlaneBase):
@@ -82,7 +83,7 @@ class TakosControlPlane(ControlPlaneBase):
     def __repr__(self) -> str:
         return f"TakosControlPlane(runId={self.identity.run_id!r}, lease={self.identity.lease_version})"
 
-    async def call(self, method: str, params: c.WireModel) -> c.WireModel:
+    async def call(self, method: str, params: WireModel) -> WireModel:
         handler = self._handlers.get(method)
         spec = c.METHODS.get(method)
         if handler is None or spec is None:
@@ -298,7 +299,7 @@ class TakosControlPlane(ControlPlaneBase):
                 duplicates += 1
                 continue
             self._forwarded = event.sequence
-            mapped = self._mapper.map(event.type, event.data, event.ts)
+            mapped = self._mapper.map(event.type, event.data, event.time)
             if mapped is None or self.finalized:
                 continue
             type_, data = mapped

@@ -13,6 +13,7 @@ import hashlib
 import json
 from typing import Any
 
+from control_bridge import contract as c
 from control_bridge.takos.events import _fits, preview
 
 MAX_MESSAGES = 256
@@ -24,10 +25,6 @@ MAX_TOTAL_BYTES = 8 * 1024 * 1024 - 64 * 1024
 UNANSWERED = "Tool execution failed before a result was recorded."
 
 Round = list[dict[str, Any]]
-
-
-def _text(parts: list[dict[str, Any]]) -> str:
-    return "".join(str(p.get("text", "")) for p in parts if p.get("kind") == "text")
 
 
 def _content(text: str) -> str:
@@ -51,46 +48,28 @@ def _ident(value: str, seen: set[str]) -> str:
     return ident
 
 
-def _rounds(messages: list[dict[str, Any]]) -> list[Round]:
+def _rounds(messages: list[c.HistoryMessage]) -> list[Round]:
     """Groups the run's messages into rounds: one assistant message and the results that answer it."""
-    last_user = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
+    last_user = max((i for i, m in enumerate(messages) if m.role == "user"), default=-1)
     seen: set[str] = set()
     rounds: list[Round] = []
-    current: Round | None = None
-    results: dict[str, str] = {}
+    head: dict[str, Any] | None = None
+    renamed: dict[str, str] = {}
     calls: list[dict[str, Any]] = []
-
-    def close() -> None:
-        if current is None:
-            return
-        rounds.extend(_split(current[0], calls, results))
-
-    for message in messages[last_user + 1 :]:
-        role = message.get("role")
-        parts = message.get("parts") or []
-        if role == "assistant":
-            close()
-            renamed: dict[str, str] = {}
-            calls = []
-            for p in parts:
-                if p.get("kind") == "tool_use":
-                    new = _ident(str(p.get("id", "")), seen)
-                    renamed[str(p.get("id", ""))] = new
-                    calls.append(
-                        {
-                            "id": new,
-                            "name": str(p.get("name", ""))[:MAX_ID],
-                            "arguments": _arguments(p.get("arguments")),
-                        }
-                    )
-            current = [{"role": "assistant", "content": _content(_text(parts)), "_renamed": renamed}]
-            results = {}
-        elif role == "tool" and current is not None:
-            renamed = current[0]["_renamed"]
-            for p in parts:
-                if p.get("kind") == "tool_result" and str(p.get("tool_use_id")) in renamed:
-                    results[renamed[str(p.get("tool_use_id"))]] = _content(str(p.get("content", "")))
-    close()
+    results: dict[str, str] = {}
+    for message in [*messages[last_user + 1 :], None]:
+        if message is None or message.role == "assistant":
+            if head is not None:
+                rounds.extend(_split(head, calls, results))
+            if message is None:
+                break
+            renamed, calls, results = {}, [], {}
+            for call in message.tool_calls:
+                new = renamed[call.id] = _ident(call.id, seen)
+                calls.append({"id": new, "name": call.name[:MAX_ID], "arguments": _arguments(call.arguments)})
+            head = {"role": "assistant", "content": _content(message.content)}
+        elif message.role == "tool" and head is not None and message.tool_call_id in renamed:
+            results[renamed[message.tool_call_id]] = _content(message.content)
     return rounds
 
 
@@ -116,9 +95,9 @@ def _size(round_: Round) -> int:
 
 
 def complete_run_messages(
-    transcript: list[dict[str, Any]], final_note: str | None = None
+    transcript: list[c.HistoryMessage], final_note: str | None = None
 ) -> list[dict[str, Any]]:
-    """The Worker-valid message list for `transcript` (our Message JSON), plus `final_note` as a last
+    """The Worker-valid message list for `transcript` (the contract's messages), plus `final_note` as a last
     assistant message when the run did not end on an answer (a failure)."""
     rounds = _rounds(transcript)
     if final_note is not None:

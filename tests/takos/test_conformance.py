@@ -132,8 +132,8 @@ async def test_history_holds_prior_turns_and_complete_writes_the_answer(worker: 
     assert [(m.role, m.content) for m in history.messages][-2:] == [("assistant", "a0"), ("user", "q1")]
     assert history.messages[1].tool_calls[0].arguments == {"q": 1}
     transcript = [
-        {"role": "user", "parts": [{"kind": "text", "text": "q1"}]},
-        {"role": "assistant", "parts": [{"kind": "text", "text": "the answer"}]},
+        c.HistoryMessage(role="user", content="q1"),
+        c.HistoryMessage(role="assistant", content="the answer"),
     ]
     done = await plane.run_complete(
         c.RunCompleteParams(
@@ -154,7 +154,9 @@ async def test_terminal_status_is_never_overwritten(worker: FakeTakos) -> None:
     worker.add_tool("counter", side_effects=True)
     run = worker.create_run("r1", "hi")
     plane = plane_for(worker, "r1")
-    first = c.RunCompleteParams(run_id="r1", lease_version=1, status="failed", error={"message": "boom"})
+    first = c.RunCompleteParams(
+        run_id="r1", lease_version=1, status="failed", error=c.RunErrorInfo(kind="internal", message="boom")
+    )
     assert (await plane.run_complete(first)).status == "failed"
     again = await plane.run_complete(
         c.RunCompleteParams(run_id="r1", lease_version=1, status="completed", output="late")
@@ -238,8 +240,8 @@ async def test_events_deduplicate_on_sequence_and_number_1_to_n(worker: FakeTako
             c.EventRecord(
                 sequence=s,
                 type="tool.scheduled",
-                data={"toolCallId": f"t{s}", "name": "x", "arguments": {}},
-                ts=1.0,
+                data={"toolCallId": f"t{s}", "toolName": "x", "arguments": {}},
+                time="2026-12-01T22:00:00.000Z",
             )
             for s in seqs
         ]

@@ -5,35 +5,32 @@ from __future__ import annotations
 
 from typing import Any
 
+from control_bridge import contract as c
 from control_bridge.takos.checkpoint import unwrap, usage_of, wrap
 from control_bridge.takos.events import EventMapper
 from control_bridge.takos.transcript import UNANSWERED, complete_run_messages
 from tests.takos import worker_rules as rules
 
 
-def _assistant(text: str, *calls: tuple[str, str]) -> dict[str, Any]:
-    parts: list[dict[str, Any]] = [{"kind": "text", "text": text}] if text else []
-    parts += [{"kind": "tool_use", "id": i, "name": n, "arguments": {"n": i}} for i, n in calls]
-    return {"role": "assistant", "parts": parts}
+def _assistant(text: str, *calls: tuple[str, str]) -> c.HistoryMessage:
+    tool_calls = [c.HistoryToolCall(id=i, name=n, arguments={"n": i}) for i, n in calls]
+    return c.HistoryMessage(role="assistant", content=text, tool_calls=tool_calls)
 
 
-def _results(*ids: str) -> dict[str, Any]:
-    return {
-        "role": "tool",
-        "parts": [{"kind": "tool_result", "tool_use_id": i, "content": f"r-{i}"} for i in ids],
-    }
+def _results(*ids: str) -> list[c.HistoryMessage]:
+    return [c.HistoryMessage(role="tool", content=f"r-{i}", tool_call_id=i) for i in ids]
 
 
-USER = {"role": "user", "parts": [{"kind": "text", "text": "go"}]}
+USER = c.HistoryMessage(role="user", content="go")
 
 
 def test_history_before_the_run_is_not_sent_and_pairs_hold() -> None:
     transcript = [
-        {"role": "user", "parts": [{"kind": "text", "text": "earlier"}]},
+        c.HistoryMessage(role="user", content="earlier"),
         _assistant("old answer"),
         USER,
         _assistant("", ("a", "lookup"), ("b", "note")),
-        _results("b", "a"),
+        *_results("b", "a"),
         _assistant("done"),
     ]
     messages = complete_run_messages(transcript)
@@ -51,9 +48,9 @@ def test_more_than_16_calls_split_and_repeated_ids_are_renamed() -> None:
     transcript = [
         USER,
         _assistant("many", *((i, "t") for i in ids)),
-        _results(*ids),
+        *_results(*ids),
         _assistant("", ("c0", "t")),  # a model that reuses ids across turns
-        _results("c0"),
+        *_results("c0"),
         _assistant("done"),
     ]
     messages = complete_run_messages(transcript)
@@ -72,9 +69,9 @@ def test_open_calls_are_closed_and_a_failure_note_ends_the_transcript() -> None:
 
 
 def test_long_runs_keep_the_latest_rounds_within_256_messages() -> None:
-    transcript: list[dict[str, Any]] = [USER]
+    transcript: list[c.HistoryMessage] = [USER]
     for i in range(200):
-        transcript += [_assistant(f"step {i}", (f"id{i}", "t")), _results(f"id{i}")]
+        transcript += [_assistant(f"step {i}", (f"id{i}", "t")), *_results(f"id{i}")]
     transcript.append(_assistant("final"))
     messages = complete_run_messages(transcript)
     assert rules.transcript(messages) and len(messages) <= 256
@@ -82,15 +79,17 @@ def test_long_runs_keep_the_latest_rounds_within_256_messages() -> None:
 
 
 def test_huge_content_and_arguments_are_clipped() -> None:
-    big = {
-        "role": "assistant",
-        "parts": [
-            {"kind": "text", "text": "x" * 600_000},
-            {"kind": "tool_use", "id": "i", "name": "t", "arguments": {"a": "y" * 300_000}},
-        ],
-    }
-    messages = complete_run_messages([USER, big, _results("i")])
+    big = c.HistoryMessage(
+        role="assistant",
+        content="x" * 600_000,
+        tool_calls=[c.HistoryToolCall(id="i", name="t", arguments={"a": "y" * 300_000})],
+    )
+    messages = complete_run_messages([USER, big, *_results("i")])
     assert rules.transcript(messages)
+    assert (
+        len(messages[0]["content"].encode()) <= 512 * 1024
+        and "_truncated" in messages[0]["tool_calls"][0]["arguments"]
+    )
 
 
 def test_mapped_events_fit_the_worker_bounds() -> None:
@@ -100,15 +99,17 @@ def test_mapped_events_fit_the_worker_bounds() -> None:
         deep = {"d": deep}
     scheduled = mapper.map(
         "tool.scheduled",
-        {"toolCallId": "t1", "name": "x", "arguments": {"deep": deep, "big": "z" * 100_000}},
-        1.0,
+        {"toolCallId": "t1", "toolName": "x", "arguments": {"deep": deep, "big": "z" * 100_000}},
+        "2026-12-01T22:00:00.000Z",
     )
     result = mapper.map(
-        "tool.result", {"toolCallId": "t1", "name": "x", "ok": True, "output": "o" * 100_000}, 1.25
+        "tool.result",
+        {"toolCallId": "t1", "toolName": "x", "ok": True, "output": "o" * 100_000},
+        "2026-12-01T22:00:00.250Z",
     )
     failed = mapper.map(
         "tool.result",
-        {"toolCallId": "t2", "name": "x", "ok": False, "error": {"kind": "timeout", "message": "slow"}},
+        {"toolCallId": "t2", "toolName": "x", "ok": False, "error": {"kind": "timeout", "message": "slow"}},
         None,
     )
     for mapped in (scheduled, result, failed):
@@ -120,6 +121,9 @@ def test_mapped_events_fit_the_worker_bounds() -> None:
             is None
         )
     assert result is not None and result[1]["duration_ms"] == 250 and result[1]["tool_call_id"] == "t1"
+    assert (
+        scheduled is not None and scheduled[1]["name"] == "x" and isinstance(scheduled[1]["arguments"], str)
+    )
     assert failed is not None and (failed[1]["result"], failed[1]["error"]) == (None, "slow")
     for quiet in (
         "run.completed",
