@@ -339,6 +339,10 @@ class TakosControlPlane(ControlPlaneBase):
         return c.RunCheckpointSaveResult(version=p.version)
 
     async def _checkpoint_load(self, p: c.RunCheckpointLoadParams) -> c.RunCheckpointLoadResult:
+        # Takos's order: the run's context (bootstrap, config, catalog, history) before its checkpoint.
+        await self._load_config()
+        await self._load_catalog()
+        await self._load_history()
         body = {
             **self._ref,
             "leaseVersion": self.identity.lease_version,

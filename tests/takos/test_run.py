@@ -55,7 +55,17 @@ def test_full_run_with_a_read_only_and_a_side_effecting_tool(
     assert [(c.endpoint, c.status) for c in worker.calls if not 200 <= c.status < 300] == []
     assert_headers(worker, "run-full-1")
     endpoints = [c.endpoint for c in worker.calls]
-    assert endpoints[0] == "heartbeat"  # the synchronous lease fence comes first
+    # The synchronous lease fence first, then Takos's order of context calls.
+    assert endpoints[:8] == [
+        "heartbeat",
+        "run-bootstrap",
+        "run-config",
+        "tool-catalog",
+        "conversation-history",
+        "engine-checkpoint-load",
+        "skill-runtime-context",
+        "api-keys",
+    ]
     assert endpoints[-1] == "complete-run" and endpoints.count("complete-run") == 1
     assert "tool-cleanup" in endpoints and endpoints.index("tool-cleanup") < endpoints.index("complete-run")
     assert endpoints.index("engine-checkpoint-load") < endpoints.index("tool-execute")
@@ -187,6 +197,7 @@ def test_kill_9_and_a_restart_with_a_higher_lease_resume_from_the_worker_checkpo
         gate.set()
     assert worker.executions["send_note"] == 1
     worker.reclaim("run-crash-1")  # the lease moves on (a new serviceId and leaseVersion 2)
+    mark = len(worker.calls)
     second = TakosContainer(tmp_path / "b")  # another container: nothing local survives
     try:
         assert (
@@ -198,8 +209,15 @@ def test_kill_9_and_a_restart_with_a_higher_lease_resume_from_the_worker_checkpo
         second.stop()
     assert worker.executions == {"lookup": 1, "send_note": 1}
     assert sum(c.body["toolCall"]["name"] == "send_note" for c in worker.calls_to("tool-execute")) == 1
-    lease2 = [c for c in worker.calls if isinstance(c.body, dict) and c.body.get("leaseVersion") == 2]
-    assert lease2[0].endpoint == "heartbeat" and lease2[1].endpoint == "engine-checkpoint-load"
+    lease2 = worker.calls[mark:]
+    assert [c.endpoint for c in lease2[:6]] == [
+        "heartbeat",
+        "run-bootstrap",
+        "run-config",
+        "tool-catalog",
+        "conversation-history",
+        "engine-checkpoint-load",
+    ]
     assert [(c.endpoint, c.status) for c in lease2 if not 200 <= c.status < 300] == []
     done = run.completion["body"]
     assert (done["status"], done["output"], done["leaseVersion"], done["serviceId"]) == (
