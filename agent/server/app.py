@@ -21,7 +21,7 @@ from agent.server.services import Services
 from agent.server.sse import event_stream
 from agent.settings import Settings
 from control_bridge.errors import BridgeError
-from control_bridge.jsonrpc import handle_jsonrpc
+from control_bridge.jsonrpc import DispatchTable, handle_jsonrpc
 
 logger = logging.getLogger("agent.server")
 
@@ -49,7 +49,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         svc = services or Services.build(settings)
-        if owned and settings.start_token is None and svc.start_token is not None:
+        if owned and settings.effective_start_token is None and svc.start_token is not None:
             # Printed once, so `docker run` is secure by default and still usable.
             print(
                 f"START_TOKEN was not set; this server accepts the bearer token: {svc.start_token}",
@@ -69,7 +69,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
                 svc.model_name,
             )
         app.state.services = svc
-        app.state.methods = build_methods(svc)
+        app.state.methods = DispatchTable(build_methods(svc))
         await svc.start()
         try:
             yield

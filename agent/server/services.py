@@ -181,7 +181,7 @@ class Services:
         else:
             from control_bridge.client import RpcControlPlane
 
-            control = RpcControlPlane(settings.control_rpc_url or "", settings.control_rpc_token)
+            control = RpcControlPlane(settings.control_rpc_url or "", settings.secret("control_rpc_token"))
         background = BackgroundTasks()
         memory = MemoryHost(data_dir, settings.memory_embedder)
         official_skills = load_official_catalog()

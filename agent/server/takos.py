@@ -41,7 +41,7 @@ class TakosWiring:
         """Fills what Takos leaves to the environment; refuses what no Takos run can be."""
         s = self.settings
         base = req.control_rpc_base_url or s.takos_base_url
-        token = req.control_rpc_token or s.takos_control_token
+        token = req.control_rpc_token or s.secret("takos_control_token")
         if not req.run_id:
             raise RunError("invalid", "runId is required")
         if not base or not token:
