@@ -14,7 +14,7 @@ import httpx
 from agent.models.base import ModelClient
 from agent.models.errors import ModelConfigError
 from agent.models.openai_compat import OpenAICompatModel
-from agent.models.ratelimit import RateLimited, RateLimiters
+from agent.models.ratelimit import RateLimitedModel, RateLimiters
 from agent.models.retry import Retrying
 from agent.models.settings import ModelSettings
 from agent.models.types import Chunk, ModelRequest, StopChunk, TextChunk, ToolCallChunk
@@ -135,7 +135,7 @@ def takos_model(
     inner = TakosChatModel(
         name, endpoint=endpoint, api_key=key, http_client=http_client, timeout=settings.timeout
     )
-    limited = RateLimited(inner, limiters.for_model("openai-compatible", name))
+    limited = RateLimitedModel(inner, limiters.for_model("openai-compatible", name))
     return Retrying(
         limited,
         max_attempts=min(MODEL_ATTEMPTS, settings.max_attempts),
