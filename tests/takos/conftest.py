@@ -49,6 +49,7 @@ class TakosContainer:
                 "HF_HUB_OFFLINE": "1",
                 "HEARTBEAT_INTERVAL_S": "0.5",
                 "SHUTDOWN_GRACE_S": "5",
+                "LOG_LEVEL": "DEBUG",  # (so a leaked secret would show in the logs the tests read)
                 **env,
             }
         )
@@ -69,6 +70,10 @@ class TakosContainer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+
+    def stop_and_read_logs(self) -> str:
+        self.stop()
+        return (self.proc.stderr.read() if self.proc.stderr else b"").decode("utf-8", "replace")
 
     def health(self) -> httpx.Response:
         return httpx.get(f"{self.url}/health", timeout=5)

@@ -170,6 +170,13 @@ class FakeTakos:
         self._revoke(lambda t: t.run_id == run_id and t.lease_version < run.lease_version)
         return run
 
+    def committed(self, run_id: str) -> dict[str, Any]:
+        """The complete-run body the Worker committed for the run (fails the test if there is none)."""
+        completion = self.runs[run_id].completion
+        assert completion is not None, f"{run_id} was never completed"
+        body: dict[str, Any] = completion["body"]
+        return body
+
     def calls_to(self, endpoint: str) -> list[Call]:
         return [c for c in self.calls if c.endpoint == endpoint]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 from tests.takos import worker_rules as rules
 from tests.takos.fake_worker import FakeTakos
@@ -18,7 +19,7 @@ def wait_for(predicate: Callable[[], object], timeout: float = 20.0, what: str =
     raise AssertionError(f"{what} not met within {timeout}s")
 
 
-def assert_events_valid(worker: FakeTakos, run_id: str, lease: int) -> list[dict[str, object]]:
+def assert_events_valid(worker: FakeTakos, run_id: str, lease: int) -> list[dict[str, Any]]:
     """Sequences exactly 1..N for the lease, only Takos's types, and no terminal event from the container."""
     events = [e for e in worker.runs[run_id].events if e["lease"] == lease]
     assert [e["sequence"] for e in events] == list(range(1, len(events) + 1))

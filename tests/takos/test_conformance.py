@@ -5,6 +5,7 @@ test says how (e.g. an unknown run is lost authority, not NotFound; a cancel arr
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import pytest
 
@@ -40,7 +41,7 @@ def plane_for(
 
 
 def _exec(
-    run_id: str, key: str, name: str, arguments: dict, call_id: str | None = None
+    run_id: str, key: str, name: str, arguments: dict[str, Any], call_id: str | None = None
 ) -> c.ToolsExecuteParams:
     return c.ToolsExecuteParams(
         run_id=run_id,
@@ -116,7 +117,7 @@ async def test_config_maps_takos_budgets_onto_policy_caps(worker: FakeTakos) -> 
 
 
 async def test_history_holds_prior_turns_and_complete_writes_the_answer(worker: FakeTakos) -> None:
-    prior = [
+    prior: list[dict[str, Any]] = [
         {"role": "user", "content": "q0"},
         {
             "role": "assistant",
@@ -162,7 +163,7 @@ async def test_terminal_status_is_never_overwritten(worker: FakeTakos) -> None:
         c.RunCompleteParams(run_id="r1", lease_version=1, status="completed", output="late")
     )
     assert again.already_completed is True
-    assert (run.status, run.completion["body"]["error"]) == ("failed", "boom")  # type: ignore[index]
+    assert (run.status, worker.committed(run.run_id)["error"]) == ("failed", "boom")
     with pytest.raises(LeaseLost):  # the token died with the commit: nothing more is sent
         await plane.tools_execute(_exec("r1", "k", "counter", {}))
     assert len(worker.calls_to("complete-run")) == 1 and not worker.calls_to("tool-execute")

@@ -16,7 +16,7 @@ def _call(
     *,
     content: bytes | None = None,
     method: str = "POST",
-    **headers: str,
+    headers: dict[str, str] | None = None,
 ) -> httpx.Response:
     base = {
         "Authorization": f"Bearer {token}",
@@ -24,7 +24,7 @@ def _call(
         "X-Takos-Executor-Tier": "1",
         "X-Takos-Executor-Container-Id": "tier1-warm-0",
     }
-    base.update(headers)
+    base.update(headers or {})
     kwargs: dict[str, object] = (
         {"content": content}
         if content is not None
@@ -37,9 +37,9 @@ def test_host_pipeline(worker: FakeTakos) -> None:
     worker.create_run("r1", "hi")
     token, _ = worker.mint("r1")
     assert _call(worker, "heartbeat", token).status_code == 200
-    assert _call(worker, "heartbeat", token, **{"X-Takos-Run-Id": ""}).status_code == 401
+    assert _call(worker, "heartbeat", token, headers={"X-Takos-Run-Id": ""}).status_code == 401
     assert _call(worker, "heartbeat", "nope").status_code == 401
-    assert _call(worker, "heartbeat", token, **{"Authorization": f"bearer {token}"}).status_code == 401
+    assert _call(worker, "heartbeat", token, headers={"Authorization": f"bearer {token}"}).status_code == 401
     assert _call(worker, "heartbeat", token, method="PUT").status_code == 405
     assert _call(worker, "heartbeat", token, content=b"{not json").json() == {
         "error": "Invalid control RPC JSON"

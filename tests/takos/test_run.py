@@ -4,6 +4,7 @@ the container is a subprocess with the environment Takos's container host inject
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from agent.models.fake_server import Fault, ModelServer, Reply, ToolCallReply
 from tests.takos.conftest import START_TOKEN, TakosContainer
@@ -107,7 +108,7 @@ def test_full_run_with_a_read_only_and_a_side_effecting_tool(
     }
 
     # The one atomic end: usage summed (cached ≤ input), the answer, a paired transcript, token revoked.
-    done = run.completion["body"]
+    done = worker.committed(run.run_id)
     assert (done["status"], done["output"], done["serviceId"], done["leaseVersion"]) == (
         "completed",
         "It is sunny; I sent the note.",
@@ -120,6 +121,12 @@ def test_full_run_with_a_read_only_and_a_side_effecting_tool(
     assert all(t.revoked for tokens in worker.slots.values() for t in tokens.values())
     health = container.health().json()
     assert (health["status"], health["service"]) == ("ok", "takos-agent")
+    # No secret reaches the logs: not the start token, the control token nor the model key.
+    logs = container.stop_and_read_logs()
+    tokens = [token for slot in worker.slots.values() for token in slot]
+    assert "run-full-1" in logs  # (the logs were read: the run is named in them)
+    for secret in (START_TOKEN, "sk-takos-run-key", *tokens):
+        assert secret not in logs
 
 
 def test_lease_lost_on_the_first_call(
@@ -145,8 +152,12 @@ def test_lease_lost_mid_run_stops_at_once_without_finalizing(
 ) -> None:
     _two_tools(worker)
     run = worker.create_run("run-lost-2", "Send a note, slowly.")
-    model_server.script([Reply(text="thinking...", chunk_delay=0.0)])
-    model_server.default = lambda rec: (time.sleep(4), Reply(text="too late"))[1]  # a slow second turn
+
+    def slow_turn(_: object) -> Reply:
+        time.sleep(4)  # a slow second turn: the lease is lost while it hangs
+        return Reply(text="too late")
+
+    model_server.default = slow_turn
     model_server.script([_tool_turn()])
     assert (
         worker.dispatch("run-lost-2", container.url, model=MODEL, start_token=START_TOKEN).status_code == 202
@@ -163,8 +174,8 @@ def test_lease_lost_mid_run_stops_at_once_without_finalizing(
 
 
 def test_kill_9_and_a_restart_with_a_higher_lease_resume_from_the_worker_checkpoint(
-    worker: FakeTakos, model_server: ModelServer, tmp_path
-) -> None:  # type: ignore[no-untyped-def]
+    worker: FakeTakos, model_server: ModelServer, tmp_path: Path
+) -> None:
     import threading
 
     _two_tools(worker)
@@ -186,9 +197,10 @@ def test_kill_9_and_a_restart_with_a_higher_lease_resume_from_the_worker_checkpo
         wait_for(lambda: len(model_server.requests) == 2, what="the second model call")
 
         def tool_results_saved() -> bool:
-            saved = run.checkpoint
-            state = saved and saved["checkpoint"]["state_json"]["agentContainer"]["state"]
-            return bool(state) and state["transcript"][-1]["role"] == "tool"
+            if run.checkpoint is None:
+                return False
+            state = run.checkpoint["checkpoint"]["state_json"]["agentContainer"]["state"]
+            return bool(state["transcript"][-1]["role"] == "tool")
 
         wait_for(tool_results_saved, what="a checkpoint with the tool results")
         first.kill9()
@@ -219,7 +231,7 @@ def test_kill_9_and_a_restart_with_a_higher_lease_resume_from_the_worker_checkpo
         "engine-checkpoint-load",
     ]
     assert [(c.endpoint, c.status) for c in lease2 if not 200 <= c.status < 300] == []
-    done = run.completion["body"]
+    done = worker.committed(run.run_id)
     assert (done["status"], done["output"], done["leaseVersion"], done["serviceId"]) == (
         "completed",
         "The note is sent.",
@@ -247,7 +259,7 @@ def test_complete_run_answered_5xx_twice_commits_exactly_once_on_the_third_attem
     assert [c.status for c in attempts] == [503, 502, 200]
     assert attempts[0].body == attempts[1].body == attempts[2].body  # the same body every time
     assert attempts[2].at - attempts[0].at >= 0.3 * 0.9  # backed off 100 ms then 200 ms (+ jitter)
-    assert worker.runs["run-retry-1"].completion["body"]["output"] == "The answer."
+    assert worker.committed("run-retry-1")["output"] == "The answer."
 
 
 def test_fatal_error_on_load_fails_the_run_without_any_model_or_tool_call(
@@ -261,7 +273,7 @@ def test_fatal_error_on_load_fails_the_run_without_any_model_or_tool_call(
         worker.dispatch("run-fatal-1", container.url, model=MODEL, start_token=START_TOKEN).status_code == 202
     )
     wait_for(lambda: run.completion is not None, what="complete-run")
-    done = run.completion["body"]
+    done = worker.committed(run.run_id)
     assert (done["status"], done["error"]) == ("failed", UNCERTAIN)
     assert model_server.requests == [] and worker.executions == {} and not worker.calls_to("tool-execute")
     assert [(c.endpoint, c.status) for c in worker.calls if not 200 <= c.status < 300] == []
@@ -282,7 +294,7 @@ def test_an_uncertain_tool_outcome_stops_the_run(
         == 202
     )
     wait_for(lambda: run.completion is not None, what="complete-run")
-    done = run.completion["body"]
+    done = worker.committed(run.run_id)
     assert (done["status"], done["error"]) == ("failed", UNCERTAIN)
     assert len(model_server.requests) == 1 and worker.executions["send_note"] == 1
     assert [(c.endpoint, c.status) for c in worker.calls if not 200 <= c.status < 300] == []
@@ -297,9 +309,9 @@ def test_an_empty_system_prompt_or_no_user_message_fails_the_run(
     for run_id in ("run-noprompt", "run-nomessage"):
         assert worker.dispatch(run_id, container.url, model=MODEL, start_token=START_TOKEN).status_code == 202
     wait_for(lambda: all(worker.runs[r].completion for r in ("run-noprompt", "run-nomessage")))
-    assert worker.runs["run-noprompt"].completion["body"]["status"] == "failed"
-    assert "systemPrompt" in worker.runs["run-noprompt"].completion["body"]["error"]
-    assert "user message" in worker.runs["run-nomessage"].completion["body"]["error"]
+    assert worker.committed("run-noprompt")["status"] == "failed"
+    assert "systemPrompt" in worker.committed("run-noprompt")["error"]
+    assert "user message" in worker.committed("run-nomessage")["error"]
     assert model_server.requests == []
 
 
@@ -313,6 +325,6 @@ def test_a_model_failure_is_finalized_as_failed(
         == 202
     )
     wait_for(lambda: run.completion is not None, what="complete-run")
-    done = run.completion["body"]
+    done = worker.committed(run.run_id)
     assert done["status"] == "failed" and done["output"] is None and done["error"]
     assert done["messages"][-1]["role"] == "assistant"

@@ -105,7 +105,7 @@ def test_a_higher_lease_replaces_the_running_task(
     assert replaced.status_code == 202 and replaced.json()["replaced"] is True
     wait_for(lambda: run.completion is not None)
     gate.set()
-    done = run.completion["body"]  # type: ignore[index]
+    done = worker.committed(run.run_id)
     assert (done["output"], done["leaseVersion"], done["serviceId"]) == ("fresh answer", 2, "svc-2")
     assert len(worker.calls_to("complete-run")) == 1
 
