@@ -216,6 +216,9 @@ class SkillsRuntimeContextResult(WireModel):
     accept_language: str | None = None
     mcp_servers: list[str] = Field(default_factory=list)
     template_ids: list[str] = Field(default_factory=list)
+    preselected: list[str] | None = None
+    """Ids (among `custom_skills`) the control plane already selected for this run: when set, exactly these
+    are activated and the container does not select again (Takos resolves the skill plan itself)."""
 
 
 # --- run.heartbeat / run.isCancelled -------------------------------------------------------------------

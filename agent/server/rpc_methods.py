@@ -103,7 +103,7 @@ def health(services: Services) -> dict[str, Any]:
     maximum = manager.config.max_concurrent_runs
     return Health(
         status="ok" if manager.accepting else "draining",
-        service="agent-container",
+        service="takos-agent" if services.takos is not None else "agent-container",  # (Takos's contract type)
         version=_version(),
         runs=RunCapacity(active=active, max=maximum, available=max(0, maximum - active)),
         model=services.model_name,
