@@ -2,6 +2,8 @@
 
 This module is the single source of truth for what crosses the bridge. Python names are snake_case;
 the wire is camelCase (aliases), and both are accepted on input so that in-process callers can use either.
+It is longer than our other modules on purpose: one file that a peer can read top to bottom, method by
+method, is the contract; splitting it would scatter the one thing that must be read whole.
 """
 
 from __future__ import annotations

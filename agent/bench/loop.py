@@ -1,5 +1,8 @@
 """`agent bench loop`: orchestration cost per step of the real run loop, against a bare asyncio floor.
 
+(Longer than a serving module: it holds the same scenario written four times — ours, the floor, and the two
+peer frameworks — so that the four stay side by side and provably alike.)
+
 The scenario is fixed: a scripted model plays TURNS turns of TOOLS_PER_TURN instant tool calls each, then a
 final answer, so a run has TURNS + 1 model calls and TURNS × TOOLS_PER_TURN tool calls (its *steps*). Our
 runs go through the real RunManager as `agent serve` wires it: created in and reported to the embedded
