@@ -1,4 +1,4 @@
-"""The FastAPI application: /health, /start, /rpc, /runs/{runId}/events, /metrics."""
+"""The FastAPI application: /health, /start, /rpc, /runs/{runId}/events, /metrics, and A2A (/a2a, the card)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from agent.events.types import profile_types
 from agent.runtime.requests import RunError, StartRequest
+from agent.server.a2a import add_a2a_routes, close_a2a
 from agent.server.auth import check_request
 from agent.server.rpc_methods import build_methods, health
 from agent.server.services import Services
@@ -74,6 +75,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         try:
             yield
         finally:
+            close_a2a(app)
             if owned:
                 await svc.aclose()
 
@@ -177,6 +179,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
             return JSONResponse({"error": "metrics are not enabled"}, 404)
         body, content_type = metrics.render()
         return Response(body, media_type=content_type)
+
+    add_a2a_routes(app)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
