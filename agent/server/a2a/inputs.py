@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from google.protobuf.json_format import MessageToDict
@@ -80,7 +81,7 @@ def answer_for(kind: str, message: Message, *, tag_id: bool) -> dict[str, Any]:
         approved = bool(data["approved"])
         reason = str(data["reason"]) if isinstance(data.get("reason"), str) else None
     else:
-        words = render_input(message, tag_id=False).strip().lower().rstrip(".!").split()
+        words = re.findall(r"[\w']+", render_input(message, tag_id=False).lower())
         first = words[0] if words else ""
         if first in YES:
             approved = True

@@ -147,6 +147,7 @@ class TaskFold:
 
     def task(self, history: list[tuple[float, Message]]) -> Task:
         """The Task now; `history` holds the user's messages (from the A2A index) with their times."""
+        self._flush_held()
         merged = sorted([*history, *self.agent_messages], key=lambda item: item[0])
         return Task(
             id=self.task_id,
@@ -155,6 +156,13 @@ class TaskFold:
             artifacts=list(self.artifacts.values()),
             history=[m for _, m in merged],
         )
+
+    def _flush_held(self) -> None:
+        """A snapshot includes text received but not streamed yet; it counts as delivered from then on, so a
+        subscriber that starts from this snapshot never gets it twice."""
+        for turn in list(self._held):
+            if not _maybe_structured(self._turn_text.get(turn, "")):
+                self._chunk(turn, self._held.pop(turn), last=False)
 
     @property
     def terminal(self) -> bool:
