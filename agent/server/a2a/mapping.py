@@ -187,7 +187,7 @@ class TaskFold:
         elif kind in ("await.confirmation", "await.clarification"):
             self.pending.append(
                 _Pending(
-                    await_id=str(data.get("id", "")),
+                    await_id=str(data.get("awaitId") or data.get("id") or ""),
                     kind="confirmation" if kind == "await.confirmation" else "clarification",
                     prompt=str(data.get("prompt") or data.get("title") or ""),
                     tool_name=str(data.get("toolName", "")),
