@@ -213,16 +213,11 @@ class RunLogRequestHandler(RequestHandler):
         except RunError:
             return
         state = handle.state
-        if (
-            state is not None
-            and not state.terminal
-            and not handle.live
-            and state.status
-            not in (
-                "suspended",
-                "paused",
-            )
-        ):
+        if handle.live or (state is not None and (state.terminal or state.status in ("suspended", "paused"))):
+            return
+        if state is not None or not self.services.log.finished(
+            task_id
+        ):  # (no checkpoint yet: from the start)
             try:
                 await manager.start(StartRequest(run_id=task_id))
             except RunError as exc:
