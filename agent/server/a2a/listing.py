@@ -63,9 +63,9 @@ def list_tasks(handler: RunLogRequestHandler, params: ListTasksRequest, owner: s
     page = rows[:size]
     response = ListTasksResponse(page_size=size, total_size=total)
     for _, task_id, _fold in page:
-        record = handler.index.get(task_id)
-        assert record is not None
-        task = handler._task(record, handler._fold(record))
+        found = handler.index.get(task_id)
+        assert found is not None
+        task = handler._task(found, handler._fold(found))
         if not params.include_artifacts:
             task.ClearField("artifacts")
         response.tasks.append(apply_history_length(task, params))

@@ -117,7 +117,7 @@ class TaskFold:
     task_id: str
     context_id: str
     created_ts: float
-    state: TaskState.ValueType = TaskState.TASK_STATE_SUBMITTED
+    state: TaskState = TaskState.TASK_STATE_SUBMITTED
     status_ts: float = 0.0
     status_message: Message | None = None
     phase: str = "prompted"
@@ -212,7 +212,7 @@ class TaskFold:
             out += self._set(TaskState.TASK_STATE_CANCELED, event.ts, self._text_message(event, reason))
         return out
 
-    def _set(self, state: TaskState.ValueType, ts: float, message: Message | None) -> list[StreamEvent]:
+    def _set(self, state: TaskState, ts: float, message: Message | None) -> list[StreamEvent]:
         if self.closed and state not in TERMINAL_STATES:
             self.closed = False  # (a follow-up answered the question: the task goes on)
         if state == self.state and message is None:
@@ -233,7 +233,7 @@ class TaskFold:
             if first.kind == "clarification"
             else 'Reply yes or no, or send a data part {"approved": true|false, "reason"?: …}.'
         )
-        details = {"awaitId": first.await_id, "kind": first.kind, "toolName": first.tool_name}
+        details: dict[str, Any] = {"awaitId": first.await_id, "kind": first.kind, "toolName": first.tool_name}
         if first.kind == "confirmation":
             details["arguments"] = first.arguments
         parts = [Part(text=f"{first.prompt}\n\n{hint}"), Part(media_type="application/json")]
@@ -326,6 +326,7 @@ class TaskFold:
                 return []
             parts = structured_parts(answer)
             return [self._artifact_update(turn, parts, append=False, last=True)] if parts else []
+        out: list[StreamEvent]
         if text and text.startswith(streamed) and (held or len(text) > len(streamed)):
             out = [self._chunk(turn, held + text[len(streamed) :], last=True)]
         elif text and text != streamed:  # nothing streamed (or something else): the message is the artifact

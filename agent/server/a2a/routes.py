@@ -34,7 +34,7 @@ CARD_PATH = "/.well-known/agent-card.json"
 class _ContextBuilder(DefaultServerCallContextBuilder):
     """Adds the caller (a digest of the bearer token; never the token) so tasks are listed per caller."""
 
-    def build(self, request: Request) -> ServerCallContext:  # type: ignore[override]
+    def build(self, request: Request) -> ServerCallContext:
         context = super().build(request)
         context.state.pop("auth", None)
         header = request.headers.get("authorization", "")
@@ -65,7 +65,7 @@ def _surface(request: Request) -> A2ASurface:
     if surface is None:
         services = request.app.state.services
         surface = request.app.state.a2a = A2ASurface(services)
-    return surface  # type: ignore[no-any-return]
+    return surface
 
 
 def _base_url(request: Request) -> str:
