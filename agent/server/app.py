@@ -63,6 +63,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
             )
         if svc.is_language_model:
             logger.info("model: %s", svc.model_name)
+        elif svc.model_name == "a2a-conformance":
+            logger.warning("model: a2a-conformance (deterministic A2A TCK scenarios; not a language model)")
         else:
             logger.warning(
                 "model: %s (no language model is configured: runs answer with the built-in local runner; "
