@@ -38,7 +38,9 @@ from agent.models.settings import ModelSettings
 
 ProviderName = Literal["openai", "anthropic", "openai-compatible", "scripted", "local", "a2a-conformance"]
 KEY_VARIABLES: dict[str, str] = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
-SPEC_FORMS = "openai:MODEL, anthropic:MODEL, openai-compatible:NAME@URL, scripted:FILE, a2a-conformance or local"
+SPEC_FORMS = (
+    "openai:MODEL, anthropic:MODEL, openai-compatible:NAME@URL, scripted:FILE, a2a-conformance or local"
+)
 _MODEL_NAME = re.compile(r"^[\w.:/+-]+$")
 _COMPATIBLE = re.compile(r"^(?P<name>[^@\s]+)@(?P<url>https?://\S+)$")
 

@@ -66,7 +66,8 @@ class ModelFactory:
             spec,
             keys={**self.settings.provider_keys(), **keys},
             http_client=self.http
-            if parse_model_spec(spec, check_files=False).provider not in ("local", "scripted", "a2a-conformance")
+            if parse_model_spec(spec, check_files=False).provider
+            not in ("local", "scripted", "a2a-conformance")
             else None,
             settings=self.settings.model_settings,
             limiters=self.limiters,

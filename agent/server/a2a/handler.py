@@ -78,6 +78,29 @@ def _typed_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+G = TypeVar("G", bound=Callable[..., AsyncGenerator[Any]])
+
+
+def _typed_stream_errors(fn: G) -> G:
+    """The same for streams: an unexpected failure becomes -32603 without exception text."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: Any, **kwargs: Any) -> AsyncGenerator[Any]:
+        inner = fn(*args, **kwargs)
+        try:
+            async for item in inner:
+                yield item
+        except A2AError:
+            raise
+        except Exception:
+            logger.exception("A2A %s failed", fn.__name__)
+            raise InternalError(message="internal error") from None
+        finally:
+            await inner.aclose()
+
+    return wrapper  # type: ignore[return-value]
+
+
 def owner_of(context: ServerCallContext) -> str:
     return str(context.state.get("owner") or "anonymous")
 
@@ -244,6 +267,7 @@ class RunLogRequestHandler(RequestHandler):
         return fold
 
     @validate_request_params
+    @_typed_stream_errors
     async def on_message_send_stream(
         self, params: SendMessageRequest, context: ServerCallContext
     ) -> AsyncGenerator[StreamEvent]:
@@ -259,6 +283,7 @@ class RunLogRequestHandler(RequestHandler):
             yield fold.reply
 
     @validate_request_params
+    @_typed_stream_errors
     async def on_subscribe_to_task(
         self, params: SubscribeToTaskRequest, context: ServerCallContext
     ) -> AsyncGenerator[StreamEvent]:
