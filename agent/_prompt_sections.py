@@ -105,7 +105,8 @@ def _hit_fields(hit: Any) -> dict[str, Any]:
     if isinstance(hit, dict):
         return hit
     if hasattr(hit, "model_dump"):
-        return hit.model_dump(by_alias=True)
+        dumped: dict[str, Any] = hit.model_dump(by_alias=True)
+        return dumped
     return {k: getattr(hit, k, None) for k in ("id", "text", "kind", "occurredAt", "occurred_at")}
 
 

@@ -157,7 +157,7 @@ class _PromptAssembler:
                     )
                 except Exception as exc:  # memory is context, never a reason to fail a run
                     logger.warning("memory context unavailable: %s", type(exc).__name__)
-        return self._memory_hits
+        return self._memory_hits or []
 
     async def __call__(self, parts: PromptParts) -> tuple[list[Message], PromptRendered | None]:
         s = parts.state

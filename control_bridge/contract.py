@@ -11,7 +11,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from control_bridge.wire import WireModel
+from control_bridge.wire import WireModel as WireModel  # (re-exported: `c.WireModel`)
 
 RunStatus = Literal["pending", "running", "paused", "suspended", "completed", "failed", "canceled"]
 TerminalStatus = Literal["completed", "failed", "canceled"]

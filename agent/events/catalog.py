@@ -40,15 +40,16 @@ def _envelope(model: type[EventData]) -> type[EventEnvelope]:
     return built
 
 
-ENVELOPES: tuple[type[EventEnvelope], ...] = tuple(_envelope(m) for m in (*EVENT_MODELS, StreamEnd))
+ALL_MODELS: tuple[type[EventData], ...] = (*EVENT_MODELS, StreamEnd)
+ENVELOPES: tuple[type[EventEnvelope], ...] = tuple(_envelope(m) for m in ALL_MODELS)
 AnyEvent = Annotated[Union[ENVELOPES], Field(discriminator="type")]  # type: ignore[valid-type]  # noqa: UP007
 EVENT_ADAPTER: TypeAdapter[Any] = TypeAdapter(AnyEvent)
-EVENT_TYPES: tuple[str, ...] = tuple(m.TYPE for m in (*EVENT_MODELS, StreamEnd))
+EVENT_TYPES: tuple[str, ...] = tuple(m.TYPE for m in ALL_MODELS)
 
 
 def event_schemas() -> dict[str, Any]:
     """The JSON Schema of the union (`$defs` holds one envelope per type) and the type → data-model map."""
     return {
         "union": EVENT_ADAPTER.json_schema(by_alias=True),
-        "types": {m.TYPE: m.model_json_schema(by_alias=True) for m in (*EVENT_MODELS, StreamEnd)},
+        "types": {m.TYPE: m.model_json_schema(by_alias=True) for m in ALL_MODELS},
     }

@@ -48,7 +48,7 @@ class RunCompletion:
             c.RunCompleteParams(
                 run_id=state.run_id,
                 lease_version=state.lease_version,
-                status=state.status,  # type: ignore[arg-type]  # (terminal: checked above)
+                status=state.status,
                 output=state.output,
                 error=state.error,
                 reason=state.reason,

@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from agent.events.log import RunLog
 from agent.events.payloads import (
@@ -82,7 +83,7 @@ class RunLoop:
         self.in_model_call = False
         self.paused = False
         self._resumed = asyncio.Event()
-        self._task: asyncio.Task[RunState] | None = None
+        self._task: asyncio.Task[Any] | None = None
         self._last_cancel_poll = 0.0
 
     @property
@@ -131,7 +132,7 @@ class RunLoop:
             return s
         self.clock.start()
         self._last_cancel_poll = time.monotonic()
-        self._task = asyncio.current_task()  # type: ignore[assignment]
+        self._task = asyncio.current_task()
         if s.status == "paused":  # paused is durable: a restart or a new lease does not resume it
             self.request_pause()
         heartbeat = Heartbeat(self._beat, self.deps.heartbeat_interval_s)

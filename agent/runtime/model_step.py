@@ -17,10 +17,9 @@ from agent.events.payloads import (
     RunFinalizing,
     RunReminder,
     ToolCallView,
-    ToolResult,
     ToolScheduled,
 )
-from agent.models.types import Message, ModelRequest, ToolResultPart, ToolUsePart
+from agent.models.types import Message, ModelRequest, ToolUsePart
 from agent.runtime.prompting import PromptParts
 from agent.runtime.signals import RunDetached, RunStopped
 from agent.tools.execution import failure
@@ -168,19 +167,8 @@ def _refuse_batch(loop: RunLoop, calls: list[ToolUsePart]) -> None:
             f"({s.policy.max_tool_calls}, {left} left); no call in it was run",
             "finish",
         )
-        parts.append(ToolResultPart(tool_use_id=call.id, content=outcome.content, is_error=True))
-        loop.commits.emit(
-            ToolResult(
-                turn=s.turn - 1,
-                tool_call_id=call.id,
-                tool_name=call.name,
-                ok=False,
-                output=outcome.content,
-                error=outcome.error,
-                refused=True,
-            ),
-            key=f"tool.result:{call.id}",
-        )
+        parts.append(outcome.part())
+        loop.commits.emit(outcome.event(s.turn - 1, refused=True), key=f"tool.result:{call.id}")
     s.transcript.append(Message(role="tool", parts=parts))
     start_finalization(loop, "tool_cap")
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from agent.events.payloads import ToolResult
 from agent.models.types import Message, ToolUsePart
 from agent.runtime.model_step import start_finalization
 from agent.runtime.signals import AwaitRequired
@@ -88,17 +87,7 @@ async def _record(loop: RunLoop, outcome: ToolOutcome) -> None:
         if outcome.name not in s.removed_tools and registry.get(outcome.name) is not None:
             s.removed_tools.append(outcome.name)
     s.batch_results[outcome.tool_call_id] = outcome.part()
-    loop.commits.emit(
-        ToolResult(
-            turn=s.turn - 1,
-            tool_call_id=outcome.tool_call_id,
-            tool_name=outcome.name,
-            ok=outcome.ok,
-            output=outcome.content,
-            error=error,
-        ),
-        key=f"tool.result:{outcome.tool_call_id}",
-    )
+    loop.commits.emit(outcome.event(s.turn - 1), key=f"tool.result:{outcome.tool_call_id}")
     # A finished local side effect is durable at once, so a crash never repeats it. Everything else is
     # committed with the batch: pure tools are harmless to re-run, and a remote call re-sent after a crash
     # carries the same idempotency key, so the control plane answers with the recorded result.

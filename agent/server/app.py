@@ -22,7 +22,7 @@ from agent.server.services import Services
 from agent.server.sse import event_stream
 from agent.settings import Settings
 from control_bridge.errors import BridgeError
-from control_bridge.jsonrpc import handle_jsonrpc
+from control_bridge.jsonrpc import DispatchTable, handle_jsonrpc
 
 logger = logging.getLogger("agent.server")
 
@@ -72,7 +72,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
                 svc.model_name,
             )
         app.state.services = svc
-        app.state.methods = build_methods(svc)
+        app.state.methods = DispatchTable(build_methods(svc))
         await svc.start()
         try:
             yield

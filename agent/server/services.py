@@ -149,7 +149,7 @@ class Services:
         """Everything in one pass, leaves first: nothing is patched onto an object after it is built."""
         data_dir = Path(settings.data_dir)
         data_dir.mkdir(parents=True, exist_ok=True)
-        token = settings.start_token
+        token = settings.secret("start_token")
         if token is None and not settings.dev:
             token = secrets.token_urlsafe(32)
         db = LocalDB(data_dir / "runs.db")
@@ -164,7 +164,7 @@ class Services:
         else:
             from control_bridge.client import RpcControlPlane
 
-            control = RpcControlPlane(settings.control_rpc_url or "", settings.control_rpc_token)
+            control = RpcControlPlane(settings.control_rpc_url or "", settings.secret("control_rpc_token"))
         background = BackgroundTasks()
         memory = MemoryHost(data_dir, settings.memory_embedder)
         official_skills = load_official_catalog()
