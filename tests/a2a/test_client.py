@@ -207,3 +207,17 @@ async def test_get_task_history_length(server: Server) -> None:
     assert len(full.history) == 2
     assert [m.message_id for m in one.history] == [full.history[-1].message_id]
     assert len(none.history) == 0
+
+
+async def test_a_streamed_answer_starts_working_and_ends_completed(server: Server) -> None:
+    async with a2a_client(server.url) as client:
+        asked = await collect(client.send_message(send_request(user_message("a2a-ask"))))
+        assert states(asked)[-1] == TaskState.TASK_STATE_INPUT_REQUIRED  # the stream closed at the question
+        task_id = asked[0].task.id
+        answered = await collect(
+            client.send_message(send_request(user_message("a2a-ask", "green", task_id=task_id)))
+        )
+    assert answered[0].HasField("task") and answered[0].task.id == task_id
+    assert states(answered)[0] == TaskState.TASK_STATE_WORKING  # the answer is already recorded
+    assert states(answered)[-1] == COMPLETED
+    assert artifact_text(answered).endswith("You answered: green")

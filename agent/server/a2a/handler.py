@@ -149,8 +149,8 @@ class RunLogRequestHandler(RequestHandler):
 
     # --- sending -----------------------------------------------------------------------------------------
     async def _submit(self, params: SendMessageRequest, context: ServerCallContext) -> tuple[TaskRecord, int]:
-        """Starts a run (new task) or answers the task's question (follow-up); returns the task and the run-log
-        sequence after which this message's effects begin."""
+        """Starts a run (new task) or answers the task's question (follow-up); returns the task and where its
+        stream starts (0: from nothing; -1: from everything committed, see `_fold_until`)."""
         validate_history_length(params.configuration)
         message = params.message
         if message.role != Role.ROLE_USER:
@@ -215,7 +215,6 @@ class RunLogRequestHandler(RequestHandler):
             )
         first = fold.pending[0]
         decision = answer_for(first.kind, message, tag_id=self.tag_message_ids)
-        mark = fold.last_sequence
         stored = Message()
         stored.CopyFrom(message)
         stored.context_id = record.context_id
@@ -226,7 +225,7 @@ class RunLogRequestHandler(RequestHandler):
             )
         except RunError as exc:
             raise UnsupportedOperationError(message=exc.message) from None
-        return record, mark
+        return record, -1
 
     async def _ensure_driven(self, task_id: str) -> None:
         """After a restart nothing drives an unfinished run until someone asks: a subscriber does."""
@@ -260,10 +259,10 @@ class RunLogRequestHandler(RequestHandler):
         return apply_history_length(self._task(record, fold), params.configuration)
 
     def _fold_until(self, record: TaskRecord, mark: int) -> TaskFold:
+        """A new task's stream starts from nothing (mark 0: submitted); a follow-up's (mark -1) from all that is
+        committed, the logged answer included (so it starts working, or with the next question)."""
         fold = TaskFold(record.task_id, record.context_id, record.created_ts)
-        self.tail.fold_all(fold, until=mark or None)
-        if mark:
-            fold.closed = False  # (the answer was given: what follows is new)
+        self.tail.fold_all(fold, until=mark if mark >= 0 else None)
         return fold
 
     @validate_request_params

@@ -109,6 +109,7 @@ class _Pending:
     kind: str
     prompt: str
     tool_name: str
+    tool_call_id: str
     arguments: dict[str, Any]
 
 
@@ -191,9 +192,12 @@ class TaskFold:
                     kind="confirmation" if kind == "await.confirmation" else "clarification",
                     prompt=str(data.get("prompt") or data.get("title") or ""),
                     tool_name=str(data.get("toolName", "")),
+                    tool_call_id=str(data.get("toolCallId", "")),
                     arguments=dict((data.get("payload") or {}).get("arguments") or {}),
                 )
             )
+        elif kind in ("tool.authorization", "tool.result") and self.pending:
+            out += self._answered(data, event)
         elif kind == "run.suspended" and self.pending:
             out += self._set(TaskState.TASK_STATE_INPUT_REQUIRED, event.ts, self._question(event))
         elif kind == "assistant.delta":
@@ -225,6 +229,20 @@ class TaskFold:
         if state in TERMINAL_STATES or state in INTERRUPTED_STATES:
             self.closed = True
         return [TaskStatusUpdateEvent(task_id=self.task_id, context_id=self.context_id, status=self.status())]
+
+    def _answered(self, data: dict[str, Any], event: Event) -> list[StreamEvent]:
+        """An await was answered (run.continue logs it at once): the next question, or working again."""
+        left = [
+            p
+            for p in self.pending
+            if p.await_id != data.get("awaitId") and p.tool_call_id != data.get("toolCallId")
+        ]
+        if len(left) == len(self.pending) or self.state != TaskState.TASK_STATE_INPUT_REQUIRED:
+            return []
+        self.pending = left
+        if left:
+            return self._set(TaskState.TASK_STATE_INPUT_REQUIRED, event.ts, self._question(event))
+        return self._set(TaskState.TASK_STATE_WORKING, event.ts, None)
 
     def _question(self, event: Event) -> Message:
         first = self.pending[0]
