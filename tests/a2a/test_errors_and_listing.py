@@ -167,3 +167,18 @@ async def test_tasks_belong_to_the_credential_that_made_them(server: Server) -> 
     assert list((await handler.on_list_tasks(ListTasksRequest(), stranger)).tasks) == []
     with pytest.raises(TaskNotFoundError):
         await handler.on_get_task(GetTaskRequest(id=task.id), stranger)
+
+
+def test_protocol_0_3_is_served_too(server: Server) -> None:
+    """No A2A-Version header means 0.3: its methods answer (through the SDK's 0.3 adapter) over the same runs."""
+    message = {
+        "kind": "message",
+        "role": "user",
+        "messageId": "tck-complete-task-03",
+        "parts": [{"kind": "text", "text": "hi"}],
+    }
+    body = {"jsonrpc": "2.0", "id": 1, "method": "message/send", "params": {"message": message}}
+    task = server.client.post("/a2a", json=body, headers=server.auth).json()["result"]
+    assert task["kind"] == "task" and task["status"]["state"] == "completed"
+    got = {"jsonrpc": "2.0", "id": 2, "method": "tasks/get", "params": {"id": task["id"]}}
+    assert server.client.post("/a2a", json=got, headers=server.auth).json()["result"]["id"] == task["id"]

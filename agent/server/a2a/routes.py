@@ -53,7 +53,9 @@ class A2ASurface:
         self.handler = RunLogRequestHandler(
             services, self.index, tag_message_ids=services.settings.model == "a2a-conformance"
         )
-        self.dispatcher = JsonRpcDispatcher(self.handler, context_builder=_ContextBuilder())
+        self.dispatcher = JsonRpcDispatcher(
+            self.handler, context_builder=_ContextBuilder(), enable_v0_3_compat=True
+        )
         self.started = time.time()
 
     def close(self) -> None:
