@@ -38,5 +38,5 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     actions = parser.add_subparsers(dest="control_plane_command", required=True)
     serve_parser = actions.add_parser("serve", help="serve the control plane over HTTP JSON-RPC")
     add_arguments(serve_parser)
-    serve_parser.set_defaults(fn=_serve, func=_serve)
+    serve_parser.set_defaults(fn=_serve)
     return parser

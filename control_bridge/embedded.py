@@ -138,7 +138,7 @@ class EmbeddedControlPlane(ControlPlaneBase):
     async def _post_tool(self, p: c.ToolsExecuteParams, pending: PendingHttpTool) -> c.ToolsExecuteResult:
         call = p.tool_call
 
-        def failure(kind: str, message: str, uncertain: bool = False) -> c.ToolsExecuteResult:
+        def failure(kind: c.ToolFailureKind, message: str, uncertain: bool = False) -> c.ToolsExecuteResult:
             error = c.ToolExecutionError(kind=kind, message=message[:500])
             return c.ToolsExecuteResult(tool_call_id=call.id, error=error, outcome_uncertain=uncertain)
 

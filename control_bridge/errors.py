@@ -49,7 +49,9 @@ class Forbidden(BridgeError):
     name = "forbidden"
 
 
-class NotFound(BridgeError):
+class NotFound(BridgeError, LookupError):
+    """Also a LookupError, so one class serves a store lookup (memory's ids) and the wire's -32004."""
+
     code = -32004
     name = "not_found"
 

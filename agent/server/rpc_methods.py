@@ -4,23 +4,26 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from agent.events.types import profile_types
 from agent.runtime.manager import RunHandle
 from agent.runtime.policy import PolicyOverride
 from agent.runtime.requests import ContinueRequest, RunError, StartRequest
 from agent.server.views import Health, RunCapacity, RunView
+from control_bridge.contract import RunIdParams
 from control_bridge.errors import BridgeError, Conflict, InvalidParams, NotFound, Unavailable
 from control_bridge.jsonrpc import MethodTable
-from control_bridge.wire import StrictWireModel, WireModel
+from control_bridge.wire import WireModel
 
 if TYPE_CHECKING:
     from agent.server.services import Services
 
 
-class RunParams(StrictWireModel):
-    run_id: str = Field(min_length=1, max_length=256)
+class RunParams(RunIdParams):
+    """The contract's run reference, refusing unknown members: a mistyped key is an error, not ignored."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class CancelParams(RunParams):
