@@ -7,6 +7,7 @@ Spec forms::
     openai-compatible:NAME@URL                  any Chat Completions server (vLLM, Ollama, llama.cpp, LM Studio);
                                                 URL is the base (…/v1; added when the URL has no path)
     scripted:FILE                               a JSON script (agent.models.scripted)
+    a2a-conformance                             the A2A TCK's scenarios, keyed by messageId (agent.models.conformance)
     local  (or unset)                           the keyless local runner, which says it is not a language model
 
 Network providers come wrapped as Retrying(RateLimitedModel(provider)). Keys are looked up by provider name (as
@@ -27,6 +28,7 @@ from pydantic import BaseModel, ConfigDict
 
 from agent.models.anthropic import AnthropicModel
 from agent.models.base import ModelClient
+from agent.models.conformance import A2AConformanceModel
 from agent.models.errors import ModelConfigError
 from agent.models.openai_compat import OpenAICompatModel
 from agent.models.ratelimit import RateLimitedModel, RateLimiters
@@ -34,9 +36,11 @@ from agent.models.retry import Retrying
 from agent.models.scripted import LocalEchoModel, Script, ScriptedModel
 from agent.models.settings import ModelSettings
 
-ProviderName = Literal["openai", "anthropic", "openai-compatible", "scripted", "local"]
+ProviderName = Literal["openai", "anthropic", "openai-compatible", "scripted", "local", "a2a-conformance"]
 KEY_VARIABLES: dict[str, str] = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
-SPEC_FORMS = "openai:MODEL, anthropic:MODEL, openai-compatible:NAME@URL, scripted:FILE or local"
+SPEC_FORMS = (
+    "openai:MODEL, anthropic:MODEL, openai-compatible:NAME@URL, scripted:FILE, a2a-conformance or local"
+)
 _MODEL_NAME = re.compile(r"^[\w.:/+-]+$")
 _COMPATIBLE = re.compile(r"^(?P<name>[^@\s]+)@(?P<url>https?://\S+)$")
 
@@ -50,8 +54,8 @@ class ModelSpec(BaseModel):
     script: str | None = None
 
     def __str__(self) -> str:
-        if self.provider == "local":
-            return "local"
+        if self.provider in ("local", "a2a-conformance"):
+            return self.provider
         if self.provider == "scripted":
             return f"scripted:{self.script}"
         if self.provider == "openai-compatible":
@@ -68,6 +72,8 @@ def parse_model_spec(spec: str | None, *, check_files: bool = True) -> ModelSpec
     text = (spec or "").strip()
     if text in ("", "local"):
         return ModelSpec(provider="local", model="echo")
+    if text == "a2a-conformance":
+        return ModelSpec(provider="a2a-conformance", model="a2a-conformance")
     provider, sep, rest = text.partition(":")
     rest = rest.strip()
     if not sep:
@@ -135,6 +141,8 @@ def resolve_model(
     keys = keys or {}
     if parsed.provider == "local":
         return LocalEchoModel()
+    if parsed.provider == "a2a-conformance":
+        return A2AConformanceModel()
     if parsed.provider == "scripted":
         try:
             return ScriptedModel(Script.load(parsed.script or ""), model=parsed.model)

@@ -1,4 +1,4 @@
-"""The FastAPI application: /health, /start, /rpc, /runs/{runId}/events, /metrics."""
+"""The FastAPI application: /health, /start, /rpc, /runs/{runId}/events, /metrics, and A2A (/a2a, the card)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from agent.events.types import profile_types
 from agent.runtime.requests import RunError, StartRequest
+from agent.server.a2a import add_a2a_routes, close_a2a
 from agent.server.auth import check_request
 from agent.server.mcp_endpoint import mount_mcp
 from agent.server.rpc_methods import build_methods, health
@@ -63,6 +64,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
             )
         if svc.is_language_model:
             logger.info("model: %s", svc.model_name)
+        elif svc.model_name == "a2a-conformance":
+            logger.warning("model: a2a-conformance (deterministic A2A TCK scenarios; not a language model)")
         else:
             logger.warning(
                 "model: %s (no language model is configured: runs answer with the built-in local runner; "
@@ -76,6 +79,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
             yield
         finally:
             await close_mcp()
+            close_a2a(app)
             if owned:
                 await svc.aclose()
 
@@ -180,6 +184,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     async def get_metrics(request: Request) -> Response:
         body, content_type = svc_of(request).metrics.render()
         return Response(body, media_type=content_type)
+
+    add_a2a_routes(app)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

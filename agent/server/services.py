@@ -79,7 +79,8 @@ class ModelFactory:
             spec,
             keys={**self.settings.provider_keys(), **keys},
             http_client=self.http
-            if parse_model_spec(spec, check_files=False).provider not in ("local", "scripted")
+            if parse_model_spec(spec, check_files=False).provider
+            not in ("local", "scripted", "a2a-conformance")
             else None,
             settings=self.settings.model_settings,
             limiters=self.limiters,
@@ -254,7 +255,7 @@ class Services:
 
     @property
     def is_language_model(self) -> bool:
-        return not self.model_name.startswith(("local", "scripted"))
+        return not self.model_name.startswith(("local", "scripted", "a2a-conformance"))
 
     async def start(self) -> None:
         """Work that needs the running event loop: background housekeeping."""
