@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from a2a.types import GetTaskRequest, ListTasksRequest, Part, TaskPushNotificationConfig, TaskState
+from a2a.types import GetTaskRequest, ListTasksRequest, TaskPushNotificationConfig, TaskState
 from a2a.utils.errors import (
-    ContentTypeNotSupportedError,
     InvalidParamsError,
     PushNotificationNotSupportedError,
     TaskNotFoundError,
@@ -82,8 +81,9 @@ def test_content_type_not_supported(server: Server) -> None:
     )
     assert error_of(wrong.json()) == (-32005, "CONTENT_TYPE_NOT_SUPPORTED")
     part = {"raw": "dGNr", "mediaType": "application/x-unknown"}
-    bad = {"message": {"role": "ROLE_USER", "messageId": "m-ct", "parts": [part]}}
-    assert error_of(rpc(server, "SendMessage", bad))[0] == -32005
+    unreadable = {"message": {"role": "ROLE_USER", "messageId": "m-ct", "parts": [part]}}
+    answer = rpc(server, "SendMessage", unreadable)  # a file we cannot read is a reference, not an error
+    assert "result" in answer and answer["result"]["task"]["id"]
 
 
 def test_jsonrpc_errors(server: Server) -> None:
@@ -104,10 +104,6 @@ async def test_follow_up_errors(server: Server) -> None:
         asked = (await send_one(client, user_message("tck-input-required"))).task
         with pytest.raises(InvalidParamsError):  # contextId and taskId disagree
             await send_one(client, user_message("x", task_id=asked.id, context_id=done.context_id))
-        unknown = user_message("x")
-        unknown.parts.append(Part(raw=b"\x00", media_type="image/png"))
-        with pytest.raises(ContentTypeNotSupportedError):
-            await send_one(client, unknown)
         with pytest.raises(PushNotificationNotSupportedError):
             await client.create_task_push_notification_config(
                 TaskPushNotificationConfig(task_id=done.id, url="http://127.0.0.1:1/hook")

@@ -24,11 +24,13 @@ def _accepted(media_type: str) -> bool:
 
 
 def _part_text(part: Part) -> str:
-    if part.media_type and not _accepted(part.media_type):
-        raise ContentTypeNotSupportedError(
-            message=f"media type {part.media_type!r} is not supported; send one of {', '.join(INPUT_MODES)}"
-        )
     kind = part.WhichOneof("content")
+    if part.media_type and not _accepted(part.media_type):
+        # A file the agent cannot read is kept as a reference the model is told about, not refused: the
+        # TCK (CORE-SEND-003, 1.0-dev 357c4a8) requires a successful answer here, as the reference SDK gives.
+        size = f"{len(part.raw)} bytes" if kind == "raw" else (part.url or "by reference")
+        name = f" {part.filename}" if part.filename else ""
+        return f"[attachment{name} ({part.media_type}, {size}): not readable by this agent]"
     if kind == "text":
         return part.text
     if kind == "data":
