@@ -20,9 +20,6 @@ ARG BASE_IMAGE=python:3.11-slim
 
 FROM ${BASE_IMAGE} AS deps
 
-# PyTorch's CPU-only wheel index, as PyTorch documents it (pytorch.org, "Compute Platform: CPU"). Only torch
-# comes from it; everything else comes from PyPI (or whatever PIP_INDEX_URL the builder sets).
-ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 # PYTHONDONTWRITEBYTECODE: bytecode is written on purpose by `image_build.py precompile`, nowhere else.
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_INPUT=1 \
@@ -33,6 +30,10 @@ RUN python -m venv --without-pip /opt/venv
 WORKDIR /build
 COPY pyproject.toml deploy/image_build.py ./
 
+# PyTorch's CPU-only wheel index, as PyTorch documents it (pytorch.org, "Compute Platform: CPU"). Only torch
+# comes from it; everything else comes from PyPI (or whatever PIP_INDEX_URL the builder sets). Declared here,
+# not above: a different value then only rebuilds from this step on.
+ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 # 1. torch alone, from the CPU index, without its dependencies. The pin is read from pyproject.toml (where it
 #    sits beside sentence-transformers), so there is one copy of it.
 RUN python -m pip --python /opt/venv/bin/python install --no-cache-dir --no-compile --no-deps \
