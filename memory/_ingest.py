@@ -147,10 +147,14 @@ class MemoryIngestor:
                 "turn": data.get("turn"),
                 "ok": data.get("ok", True),
                 "error": error,
-                "name": data.get("name"),
+                "name": data.get("toolName"),
             }
             kind, role = "tool_result", "tool"
-            extra = {"metadata": meta, "tool_call_id": data.get("toolCallId"), "speaker": data.get("name")}
+            extra = {
+                "metadata": meta,
+                "tool_call_id": data.get("toolCallId"),
+                "speaker": data.get("toolName"),
+            }
         else:
             if event.type in ("run.failed", "run.canceled"):
                 self._runs.pop(event.run_id, None)
