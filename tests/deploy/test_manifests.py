@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -457,15 +458,37 @@ def test_pod_runs_as_the_image_user_on_a_read_only_root() -> None:
     assert container_ctx["capabilities"]["drop"] == ["ALL"]
 
 
-def test_resources_requests_fit_in_limits() -> None:
+# Peak RSS of the container that `make image-test` measured (MiniLM loaded, MAX_CONCURRENT_RUNS=5 runs
+# searching memory at once; deploy/README.md). The memory request must cover it.
+MEASURED_PEAK_RSS_MIB = 659
+
+
+def cpu(value: str | int | float) -> float:
+    text = str(value)
+    return int(text[:-1]) / 1000 if text.endswith("m") else float(text)
+
+
+def mib(value: str) -> int:
+    units = {"Mi": 1, "Gi": 1024, "m": 1, "g": 1024}  # Compose's m/g are binary units, as Kubernetes' Mi/Gi
+    for suffix, factor in units.items():
+        if value.endswith(suffix) and value[: -len(suffix)].isdigit():
+            return int(value[: -len(suffix)]) * factor
+    raise AssertionError(f"unexpected memory quantity {value!r}")
+
+
+def test_resources_requests_fit_in_limits_and_cover_the_measured_peak() -> None:
     res = agent_container()["resources"]
-    assert float(res["requests"]["cpu"]) <= float(res["limits"]["cpu"])
-    units = {"Mi": 2**20, "Gi": 2**30}
+    assert cpu(res["requests"]["cpu"]) <= cpu(res["limits"]["cpu"])
+    assert MEASURED_PEAK_RSS_MIB <= mib(res["requests"]["memory"]) <= mib(res["limits"]["memory"])
+    assert mib(res["limits"]["memory"]) >= 2 * MEASURED_PEAK_RSS_MIB
 
-    def size(v: str) -> int:
-        return int(v[:-2]) * units[v[-2:]]
 
-    assert size(res["requests"]["memory"]) <= size(res["limits"]["memory"])
+def test_compose_resources_match_the_statefulset() -> None:
+    agent = compose()["services"]["agent"]
+    res = agent_container()["resources"]
+    assert mib(agent["mem_reservation"]) == mib(res["requests"]["memory"])
+    assert mib(agent["mem_limit"]) == mib(res["limits"]["memory"])
+    assert cpu(agent["cpus"]) == cpu(res["limits"]["cpu"])
 
 
 def test_start_token_comes_from_the_secret_and_the_placeholder_cannot_be_used() -> None:
@@ -509,3 +532,13 @@ def test_image_test_is_its_own_target_and_not_part_of_make_test() -> None:
 
 def agent_container_grace() -> int:
     return int(k8s_docs()["StatefulSet/agent"]["spec"]["template"]["spec"]["terminationGracePeriodSeconds"])
+
+
+def test_env_example_lists_exactly_what_compose_interpolates_and_holds_no_secret() -> None:
+    example = COMPOSE.parent / ".env.example"
+    entries = dict(
+        line.split("=", 1) for line in example.read_text().splitlines() if line and not line.startswith("#")
+    )
+    assert set(entries) == set(re.findall(r"\$\{([A-Z_]+)", COMPOSE.read_text()))
+    assert all(entries[k] == "" for k in entries if k.endswith(("_TOKEN", "_KEY")))
+    assert set(entries) <= set(ENV_VARS)
