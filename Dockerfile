@@ -25,7 +25,8 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_INPUT=1 \
     PYTHONDONTWRITEBYTECODE=1
 
-# No pip inside the venv: the base image's pip installs into it (--python), and the server never runs pip.
+# The venv starts without pip: the base image's pip installs into it (--python). (pip and setuptools still
+# arrive as libraries, because sqlite-utils and torch declare them as runtime dependencies.)
 RUN python -m venv --without-pip /opt/venv
 WORKDIR /build
 COPY pyproject.toml deploy/image_build.py ./

@@ -59,6 +59,19 @@ if [ "$ENGINE" = buildah ]; then
 fi
 
 # --------------------------------------------------------------------------- containers (docker | unshare)
+# Like `docker run --read-only --tmpfs /tmp -v VOLUME:/data`: in a private mount namespace the rootfs is a
+# read-only bind, the volume and a tmpfs are mounted over it, and the entrypoint is exec'd (PID 1 in its own
+# PID namespace) as the image's user, with the image's environment only.
+# shellcheck disable=SC2016  # expanded by the inner bash
+NS_INIT='
+  root=$1 vol=$2 user=$3 workdir=$4; shift 4
+  mount --bind "$root" "$root" && mount -o remount,bind,ro "$root"
+  mount --bind "$vol" "$root/data"
+  mount -t tmpfs -o mode=1777,nosuid,nodev,size=512m tmpfs "$root/tmp"
+  mount -t proc proc "$root/proc"
+  mount --rbind /dev "$root/dev"
+  exec chroot --userspec="$user" "$root" /bin/sh -c "cd \"\$0\" && exec /usr/bin/env -i \"\$@\"" "$workdir" "$@"
+'
 ctr_start() {   # starts a fresh container from the image on $VOLUME; sets CTR and CPID (host pid of its PID 1)
   NCTR=$((NCTR + 1))
   local out=$WORK/app-$NCTR.log
@@ -76,25 +89,33 @@ ctr_start() {   # starts a fresh container from the image on $VOLUME; sets CTR a
   mapfile -t argv < <(jq -r '((.Entrypoint // []) + (.Cmd // []))[]' <<<"$cfg")
   mapfile -t envs < <(jq -r '.Env // [] | .[]' <<<"$cfg")
   envs+=("PORT=$PORT" "START_TOKEN=$TOKEN" "HOSTNAME=image-test")
-  # Like `docker run --read-only --tmpfs /tmp -v VOLUME:/data`: a private mount namespace in which the rootfs
-  # is a read-only bind, the volume and a tmpfs are mounted over it, and the entrypoint is exec'd as PID 1.
-  setsid unshare --mount --pid --fork --kill-child --propagation private /bin/bash -euc '
-    root=$1 vol=$2 user=$3 workdir=$4; shift 4
-    mount --bind "$root" "$root" && mount -o remount,bind,ro "$root"
-    mount --bind "$vol" "$root/data"
-    mount -t tmpfs -o mode=1777,nosuid,nodev,size=512m tmpfs "$root/tmp"
-    mount -t proc proc "$root/proc"
-    mount --rbind /dev "$root/dev"
-    exec chroot --userspec="$user" "$root" /bin/sh -c "cd \"\$0\" && exec /usr/bin/env -i \"\$@\"" "$workdir" "$@"
-  ' image-test "$mnt" "$VOLUME" "$user" "$workdir" "${envs[@]}" "${argv[@]}" </dev/null >"$out" 2>&1 &
+  setsid unshare --mount --pid --fork --kill-child --propagation private /bin/bash -euc "$NS_INIT" \
+    image-test "$mnt" "$VOLUME" "$user" "$workdir" "${envs[@]}" "${argv[@]}" </dev/null >"$out" 2>&1 &
   RUNNER_PID=$!
   local i
   for i in $(seq 50); do
-    CPID=$(ps -o pid= --ppid "$RUNNER_PID" 2>/dev/null | tr -d ' ' | head -1)
+    CPID=$(ps -o pid= --ppid "$RUNNER_PID" 2>/dev/null | tr -d ' ' | head -1 || true)
     [ -n "$CPID" ] && [ "$(readlink "/proc/$CPID/root" 2>/dev/null)" = "$mnt" ] && return
     sleep 0.1
   done
   fail "the container did not start: $(tail -5 "$out")"
+}
+
+ctr_offline() {  # a one-off container of the image with no network at all (docker run --network none)
+  if [ "$ENGINE" = docker ]; then
+    docker run --rm --network none --read-only --tmpfs /tmp --entrypoint "$1" "$IMAGE" "${@:2}"
+    return
+  fi
+  local c m cfg envs
+  c=$("${BH[@]}" from --pull=never "$IMAGE"); m=$("${BH[@]}" mount "$c")
+  cfg=$("${BH[@]}" inspect --type image "$IMAGE" | jq '.Docker.config')
+  mapfile -t envs < <(jq -r '.Env // [] | .[]' <<<"$cfg")
+  local rc=0
+  mkdir -p "$WORK/offline-data"
+  unshare --net --mount --pid --fork --kill-child --propagation private /bin/bash -euc "$NS_INIT" image-test \
+    "$m" "$WORK/offline-data" "$(jq -r '.User // "0:0"' <<<"$cfg")" "$(jq -r '.WorkingDir // "/"' <<<"$cfg")" "${envs[@]}" "$@" || rc=$?
+  "${BH[@]}" umount "$c" >/dev/null 2>&1 || true; "${BH[@]}" rm "$c" >/dev/null 2>&1 || true
+  return $rc
 }
 
 ctr_exec() {    # runs a command inside the running container, as its user (docker exec)
@@ -105,6 +126,12 @@ ctr_exec() {    # runs a command inside the running container, as its user (dock
     /usr/bin/env -i "${envs[@]}" "$@"
 }
 
+ctr_alive() {
+  if [ "$ENGINE" = docker ]; then [ "$(docker inspect -f '{{.State.Running}}' "$CTR" 2>/dev/null)" = true ]; else kill -0 "$CPID" 2>/dev/null; fi
+}
+
+proc1() { ctr_exec cat "/proc/1/$1"; }   # the server's /proc entry, read inside the container (PID 1 there)
+
 ctr_logs() { if [ "$ENGINE" = docker ]; then docker logs "$CTR" 2>&1; else cat "$WORK/app-$NCTR.log"; fi; }
 
 ctr_stop() {    # SIGTERM to PID 1 like `docker stop`, SIGKILL after the grace period; sets STOP_RC
@@ -113,10 +140,10 @@ ctr_stop() {    # SIGTERM to PID 1 like `docker stop`, SIGKILL after the grace p
     docker stop -t $GRACE_S "$CTR" >/dev/null; STOP_RC=$(docker inspect -f '{{.State.ExitCode}}' "$CTR")
     docker rm "$CTR" >/dev/null
   else
-    kill -TERM "$CPID" 2>/dev/null || true
-    local waited=0
-    while kill -0 "$CPID" 2>/dev/null && [ $waited -lt $((GRACE_S * 10)) ]; do sleep 0.1; waited=$((waited + 1)); done
-    if kill -0 "$CPID" 2>/dev/null; then kill -KILL "$CPID" 2>/dev/null || true; fi
+    local waited=0 target=${CPID:-$RUNNER_PID}   # no PID 1 yet: unshare itself (--kill-child takes it along)
+    kill -TERM "$target" 2>/dev/null || true
+    while kill -0 "$target" 2>/dev/null && [ $waited -lt $((GRACE_S * 10)) ]; do sleep 0.1; waited=$((waited + 1)); done
+    if kill -0 "$target" 2>/dev/null; then kill -KILL "$target" "$RUNNER_PID" 2>/dev/null || true; fi
     wait "$RUNNER_PID" || STOP_RC=$?
     "${BH[@]}" umount "$CTR" >/dev/null 2>&1 || true; "${BH[@]}" rm "$CTR" >/dev/null 2>&1 || true
   fi
@@ -147,7 +174,7 @@ wait_health() {   # prints seconds from $1 to the first 200
   local t0=$1 deadline=$((SECONDS + 90))
   while [ $SECONDS -lt $deadline ]; do
     if curl -sf -o "$WORK/health.json" --max-time 2 "$URL/health"; then secs "$t0" "$(now)"; return; fi
-    kill -0 "$CPID" 2>/dev/null || { ctr_logs | tail -20 >&2; fail "the container exited before /health answered"; }
+    ctr_alive || { ctr_logs | tail -20 >&2; fail "the container exited before /health answered"; }
     sleep 0.1
   done
   ctr_logs | tail -20 >&2; fail "/health did not answer 200 within 90 s"
@@ -169,8 +196,8 @@ rpc() {           # rpc METHOD PARAMS_JSON
   curl -sS --max-time 10 "${AUTH[@]}" -H 'Content-Type: application/json' \
     -d "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"$1\",\"params\":$2}" "$URL/rpc"
 }
-rss_mb() { awk -v k="$1:" '$1 == k { printf "%d", $2 / 1024 }' "/proc/$CPID/status"; }
-cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' "/proc/$CPID/stat"; }
+rss_mb() { proc1 status | awk -v k="$1:" '$1 == k { printf "%d", $2 / 1024 }'; }
+cpu_s() { proc1 stat | awk -v hz="$(getconf CLK_TCK)" '{ sub(/.*\) /, ""); printf "%.2f", ($12 + $13) / hz }'; }
 
 # --------------------------------------------------------------------------- build
 build_args=()
@@ -226,7 +253,7 @@ t0=$(now); ctr_start
 first=$(wait_health "$t0")
 note "first /health: $first s after start ($(jq -c '{status, version}' "$WORK/health.json"))"
 [ "$(ctr_exec id -u)" = "$UID_IN_IMAGE" ] || fail "the container does not run as uid $UID_IN_IMAGE"
-[ "$(awk '$1 == "Uid:" { print $2 }' "/proc/$CPID/status")" = "$UID_IN_IMAGE" ] || fail "PID 1 does not run as uid $UID_IN_IMAGE"
+[ "$(proc1 status | awk '$1 == "Uid:" { print $2 }')" = "$UID_IN_IMAGE" ] || fail "PID 1 does not run as uid $UID_IN_IMAGE"
 ctr_exec python -c "
 import pathlib, sys
 for path in ('/data/.image-test', '/tmp/.image-test'):
@@ -247,6 +274,23 @@ ctr_exec "${hc_argv[@]}" || fail "the image's HEALTHCHECK command failed"
 note "container: uid $UID_IN_IMAGE, read-only root, /data and /tmp writable, HEALTHCHECK exit 0"
 idle_mb=$(rss_mb VmRSS)
 
+# --------------------------------------------------------------------------- offline
+t0=$(now)
+ctr_offline python -c "
+import asyncio, socket, sys
+try:
+    socket.create_connection(('pypi.org', 443), timeout=3).close()
+    sys.exit('this container has a network: the offline check proves nothing')
+except OSError:
+    pass
+from memory import MiniLMEmbedder
+vectors = asyncio.run(MiniLMEmbedder().embed(['zebra herd', 'striped horses', 'tax return']))
+similar, unrelated = float(vectors[0] @ vectors[1]), float(vectors[0] @ vectors[2])
+assert vectors.shape == (3, 384) and similar > unrelated, (similar, unrelated)
+print(f'{similar:.2f} {unrelated:.2f}')
+" >"$WORK/offline.out" 2>&1 || fail "MiniLM without a network: $(tail -5 "$WORK/offline.out")"
+note "offline: MiniLM loaded and embedded with no network at all in $(secs "$t0" "$(now)") s (cosine zebra/striped horses $(tail -1 "$WORK/offline.out" | cut -d' ' -f1) > zebra/tax return $(tail -1 "$WORK/offline.out" | cut -d' ' -f2))"
+
 # --------------------------------------------------------------------------- runs
 model=$(script remember '{"turns": [{"text": "Noted: the herd has 1234 zebras."}]}')
 run_a=$(start_run "{\"input\": \"Our zebra herd has 1234 animals.\", \"model\": \"$model\"}")
@@ -254,7 +298,7 @@ events "$run_a" >"$WORK/events-a.jsonl"
 [ "$(terminal_type <"$WORK/events-a.jsonl")" = run.completed ] || fail "run $run_a did not complete: $(tail -3 "$WORK/events-a.jsonl")"
 note "run A $run_a: /start -> SSE, $(wc -l <"$WORK/events-a.jsonl") events, run.completed"
 for _ in $(seq 100); do   # memory ingestion runs behind the run; wait for the episode to be searchable
-  rpc memory.search '{"spaceId": "default", "query": "zebra herd", "mode": "keyword", "topK": 5}' | grep -q 1234 && break
+  rpc memory.search '{"spaceId": "default", "query": "zebra herd", "mode": "keyword", "topK": 5}' | grep 1234 >/dev/null && break
   sleep 0.2
 done
 model=$(script recall '{"turns": [{"tool_calls": [{"name": "semantic_search_memory", "arguments": {"query": "how many striped horses do we keep?", "mode": "dense"}}]}, {"text": "memory: {{last_tool_result}}"}]}')
@@ -264,7 +308,7 @@ events "$run_b" >"$WORK/events-b.jsonl"
 [ "$(terminal_type <"$WORK/events-b.jsonl")" = run.completed ] || fail "run $run_b did not complete: $(tail -3 "$WORK/events-b.jsonl")"
 jq -e -s 'map(select(.type == "tool.result"))[0].data | .ok and (.output | contains("1234"))' "$WORK/events-b.jsonl" >/dev/null \
   || fail "the dense memory search found nothing: $(grep tool.result "$WORK/events-b.jsonl")"
-grep -q libtorch_cpu "/proc/$CPID/maps" || fail "torch is not loaded: the search did not embed with MiniLM"
+proc1 maps >"$WORK/maps"; grep -q libtorch_cpu "$WORK/maps" || fail "torch is not loaded: the search did not embed with MiniLM"
 note "run B $run_b: dense semantic_search_memory embedded with MiniLM in the container (offline) and found the zebras, $(secs "$t0" "$(now)") s"
 loaded_mb=$(rss_mb VmRSS)
 cpu0=$(cpu_s); t0=$(now)
