@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from contextlib import AbstractContextManager
 from pathlib import Path
+
+from control_bridge import sqlite
 
 SCHEMA_VERSION = 3
 
@@ -51,14 +54,9 @@ class LocalDB:
         self.path = Path(path)
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=NORMAL")
-        self.conn.execute("PRAGMA busy_timeout=5000")
         # No WAL checkpoint inside a COMMIT on the event loop: `checkpoint()` runs it from a worker thread.
-        self.conn.execute("PRAGMA wal_autocheckpoint=0")
+        self.conn = sqlite.connect(path, busy_timeout_s=5.0, autocheckpoint=False)
         self._migrate()
-        self._in_tx = False
 
     def _migrate(self) -> None:
         version = self.conn.execute("PRAGMA user_version").fetchone()[0]
@@ -79,44 +77,30 @@ class LocalDB:
         Checkpoints need no rewrite: RunState reads the v2 keys (`RunState._upgrade`)."""
         from agent.events.legacy import upgrade_event
 
-        conn = self.conn
-        conn.execute("BEGIN")
-        try:
+        with self.transaction() as conn:
             rows = conn.execute("SELECT run_id, sequence, type, data FROM events").fetchall()
             conn.executemany(
                 "UPDATE events SET data=? WHERE run_id=? AND sequence=?",
                 [(json.dumps(upgrade_event(t, json.loads(d))), r, q) for r, q, t, d in rows],
             )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
 
     def begin(self) -> None:
-        """Opens the write transaction lazily; owners call it before buffered writes."""
-        if not self._in_tx:
-            self.conn.execute("BEGIN")
-            self._in_tx = True
+        """Opens the write transaction lazily; owners call it before buffered writes (a group commit)."""
+        sqlite.begin(self.conn)
 
     def commit(self) -> None:
-        if self._in_tx:
-            self.conn.execute("COMMIT")
-            self._in_tx = False
+        sqlite.commit(self.conn)
 
     def rollback(self) -> None:
-        if self._in_tx:
-            self._in_tx = False
-            self.conn.execute("ROLLBACK")
+        sqlite.rollback(self.conn)
+
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        """One atomic unit of writes; inside an open group commit, a savepoint of it (committed with it)."""
+        return sqlite.transaction(self.conn, immediate=False)
 
     def checkpoint(self) -> None:
         """Folds the WAL back into the database (PASSIVE: never blocks writers). Call from a worker thread."""
-        if str(self.path) == ":memory:":
-            return
-        conn = sqlite3.connect(str(self.path), timeout=5)
-        try:
-            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-        finally:
-            conn.close()
+        sqlite.fold_wal(self.path)
 
     def close(self) -> None:
         self.commit()

@@ -142,6 +142,9 @@ class RemoteTool(WireModel):
 
 class ToolsCatalogResult(WireModel):
     tools: list[RemoteTool] = Field(default_factory=list)
+    mcp_failed_servers: list[str] | None = None
+    """Configured MCP servers that are not up (failed to start or initialize, or restarting); the other
+    servers' tools are listed as usual. Absent when the plane has no MCP servers."""
 
 
 # --- tools.execute -------------------------------------------------------------------------------------
@@ -213,6 +216,9 @@ class SkillsRuntimeContextResult(WireModel):
     accept_language: str | None = None
     mcp_servers: list[str] = Field(default_factory=list)
     template_ids: list[str] = Field(default_factory=list)
+    preselected: list[str] | None = None
+    """Ids (among `custom_skills`) the control plane already selected for this run: when set, exactly these
+    are activated and the container does not select again (Takos resolves the skill plan itself)."""
 
 
 # --- run.heartbeat / run.isCancelled -------------------------------------------------------------------

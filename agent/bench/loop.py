@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 TURNS = 5
 TOOLS_PER_TURN = 2
@@ -124,6 +124,7 @@ def bench_model(turns: int) -> Any:
         async def _complete(self, request: ModelRequest) -> ModelResponse:
             played = sum(1 for m in request.messages if m.role == "assistant")  # replay-safe turn number
             parts: list[Any]
+            stop: Literal["tool_use", "end_turn"]
             if played < turns:
                 parts = [
                     ToolUsePart(id=f"call_{played}_{i}", name=TOOL_NAMES[i], arguments={"q": played * 10 + i})

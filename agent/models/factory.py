@@ -9,7 +9,7 @@ Spec forms::
     scripted:FILE                               a JSON script (agent.models.scripted)
     local  (or unset)                           the keyless local runner, which says it is not a language model
 
-Network providers come wrapped as Retrying(RateLimited(provider)). Keys are looked up by provider name (as
+Network providers come wrapped as Retrying(RateLimitedModel(provider)). Keys are looked up by provider name (as
 `secrets.apiKeys` and Settings.provider_keys() give them) or by environment variable name; a compatible
 server never receives the OpenAI key, only one given for its own NAME or for "openai-compatible".
 """
@@ -29,7 +29,7 @@ from agent.models.anthropic import AnthropicModel
 from agent.models.base import ModelClient
 from agent.models.errors import ModelConfigError
 from agent.models.openai_compat import OpenAICompatModel
-from agent.models.ratelimit import RateLimited, RateLimiters
+from agent.models.ratelimit import RateLimitedModel, RateLimiters
 from agent.models.retry import Retrying
 from agent.models.scripted import LocalEchoModel, Script, ScriptedModel
 from agent.models.settings import ModelSettings
@@ -75,7 +75,7 @@ def parse_model_spec(spec: str | None, *, check_files: bool = True) -> ModelSpec
     if provider in ("openai", "anthropic"):
         if not rest or not _MODEL_NAME.match(rest):
             raise _bad(text, f"{provider} needs a model name, e.g. {provider}:{_EXAMPLES[provider]}")
-        return ModelSpec(provider=provider, model=rest)  # type: ignore[arg-type]
+        return ModelSpec.model_validate({"provider": provider, "model": rest})
     if provider == "openai-compatible":
         match = _COMPATIBLE.match(rest)
         if not match:
@@ -153,6 +153,7 @@ def resolve_model(
             timeout=settings.timeout,
             default_max_tokens=settings.default_max_tokens,
             thinking_budget_tokens=settings.thinking_budget_tokens,
+            thinking=settings.thinking,
             version=settings.anthropic_version,
         )
     else:
@@ -167,7 +168,7 @@ def resolve_model(
             timeout=settings.timeout,
         )
     limiters = limiters or RateLimiters(settings.rate_limit)
-    limited = RateLimited(provider, limiters.for_model(parsed.provider, parsed.model))
+    limited = RateLimitedModel(provider, limiters.for_model(parsed.provider, parsed.model))
     return Retrying(
         limited,
         max_attempts=settings.max_attempts,

@@ -34,7 +34,9 @@ logger = logging.getLogger(__name__)
 
 MAX_FINISHED_IN_MEMORY = 1000
 
-ControlFactory = Callable[[str, str | None], ControlPlaneBase]
+ControlFactory = Callable[[str, str | None, StartRequest], ControlPlaneBase]
+"""(URL, token, the /start request) → the run's control plane client (the Takos transport needs the rest of
+the /start identity: service, tier, container id, model)."""
 CreateRun = Callable[[c.CreateRunParams], Awaitable[c.CreateRunResult]]
 
 
@@ -174,7 +176,7 @@ class RunManager:
 
     async def _start_known(self, known: RunHandle, req: StartRequest) -> StartResult:
         if req.lease_version is not None and req.lease_version > known.lease_version:
-            await self._replace(known, req.lease_version)
+            await self._replace(known, req.lease_version, self._control_for(req))
             return StartResult(run_id=known.run_id, replaced=True)
         unfinished = known.state is not None and not known.state.terminal
         if not known.live and unfinished:
@@ -189,7 +191,7 @@ class RunManager:
             return self.control
         if self.control_factory is None:
             raise RunError("invalid", "this server cannot use a per-run control plane URL")
-        return self.control_factory(req.control_rpc_base_url, req.control_rpc_token)
+        return self.control_factory(req.control_rpc_base_url, req.control_rpc_token, req)
 
     async def _create(self, req: StartRequest, control: ControlPlaneBase) -> tuple[str, int]:
         """`input` on /start: the embedded control plane creates the thread, the message and the run."""
@@ -214,11 +216,15 @@ class RunManager:
         )
         return created.run_id, created.lease_version
 
-    async def _replace(self, handle: RunHandle, lease_version: int) -> None:
-        """A higher lease for a run we know: stop what runs here and resume from the checkpoint."""
+    async def _replace(self, handle: RunHandle, lease_version: int, control: ControlPlaneBase) -> None:
+        """A higher lease for a run we know: stop what runs here and resume from the checkpoint, through the
+        client the new /start named (under Takos its token is the new lease's)."""
         if handle.task is not None and not handle.task.done():
             handle.task.cancel()
             await asyncio.gather(handle.task, return_exceptions=True)
+        if control is not handle.control:
+            await self._release(handle)
+            handle.control = control
         handle.lease_version = lease_version
         handle.state = None
         handle.task = asyncio.create_task(self._drive(handle), name=handle.run_id)

@@ -2,7 +2,8 @@
 
 `run.config` is the control plane's word and replaces the built-in defaults; a process-local override may
 only tighten what that produced (smaller caps, fewer tools, interrupts off) — with one deliberate exception:
-an operator may remove tools from the confirmation set (issue 5), which is recorded in the decision event.
+an operator may remove tools from the confirmation set (an operator knows a tool is safe in their setup),
+which is recorded in the decision event.
 """
 
 from __future__ import annotations

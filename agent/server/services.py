@@ -32,10 +32,13 @@ from agent.runcontext import RunContextFactory
 from agent.runtime.bootstrap import LOCAL_MODEL
 from agent.runtime.checkpoints import CheckpointStore
 from agent.runtime.manager import ManagerConfig, RunManager
+from agent.runtime.requests import StartRequest
 from agent.runtime.retention import prune
 from agent.runtime.state import RunState
 from agent.server.deferred_control import DeferredEmbeddedControlPlane
+from agent.server.mcp_wiring import progress_sink
 from agent.server.operator_methods import operator_methods
+from agent.server.takos import TakosWiring
 from agent.settings import Settings
 from control_bridge.protocol import ControlPlaneBase
 from skills import Skill, load_official_catalog
@@ -62,6 +65,16 @@ class ModelFactory:
         return self._http
 
     def __call__(self, spec: str | None, keys: dict[str, str]) -> ModelClient:
+        if spec and spec.startswith("takos:"):
+            from agent.server.takos import takos_model
+
+            return takos_model(
+                spec,
+                keys,
+                http_client=self.http,
+                settings=self.settings.model_settings,
+                limiters=self.limiters,
+            )
         return resolve_model(
             spec,
             keys={**self.settings.provider_keys(), **keys},
@@ -100,15 +113,19 @@ class RemotePlanes:
     """One control-plane client per (URL, token) a /start named, reused by its runs, closed when the last
     run on it ends (and at shutdown)."""
 
-    def __init__(self) -> None:
+    def __init__(self, takos: TakosWiring | None = None) -> None:
         self.planes: dict[tuple[str, str | None], ControlPlaneBase] = {}
+        self.takos = takos
+        """Under Takos each /start gets a Takos transport (its token is per run and lease)."""
 
-    def __call__(self, url: str, token: str | None) -> ControlPlaneBase:
+    def __call__(self, url: str, token: str | None, start: StartRequest) -> ControlPlaneBase:
         from control_bridge.client import RpcControlPlane
 
         key = (url, token)
         if key not in self.planes:
-            self.planes[key] = RpcControlPlane(url, token)
+            self.planes[key] = (
+                self.takos.control_factory(url, token, start) if self.takos else RpcControlPlane(url, token)
+            )
         return self.planes[key]
 
     async def release(self, plane: ControlPlaneBase) -> None:
@@ -142,20 +159,24 @@ class Services:
     metrics: RunMetrics
     tracer: RunTracer | None
     background: BackgroundTasks
+    takos: TakosWiring | None = None
+    """What CONTROL_PROTOCOL=takos changes at /start (None for the JSON-RPC contract)."""
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
         """Everything in one pass, leaves first: nothing is patched onto an object after it is built."""
         data_dir = Path(settings.data_dir)
         data_dir.mkdir(parents=True, exist_ok=True)
-        token = settings.secret("start_token")
-        if token is None and not settings.dev:
+        token = settings.effective_start_token
+        if token is None and not settings.dev and not settings.takos:  # (Takos: /start answers 503)
             token = secrets.token_urlsafe(32)
         db = LocalDB(data_dir / "runs.db")
         log = RunLog(db)
         checkpoints = CheckpointStore(db)
         embedded = (
-            DeferredEmbeddedControlPlane(data_dir / "control.db") if settings.embedded_control_plane else None
+            DeferredEmbeddedControlPlane(data_dir / "control.db", mcp_config=settings.mcp)
+            if settings.embedded_control_plane
+            else None
         )
         control: ControlPlaneBase
         if embedded is not None:
@@ -169,7 +190,8 @@ class Services:
         official_skills = load_official_catalog()
         models = ModelFactory(settings)
         forwarding = EventForwarding()
-        remote_planes = RemotePlanes()
+        takos = TakosWiring(settings) if settings.takos else None
+        remote_planes = RemotePlanes(takos)
         create_run = embedded.create_run if embedded is not None else None
         manager = RunManager.assemble(
             config=ManagerConfig(
@@ -194,6 +216,8 @@ class Services:
             control_factory=remote_planes,
             release_control=remote_planes.release,
         )
+        if embedded is not None and settings.mcp is not None:
+            embedded.progress_sink = progress_sink(manager)
         bus = HookBus()
         metrics = RunMetrics(active_runs=lambda: manager.active)
         tracer = make_tracer(settings.otel_endpoint)
@@ -221,6 +245,7 @@ class Services:
             metrics=metrics,
             tracer=tracer,
             background=background,
+            takos=takos,
         )
 
     @property

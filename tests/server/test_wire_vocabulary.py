@@ -203,3 +203,28 @@ def test_every_event_type_is_in_the_catalog_and_its_schema_is_exact() -> None:
     }
     with pytest.raises(ValueError):
         EVENT_ADAPTER.validate_python(wrong)
+
+
+def test_the_readme_lists_every_event_type() -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    missing = [t for t in EVENT_TYPES if f"`{t}`" not in readme]
+    assert missing == []
+
+
+@pytest.mark.parametrize("resume_at", ["last", "beyond"])
+def test_resuming_at_or_past_the_end_of_a_finished_run_ends_at_once(
+    runs: tuple[Server, list[str], list[Any]], resume_at: str
+) -> None:
+    server, run_ids, _ = runs
+    last = server.services.log.last_sequence(run_ids[0])
+    header = str(last if resume_at == "last" else 999_999)
+    started = time.monotonic()
+    frames = read_sse(
+        server.client,
+        f"/runs/{run_ids[0]}/events",
+        headers={**server.auth, "Last-Event-ID": header},
+        timeout=5,
+    )
+    assert [f["event"] for f in frames] == ["stream.end"]
+    assert frames[0]["id"] == last and frames[0]["data"]["data"] == {"lastSequence": last}
+    assert time.monotonic() - started < 3
