@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 #
-# The agent container: `agent serve` on port 8080, state under /data. CPU-only, about 1.2 GB.
+# The agent container: `agent serve` on port 8080, state under /data. CPU-only, about 1.23 GB.
 #
 #   docker build -t agent-container:0.1.0 .
 #   docker run --rm -p 127.0.0.1:8080:8080 -v agent-data:/data --stop-timeout 30 agent-container:0.1.0
