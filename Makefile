@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8080
 STAMP := $(VENV)/.installed
 
-.PHONY: install run dev test lint typecheck format bench clean
+.PHONY: install run dev test lint typecheck format bench clean image-test
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,12 @@ format: install
 
 test: lint typecheck
 	HF_HUB_OFFLINE=1 $(BIN)/pytest -q
+
+# Builds the image and runs it for real: /health, a run through /start and SSE, MiniLM in the container, SIGTERM,
+# a restart on the same volume (deploy/image-test.sh). Minutes, so not part of `make test`. Docker where an
+# engine answers, else buildah via ../shared/tools/image-check (root on Debian).
+image-test:
+	bash deploy/image-test.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
