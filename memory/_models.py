@@ -50,6 +50,15 @@ class EpisodeIn(_Model):
         return _time(value)
 
 
+class RunEpisode(EpisodeIn):
+    """One record of a run as the agent hands it to memory: the agent maps its own events onto this, so
+    memory never parses event names or event data (`agent/memoryhost.py` is that mapping)."""
+
+    space_id: str = Field(min_length=1, max_length=500)
+    run_id: str = Field(min_length=1)  # type: ignore[assignment]
+    kind: Literal["user_message", "assistant_message", "tool_result"]  # type: ignore[assignment]
+
+
 class FactIn(_Model):
     """A distilled statement. With subject/predicate/object it also becomes a graph edge."""
 
