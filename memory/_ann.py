@@ -102,7 +102,8 @@ class AnnIndex:
         if not fresh.all():
             keys, vectors = keys[fresh], vectors[fresh]
         if len(keys):
-            self.index.add(keys, np.ascontiguousarray(vectors, dtype=np.float32), threads=1)
+            threads = 0 if len(keys) > 512 else 1  # big batches (a rebuild) use every core
+            self.index.add(keys, np.ascontiguousarray(vectors, dtype=np.float32), threads=threads)
             self.dirty += len(keys)
 
     def remove(self, keys: np.ndarray) -> None:

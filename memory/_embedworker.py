@@ -24,7 +24,7 @@ from memory._index import EPISODE
 from memory._store import PendingRow
 
 logger = logging.getLogger(__name__)
-BATCH = 256
+BATCH = 1024
 SAVE_EVERY = 20_000
 """Vectors added since the graph file was last written before it is saved again (a restart then re-adds at
 most this many from SQLite)."""
@@ -36,6 +36,7 @@ class EmbedWorker:
         self.identity: EmbedderId = embedder_id(embedder)
         self.allow_load = allow_load
         self.embedded = 0
+        self.batch = BATCH
         self._use = use
         self._dirty: dict[str, None] = {}  # spaces that may have rows without vectors, oldest first
         self._wake = asyncio.Event()
@@ -113,9 +114,9 @@ class EmbedWorker:
                 self._dirty.clear()
 
     async def _collect(self) -> list[tuple[str, list[PendingRow]]]:
-        """Up to BATCH rows across spaces, past the rows already handed out in this pass."""
+        """Up to `batch` rows across spaces, past the rows already handed out in this pass."""
         batch: list[tuple[str, list[PendingRow]]] = []
-        room = BATCH
+        room = self.batch
         for space_id in list(self._dirty):
             after = self._cursor.get(space_id, (0, 0))
             async with self._use(space_id, create=False) as store:

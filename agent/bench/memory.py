@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import random
 import re
 import statistics
 import sys
@@ -46,7 +45,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.locomo is not None:
         result.update(asyncio.run(_locomo(args)))
     if args.synthetic is not None:
-        result.update(asyncio.run(_synthetic(args.synthetic)))
+        from agent.bench.memory_scale import synthetic
+
+        result.update(asyncio.run(synthetic(args.synthetic)))
     return result
 
 
@@ -146,6 +147,7 @@ async def _locomo(args: argparse.Namespace) -> dict[str, Any]:
                 turns = conversation_turns(conv)
                 started = time.perf_counter()
                 await service.write_episodes(path.stem, turns)
+                await service.settle(path.stem)
                 if not args.no_distill:
                     await ingestor.distill_space(path.stem)
                 ingest_s += time.perf_counter() - started
@@ -201,98 +203,4 @@ async def _locomo(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-# -- synthetic ------------------------------------------------------------------------------------------------
-
-_NAMES = ["Alice", "Bruno", "Chen", "Dana", "Emeka", "Farah", "Goran", "Hana", "Ivan", "Jun"]
-_TOOLS = ["repo_search", "file_read", "deploy", "browser_open", "run_tests"]
-
-
-def synthetic_episodes(n: int, seed: int = 7) -> list[EpisodeIn]:
-    rng = random.Random(seed)
-    vocab = [f"w{i}" for i in range(5000)]
-    start = datetime(2024, 1, 1, tzinfo=UTC).timestamp()
-    out: list[EpisodeIn] = []
-    for i in range(n):
-        run = i // 20
-        kind = ("user_message", "assistant_message", "tool_result")[i % 3]
-        who = rng.choice(_NAMES)
-        words = " ".join(rng.choices(vocab, k=rng.randint(8, 30)))
-        text = f"{who} asked about {rng.choice(_TOOLS)} in /src/mod{rng.randint(0, 300)}.py: {words}"
-        out.append(
-            EpisodeIn(
-                text=text,
-                kind=kind,
-                run_id=f"run-{run}",
-                session_id=f"s-{run // 5}",
-                thread_id=f"t-{run // 5}",
-                tool_call_id=f"call-{i}" if kind == "tool_result" else None,
-                occurred_at=start + i * 60,
-            )
-        )
-    return out
-
-
-async def _timed(label: str, count: int, make: Any) -> list[float]:
-    out: list[float] = []
-    for i in tqdm(range(count), desc=label, file=sys.stderr, unit="q", leave=False):
-        started = time.perf_counter()
-        await make(i)
-        out.append((time.perf_counter() - started) * 1000)
-    return out
-
-
-async def _synthetic(n: int) -> dict[str, Any]:
-    episodes = synthetic_episodes(n)
-    rng = random.Random(11)
-    with tempfile.TemporaryDirectory(prefix="memory-synth-") as tmp:
-        service = MemoryService(Path(tmp), HashEmbedder())
-        ingestor = MemoryIngestor(service)
-        started = time.perf_counter()
-        batch = 1000
-        for i in tqdm(range(0, n, batch), desc="ingest (hash)", file=sys.stderr, unit="k"):
-            await service.write_episodes("synth", episodes[i : i + batch])
-        hash_rate = n / (time.perf_counter() - started)
-        for run in tqdm(range(0, min(n // 20, 500)), desc="distill", file=sys.stderr, unit="run"):
-            await ingestor.distill_run("synth", f"run-{run}")
-        sample = episodes[: min(n, 2000)]
-        minilm = MemoryService(Path(tmp) / "minilm", MiniLMEmbedder())
-        await minilm.embedder.load()  # type: ignore[attr-defined]
-        started = time.perf_counter()
-        for i in tqdm(range(0, len(sample), 250), desc="ingest (MiniLM)", file=sys.stderr, unit="batch"):
-            await minilm.write_episodes("synth", sample[i : i + 250])
-        minilm_rate = len(sample) / (time.perf_counter() - started)
-        await minilm.aclose()
-
-        async def hybrid(i: int) -> None:
-            words = episodes[rng.randrange(n)].text.split()[-6:]
-            await service.search("synth", SearchQuery(query=" ".join(words[:4]), top_k=10))
-
-        async def graph(i: int) -> None:
-            await service.graph("synth", {"entity": _NAMES[i % len(_NAMES)], "max_depth": 2, "limit": 50})
-
-        async def timeline(i: int) -> None:
-            at = episodes[rng.randrange(n)].occurred_at or 0.0
-            await service.timeline("synth", {"from": at, "to": at + 86400, "limit": 20})
-
-        async def provenance(i: int) -> None:
-            await service.provenance("synth", f"ep:{rng.randrange(n) + 1}")
-
-        hybrid_ms = await _timed("hybrid", 200, hybrid)
-        graph_ms = await _timed("graph", 100, graph)
-        timeline_ms = await _timed("timeline", 200, timeline)
-        provenance_ms = await _timed("provenance", 500, provenance)
-        await ingestor.aclose()
-        await service.aclose()
-        size = sum(p.stat().st_size for p in (Path(tmp) / "memory").glob("synth.db*"))
-    out = {
-        "episodes": n,
-        "ingest_per_s": {"hash": round(hash_rate, 1), "minilm": round(minilm_rate, 1)},
-        "hybrid_p50_ms": _pct(hybrid_ms, 0.5),
-        "hybrid_p95_ms": _pct(hybrid_ms, 0.95),
-        "graph_p95_ms": _pct(graph_ms, 0.95),
-        "timeline_p95_ms": _pct(timeline_ms, 0.95),
-        "provenance_p95_ms": _pct(provenance_ms, 0.95),
-        "db_mb": round(size / 1e6, 1),
-    }
-    _say(f"synthetic {n} episodes: " + ", ".join(f"{k} {v}" for k, v in out.items()))
-    return out
+# -- synthetic: agent/bench/memory_scale.py ---------------------------------------------------------------
