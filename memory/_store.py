@@ -35,6 +35,7 @@ __all__ = ["SpaceMismatch", "SpaceStore", "caller_key", "episode_key", "indexed_
 
 logger = logging.getLogger(__name__)
 PendingRow = tuple[int, int, str]  # item type, rowid, text to embed
+ANN_SLICE = 64
 
 
 class SpaceMismatch(ValueError):
@@ -351,12 +352,18 @@ class SpaceStore(GraphWrites):
                     written[item_type].append((rowid, vector))
             for item_type, items in written.items():
                 if items:
-                    self.index.add(
-                        item_type,
-                        [r for r, _ in items],
-                        np.asarray([v for _, v in items], dtype=np.float32),
-                        self._meta_rows(item_type, [r for r, _ in items]),
+                    self.index.track(
+                        item_type, [r for r, _ in items], self._meta_rows(item_type, [r for r, _ in items])
                     )
+        # The graph is added to outside the transaction, a slice at a time: writers never wait for it, and a
+        # search waits at most one slice.
+        for item_type, items in written.items():
+            step = ANN_SLICE if len(items) <= 1024 else 4096  # a bulk build has no searches to keep fast
+            for start in range(0, len(items), step):
+                part = items[start : start + step]
+                keys = np.asarray([r for r, _ in part], dtype=np.uint64) * np.uint64(2) + np.uint64(item_type)
+                with self.lock:
+                    self.index.ann.add(keys, np.asarray([v for _, v in part], dtype=np.float32))
         return sum(len(v) for v in written.values())
 
     def _meta_rows(self, item_type: int, rowids: list[int]) -> list[Meta]:

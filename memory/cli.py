@@ -88,7 +88,9 @@ async def _prepare(args: argparse.Namespace, service: MemoryService) -> None:
     if args.memory_command != "search" or args.mode == "keyword" or not service.pool.exists(args.space):
         return
     if not getattr(embedder, "loaded", True):
-        print("loading the embedding model (first use in this process takes a few seconds) …", file=sys.stderr)
+        print(
+            "loading the embedding model (first use in this process takes a few seconds) …", file=sys.stderr
+        )
         await embedder.load()  # type: ignore[attr-defined]
     store = await service.store(args.space)
     pending = store.pending()

@@ -36,6 +36,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--synthetic", type=int, metavar="N", help="synthetic scale run with N episodes")
     parser.add_argument("--embedder", choices=["minilm", "hash"], default="minilm", help="LoCoMo embedder")
     parser.add_argument("--no-distill", action="store_true", help="LoCoMo: skip the entity/edge distillation")
+    parser.add_argument(
+        "--tune-on",
+        metavar="IDS",
+        help="LoCoMo: comma-separated conversation ids tuned on; the rest are held out",
+    )
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -114,6 +119,8 @@ class _TimedEmbedder:
     def __init__(self, inner: Any) -> None:
         self.inner = inner
         self.dim = inner.dim
+        self.name = getattr(inner, "name", type(inner).__name__)
+        self.version = getattr(inner, "version", "0")
         self.query_ms: list[float] = []
 
     async def embed(self, texts: list[str]) -> Any:
@@ -137,6 +144,7 @@ async def _locomo(args: argparse.Namespace) -> dict[str, Any]:
     latencies: list[float] = []
     predictions: list[dict[str, Any]] = []
     ingested, ingest_s = 0, 0.0
+    split: dict[str, Any] | None = None
     with tempfile.TemporaryDirectory(prefix="locomo-bench-") as tmp:
         service = MemoryService(Path(tmp), embedder)
         ingestor = MemoryIngestor(service)
@@ -170,6 +178,10 @@ async def _locomo(args: argparse.Namespace) -> dict[str, Any]:
                     per_k = recalls.setdefault(bucket, {k: [] for k in KS})
                     for k in KS:
                         per_k[k].append(len(set(gold) & set(retrieved[:k])) / len(gold))
+            if args.tune_on:
+                from agent.bench.memory_split import split_report
+
+                split = await split_report(service, jobs, set(args.tune_on.split(",")))
         finally:
             await ingestor.aclose()
             await service.aclose()
@@ -190,6 +202,8 @@ async def _locomo(args: argparse.Namespace) -> dict[str, Any]:
     out["query_embed_p50_ms"] = _pct(embedder.query_ms, 0.50)
     out["query_embed_p95_ms"] = _pct(embedder.query_ms, 0.95)
     out["locomo_ingest_per_s"] = round(ingested / ingest_s, 1) if ingest_s else 0.0
+    if split is not None:
+        out["split"] = split
     _say(f"LoCoMo ({args.mode}, {args.embedder}): {len(latencies)} questions, {ingested} turns")
     _say("  overall     " + "  ".join(f"R@{k} {out[f'recall@{k}']:.3f}" for k in KS))
     for name, row in out["by_category"].items():
