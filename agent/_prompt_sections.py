@@ -52,10 +52,16 @@ LOCALE_LINES = {"ja": "The user's language is Japanese: reply in Japanese unless
 
 
 def time_section(remaining_s: float | None, total_s: float | None) -> str:
+    line = time_line(remaining_s, total_s)
+    return f"## Time budget\n{line}" if line else ""
+
+
+def time_line(remaining_s: float | None, total_s: float | None) -> str:
+    """The time-budget reminder every turn carries (the run loop's and the prompt builder's, one text)."""
     if remaining_s is None:
         return ""
     remaining = max(0.0, remaining_s)
-    line = f"## Time budget\n{_duration(remaining)} remaining"
+    line = f"{_duration(remaining)} remaining"
     if total_s:
         used = 1.0 - remaining / total_s if total_s > 0 else 1.0
         line += f" of {_duration(total_s)} ({used:.0%} used)."
@@ -99,7 +105,8 @@ def _hit_fields(hit: Any) -> dict[str, Any]:
     if isinstance(hit, dict):
         return hit
     if hasattr(hit, "model_dump"):
-        return hit.model_dump(by_alias=True)
+        dumped: dict[str, Any] = hit.model_dump(by_alias=True)
+        return dumped
     return {k: getattr(hit, k, None) for k in ("id", "text", "kind", "occurredAt", "occurred_at")}
 
 

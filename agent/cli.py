@@ -76,9 +76,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_contract(args: argparse.Namespace) -> int:
+    """The control-plane contract and the run-event catalog: everything a peer of the container reads."""
+    from agent.events.catalog import event_schemas
     from control_bridge.schema import contract_json_schema
 
-    schema = contract_json_schema()
+    schema = {**contract_json_schema(), "events": event_schemas()}
     print(json.dumps(schema, indent=None if args.json else 2))
     return 0
 
@@ -114,7 +116,9 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
             importlib.import_module(f"agent.bench.{name}").add_arguments(p)
         p.set_defaults(fn=cmd_bench)
 
-    contract = sub.add_parser("contract", help="the control-plane contract as JSON Schema")
+    contract = sub.add_parser(
+        "contract", help="the control-plane contract and the run-event catalog as JSON Schema"
+    )
     contract.add_argument("--json", action="store_true")
     contract.set_defaults(fn=cmd_contract)
 

@@ -6,10 +6,11 @@ step boundaries, so an event batch and the checkpoint that covers it land in one
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -69,7 +70,27 @@ class LocalDB:
         if version == 1:  # v1 had a unique (run_id, key) index; v1 checkpoint rows hold the whole state
             self.conn.execute("DROP INDEX IF EXISTS events_key")
         self.conn.executescript(_SCHEMA)
+        if 0 < version < 3:
+            self._upgrade_events()
         self.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def _upgrade_events(self) -> None:
+        """v2 → v3: event payloads onto the one wire vocabulary, in one transaction (all or nothing).
+        Checkpoints need no rewrite: RunState reads the v2 keys (`RunState._upgrade`)."""
+        from agent.events.legacy import upgrade_event
+
+        conn = self.conn
+        conn.execute("BEGIN")
+        try:
+            rows = conn.execute("SELECT run_id, sequence, type, data FROM events").fetchall()
+            conn.executemany(
+                "UPDATE events SET data=? WHERE run_id=? AND sequence=?",
+                [(json.dumps(upgrade_event(t, json.loads(d))), r, q) for r, q, t, d in rows],
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
 
     def begin(self) -> None:
         """Opens the write transaction lazily; owners call it before buffered writes."""

@@ -75,14 +75,15 @@ class RunEvents:
             ok = data.get("ok", True)
             error = data.get("error") or None
             text = _text(data.get("output")) if ok else f"error: {_text((error or {}).get('message'))}"
-            meta = {"turn": data.get("turn"), "ok": ok, "error": error, "name": data.get("name")}
+            name = data.get("toolName") or data.get("name")
+            meta = {"turn": data.get("turn"), "ok": ok, "error": error, "name": name}
             fields |= {
                 "kind": "tool_result",
                 "role": "tool",
                 "text": text,
                 "metadata": meta,
                 "tool_call_id": data.get("toolCallId"),
-                "speaker": data.get("name"),
+                "speaker": name,
             }
         else:
             return None  # deltas, phases and usage are not memories

@@ -113,10 +113,6 @@ class BuiltPrompt(BaseModel):
     omitted: dict[str, Any] = Field(default_factory=dict)
     """What did not fit, by section (e.g. history turns, listing entries, memory hits, skill ids)."""
 
-    def to_event(self, turn: int) -> dict[str, Any]:
-        """The `prompt.rendered` event payload."""
-        return {"turn": turn, "sections": dict(self.ledger), "total": self.total_tokens}
-
 
 def message_tokens(message: Message, tokenizer: Tokenizer) -> int:
     """Tokens of a message's content (framing overhead is counted separately)."""

@@ -13,11 +13,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from pydantic.alias_generators import to_camel
+
+from agent.events.payloads import EventData, PromptRendered, SkillSelection
 from agent.memoryhost import MemoryHost
 from agent.models.types import Message
 from agent.prompt import PromptInputs, build_prompt
-from agent.runtime.loop import PromptParts
-from agent.runtime.manager import RunExtras
+from agent.runtime.bootstrap import ChildRuns, RunExtras
+from agent.runtime.prompting import PromptParts
 from agent.runtime.state import RunState
 from agent.tokenizer import HeuristicTokenizer
 from agent.tools.agent_tool import AgentTool, AgentToolConfig
@@ -45,29 +48,23 @@ class RunContextFactory:
         context_window: int,
         agent_tools: list[AgentToolConfig],
         create_run: Callable[[c.CreateRunParams], Awaitable[c.CreateRunResult]] | None,
-        run_child: Callable[[str, int, str | None], Awaitable[Any]],
-        link_child: Callable[[str, dict[str, Any]], None],
     ) -> None:
         self.official_skills = official_skills
         self.memory = memory
         self.context_window = context_window
         self.agent_tools = agent_tools
         self.create_run = create_run
-        self.run_child = run_child
-        self.link_child = link_child
         self.tokenizer = HeuristicTokenizer()
         self._similarity: Any = None
 
     async def __call__(
-        self, state: RunState, control: ControlPlaneBase, remote: list[c.RemoteTool]
+        self, state: RunState, control: ControlPlaneBase, remote: list[c.RemoteTool], children: ChildRuns
     ) -> RunExtras:
         tools: list[Tool] = []
         if state.policy.interrupts_allowed:
             tools.append(AskUserTool())
         for config in self.agent_tools:
-            tools.append(
-                AgentTool(config, create_run=self.create_run, run_child=self.run_child, link=self.link_child)
-            )
+            tools.append(AgentTool(config, create_run=self.create_run, children=children))
         service = await self.memory.get() if self.memory is not None else None
         if service is not None:
             self.memory.warm()  # type: ignore[union-attr]
@@ -78,9 +75,9 @@ class RunContextFactory:
             state, control, [t.spec.name for t in tools] + [r.name for r in remote], service
         )
         tools += [AdaptedTool(t, tags=("skills",)) for t in build_skill_tools(run_skills)]
-        events: list[tuple[str, dict[str, Any]]] = []
+        events: list[EventData] = []
         if run_skills.selection is not None:
-            events.append(("skill.selection", run_skills.selection.to_event()))
+            events.append(SkillSelection.model_validate(run_skills.selection.to_event()))
         return RunExtras(
             tools=tools, build_prompt=_PromptAssembler(self, state, run_skills, service), events=events
         )
@@ -160,9 +157,9 @@ class _PromptAssembler:
                     )
                 except Exception as exc:  # memory is context, never a reason to fail a run
                     logger.warning("memory context unavailable: %s", type(exc).__name__)
-        return self._memory_hits
+        return self._memory_hits or []
 
-    async def __call__(self, parts: PromptParts) -> tuple[list[Message], dict[str, Any] | None]:
+    async def __call__(self, parts: PromptParts) -> tuple[list[Message], PromptRendered | None]:
         s = parts.state
         i = s.input_index if 0 <= s.input_index < len(s.transcript) else len(s.transcript)
         history, run_turns = s.transcript[:i], s.transcript[i + 1 :]
@@ -185,11 +182,14 @@ class _PromptAssembler:
             ),
             self.factory.tokenizer,
         )
-        rendered = built.to_event(s.turn)
+        sections = dict(built.ledger)
         if run_turns:
-            tokens = sum(
+            sections["run_turns"] = sum(
                 self.factory.tokenizer.count(p.model_dump_json()) for m in run_turns for p in m.parts
             )
-            rendered["sections"]["run_turns"] = tokens
-            rendered["total"] += tokens
+        rendered = PromptRendered(
+            turn=s.turn,
+            sections={to_camel(name): tokens for name, tokens in sections.items()},
+            total=sum(sections.values()),
+        )
         return [*built.messages, *run_turns], rendered

@@ -1,7 +1,9 @@
 """Process configuration: read once from the environment at start, validated, then passed down.
 
-No other module reads the environment. A bad value stops the server at start with a message that names the
-variable and says what is expected.
+pydantic-settings does the reading and the typing: each field comes from the variable in ENV_VARS (read from
+the mapping `from_env` is given, so tests never see the real environment), keys and tokens are `SecretStr`
+(never printed by a repr or a log line). No other module reads the environment. A bad value stops the server
+at start with a message that names the variable and says what is expected.
 """
 
 from __future__ import annotations
@@ -9,9 +11,11 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from agent.models.errors import ModelConfigError
 from agent.models.factory import parse_model_spec
@@ -54,6 +58,9 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "AGENT_TOOLS": ("agent_tools", "JSON list of agent-as-tool configurations (none)"),
     "OTEL_EXPORTER_OTLP_ENDPOINT": ("otel_endpoint", "OpenTelemetry OTLP endpoint (unset: no tracing)"),
 }
+ENV_NAMES: dict[str, str] = {field: name for name, (field, _) in ENV_VARS.items()}
+SECRET_VARS = frozenset({"START_TOKEN", "CONTROL_RPC_TOKEN", "OPENAI_API_KEY", "ANTHROPIC_API_KEY"})
+"""Never echoed in an error message."""
 # The model runner's own variables (OPENAI_BASE_URL, ANTHROPIC_BASE_URL, MODEL_TIMEOUT_S, MODEL_MAX_ATTEMPTS,
 # MODEL_TOKENS_PER_MINUTE) are read by ModelSettings.from_env from the same mapping.
 
@@ -62,19 +69,39 @@ class SettingsError(ValueError):
     """A configuration value is wrong; the message says which and what to set instead."""
 
 
-class Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+class _Environ(PydanticBaseSettingsSource):
+    """The variables of ENV_VARS from one mapping (empty values count as unset)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        super().__init__(settings_cls)
+        self._environ = environ
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        value = self._environ.get(ENV_NAMES[field_name], "").strip()
+        return (value or None), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for field_name in ENV_NAMES:
+            value, key, _ = self.get_field_value(self.settings_cls.model_fields[field_name], field_name)
+            if value is not None:
+                values[key] = value
+        return values
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
     host: str = "0.0.0.0"
     port: int = Field(default=8080, ge=0, le=65535)
     max_concurrent_runs: int = Field(default=5, ge=1, le=1000)
     data_dir: Path = Path("data")
-    start_token: str | None = Field(default=None, min_length=16)
+    start_token: SecretStr | None = Field(default=None, min_length=16)
     control_rpc_url: str | None = None
-    control_rpc_token: str | None = None
+    control_rpc_token: SecretStr | None = None
     model: str | None = None
-    openai_api_key: str | None = Field(default=None, repr=False)
-    anthropic_api_key: str | None = Field(default=None, repr=False)
+    openai_api_key: SecretStr | None = None
+    anthropic_api_key: SecretStr | None = None
     log_level: LogLevel = "INFO"
     memory_embedder: Literal["minilm", "hash"] = "minilm"
     shutdown_grace_s: float = Field(default=20.0, gt=0, le=3600)
@@ -110,11 +137,21 @@ class Settings(BaseModel):
         return value.upper() if isinstance(value, str) else value
 
     @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Only what the caller passes: `from_env` adds the environment it was given as an init source."""
+        return (init_settings,)
+
+    @classmethod
     def from_env(cls, environ: Mapping[str, str], **overrides: object) -> Settings:
-        """Builds settings from environment variables; empty values count as unset."""
-        values: dict[str, object] = {
-            field: environ[name] for name, (field, _) in ENV_VARS.items() if environ.get(name, "").strip()
-        }
+        """Builds settings from environment variables; empty values count as unset; overrides win."""
+        values: dict[str, object] = _Environ(cls, environ)()
         values.update({k: v for k, v in overrides.items() if v is not None})
         try:
             values["model_settings"] = ModelSettings.from_env(environ)
@@ -125,17 +162,20 @@ class Settings(BaseModel):
         try:
             return cls(**values)
         except ValidationError as exc:
-            by_field = {field: name for name, (field, _) in ENV_VARS.items()}
             problems = []
             for err in exc.errors():
                 field = str(err["loc"][0]) if err["loc"] else "?"
-                name = by_field.get(field, field)
+                name = ENV_NAMES.get(field, field)
                 problems.append(
-                    f"{name}: {err['msg']} (got {str(values.get(field))[:40]!r})"
-                    if name != "START_TOKEN"
-                    else f"{name}: {err['msg']}"
+                    f"{name}: {err['msg']}"
+                    if name in SECRET_VARS
+                    else f"{name}: {err['msg']} (got {str(values.get(field))[:40]!r})"
                 )
             raise SettingsError("invalid configuration: " + "; ".join(problems)) from None
+
+    def secret(self, name: Literal["start_token", "control_rpc_token"]) -> str | None:
+        value: SecretStr | None = getattr(self, name)
+        return value.get_secret_value() if value is not None else None
 
     @property
     def embedded_control_plane(self) -> bool:
@@ -143,4 +183,4 @@ class Settings(BaseModel):
 
     def provider_keys(self) -> dict[str, str]:
         keys = {"openai": self.openai_api_key, "anthropic": self.anthropic_api_key}
-        return {k: v for k, v in keys.items() if v}
+        return {k: v.get_secret_value() for k, v in keys.items() if v is not None and v.get_secret_value()}

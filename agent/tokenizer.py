@@ -78,7 +78,7 @@ def truncate_to(tokenizer: Tokenizer, text: str, max_tokens: int) -> str:
         return text
     own = getattr(tokenizer, "truncate", None)
     if callable(own):
-        return own(text, max_tokens)
+        return str(own(text, max_tokens))
     low, high = 0, len(text)
     while low < high:
         mid = (low + high + 1) // 2

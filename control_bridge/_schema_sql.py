@@ -49,7 +49,7 @@ _TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
         "run_id",
     ),
     "events": (
-        {"run_id": str, "sequence": int, "type": str, "data": str, "ts": float},
+        {"run_id": str, "sequence": int, "type": str, "data": str, "ts": str},
         ("run_id", "sequence"),
     ),
     "checkpoints": (

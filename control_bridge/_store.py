@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +22,11 @@ from control_bridge import contract as c
 from control_bridge._builtin_tools import BUILTIN_TOOLS, ToolError, run_builtin
 from control_bridge._schema_sql import create_schema
 from control_bridge.errors import Conflict, LeaseLost, NotFound
+from control_bridge.wire import utc_iso
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
+    return utc_iso()
 
 
 def _dumps(value: Any) -> str:
@@ -216,8 +215,8 @@ class Store:
         the terminal event can follow run.complete."""
         with self._tx() as conn:
             self._fenced(p)
-            now = time.time()
-            rows = [(p.run_id, e.sequence, e.type, _dumps(e.data), e.ts or now) for e in p.events]
+            now = utc_iso()
+            rows = [(p.run_id, e.sequence, e.type, _dumps(e.data), e.time or now) for e in p.events]
             cur = conn.executemany("INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?)", rows)
             accepted = max(cur.rowcount, 0)
             (last,) = conn.execute(
@@ -272,9 +271,9 @@ class Store:
                     p.status,
                     _dumps(p.usage.wire()),
                     p.output,
-                    None if p.error is None else _dumps(p.error),
+                    None if p.error is None else _dumps(p.error.wire()),
                     p.reason,
-                    _dumps(p.transcript),
+                    _dumps([m.wire() for m in p.transcript]),
                     now,
                     now,
                     p.run_id,

@@ -12,6 +12,7 @@ import jsonschema
 from control_bridge import contract as c
 from control_bridge._store import Store, _dumps, _loads, _now
 from control_bridge.errors import Conflict, InvalidParams
+from control_bridge.wire import utc_iso
 
 
 def sortable_id(prefix: str) -> str:
@@ -86,7 +87,12 @@ class AdminStore(Store):
         ).fetchall()
         return c.AdminEventsResult(
             events=[
-                c.EventRecord(sequence=r["sequence"], type=r["type"], data=_loads(r["data"]), ts=r["ts"])
+                c.EventRecord(
+                    sequence=r["sequence"],
+                    type=r["type"],
+                    data=_loads(r["data"]),
+                    time=r["ts"] if isinstance(r["ts"], str) else utc_iso(r["ts"]),
+                )
                 for r in rows
             ]
         )

@@ -6,10 +6,12 @@ the wire is camelCase (aliases), and both are accepted on input so that in-proce
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 from pydantic.alias_generators import to_camel
+
+from control_bridge.wire import WireModel as WireModel  # (re-exported: `c.WireModel`)
 
 RunStatus = Literal["pending", "running", "paused", "suspended", "completed", "failed", "canceled"]
 TerminalStatus = Literal["completed", "failed", "canceled"]
@@ -26,18 +28,10 @@ ToolFailureKind = Literal[
     "internal",
 ]
 """The loop's typed tool failures; remote tools report theirs with the same kinds."""
+RecoveryHint = Literal["correct_call", "replan", "finish"]
+"""What the model should do after a failed tool call."""
 
 NonEmpty = Field(min_length=1, max_length=256)
-
-
-class WireModel(BaseModel):
-    """Base of every contract model: camelCase on the wire, snake_case in Python."""
-
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
-
-    def wire(self) -> dict[str, Any]:
-        """The JSON-ready, camelCase form sent over the bridge."""
-        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
 class RunRef(WireModel):
@@ -45,6 +39,13 @@ class RunRef(WireModel):
 
     run_id: str = NonEmpty
     lease_version: int = Field(default=0, ge=0)
+
+    def as_(self, params: type[_Ref]) -> _Ref:
+        """The params of a method that takes only the run reference (`run.config`, `tools.catalog`, …)."""
+        return params(run_id=self.run_id, lease_version=self.lease_version)
+
+
+_Ref = TypeVar("_Ref", bound=RunRef)
 
 
 # --- run.bootstrap -------------------------------------------------------------------------------------
@@ -105,10 +106,14 @@ class HistoryToolCall(WireModel):
 
 
 class HistoryMessage(WireModel):
+    """One message of a thread, as the control plane stores it and `run.complete` reports it: the one message
+    shape of the contract (a tool message answers exactly one call, named by `toolCallId`)."""
+
     role: Literal["system", "user", "assistant", "tool"]
     content: str = ""
     tool_calls: list[HistoryToolCall] = Field(default_factory=list)
     tool_call_id: str | None = None
+    is_error: bool | None = None
     run_id: str | None = None
     created_at: str | None = None
 
@@ -232,10 +237,12 @@ class RunIsCancelledResult(WireModel):
 
 # --- run.events.append ---------------------------------------------------------------------------------
 class EventRecord(WireModel):
+    """One run event as every reader sees it (the same envelope as SSE and `run.events`)."""
+
     sequence: int = Field(ge=1)
     type: str = NonEmpty
     data: dict[str, Any] = Field(default_factory=dict)
-    ts: float | None = None
+    time: str | None = None
 
 
 class RunEventsAppendParams(RunRef):
@@ -268,6 +275,15 @@ class RunCheckpointLoadResult(WireModel):
 
 
 # --- run.complete --------------------------------------------------------------------------------------
+class RunErrorInfo(WireModel):
+    """Why a run failed: a stable `kind` to branch on and a message for people."""
+
+    kind: str
+    message: str = ""
+    provider: str | None = None
+    status: int | None = None
+
+
 class UsageRecord(WireModel):
     input_tokens: int = 0
     output_tokens: int = 0
@@ -280,9 +296,9 @@ class RunCompleteParams(RunRef):
     status: TerminalStatus
     usage: UsageRecord = Field(default_factory=UsageRecord)
     output: str | None = None
-    error: dict[str, Any] | None = None
+    error: RunErrorInfo | None = None
     reason: str | None = None
-    transcript: list[dict[str, Any]] = Field(default_factory=list)
+    transcript: list[HistoryMessage] = Field(default_factory=list)
 
 
 class RunCompleteResult(WireModel):
@@ -350,7 +366,7 @@ class RunRecord(WireModel):
     cancel_reason: str | None = None
     usage: UsageRecord = Field(default_factory=UsageRecord)
     output: str | None = None
-    error: dict[str, Any] | None = None
+    error: RunErrorInfo | None = None
     reason: str | None = None
     created_at: str
     updated_at: str

@@ -79,13 +79,26 @@ async def _dispatch_one(member: Any, methods: Mapping[str, Any]) -> dict[str, An
     return response
 
 
+class DispatchTable(dict[str, Callable[..., Awaitable[Any]]]):
+    """A method table wrapped for dispatch, built once when the server starts (not per request)."""
+
+    def __init__(self, methods: MethodTable) -> None:
+        super().__init__({name: _wrap(name, fn) for name, fn in methods.items()})
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 async def handle_jsonrpc(body: bytes | str, methods: MethodTable) -> str | None:
-    """Answers one JSON-RPC 2.0 payload; None means there is nothing to send back (notifications only)."""
+    """Answers one JSON-RPC 2.0 payload; None means there is nothing to send back (notifications only).
+
+    NaN and Infinity are not JSON (RFC 8259): a payload with them is a parse error, never echoed back."""
     try:
-        payload = json.loads(body)
+        payload = json.loads(body, parse_constant=_no_constants)
     except (ValueError, UnicodeDecodeError, RecursionError):
         return json.dumps(error_response(PARSE_ERROR, "Parse error"))
-    wrapped = {name: _wrap(name, fn) for name, fn in methods.items()}
+    wrapped = methods if isinstance(methods, DispatchTable) else DispatchTable(methods)
     if isinstance(payload, list):
         if not payload:
             return json.dumps(error_response(INVALID_REQUEST, "Invalid Request"))

@@ -7,7 +7,7 @@ The embedded control plane (in-process SQLite) and the JSON-RPC client both impl
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TypeVar
+from typing import ClassVar, TypeVar
 
 from control_bridge import contract as c
 
@@ -16,6 +16,9 @@ R = TypeVar("R", bound=c.WireModel)
 
 class ControlPlaneBase(ABC):
     """Typed methods over one generic `call`."""
+
+    in_process: ClassVar[bool] = False
+    """True for a plane in this process sharing DATA_DIR: it gets no event copies and no checkpoint mirror."""
 
     @abstractmethod
     async def call(self, method: str, params: c.WireModel) -> c.WireModel:

@@ -26,7 +26,7 @@ from control_bridge import contract as c
 from control_bridge.cli import DEFAULT_MAX_BODY_BYTES, add_arguments
 from control_bridge.embedded import EmbeddedControlPlane
 from control_bridge.errors import BridgeError, InvalidParams, Unauthorized
-from control_bridge.jsonrpc import MethodTable, error_response, handle_jsonrpc
+from control_bridge.jsonrpc import DispatchTable, MethodTable, error_response, handle_jsonrpc
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ def create_app(
 ) -> Starlette:
     """Builds the app. `token=None` disables auth (local development only); `control` overrides the store."""
     plane = control or EmbeddedControlPlane(db_path)
-    methods = method_table(plane)
+    methods = DispatchTable(method_table(plane))
     expected = token.encode() if token else None
 
     def authorized(request: Request) -> bool:

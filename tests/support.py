@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import uvicorn
+from httpx_sse import connect_sse
 
 
 def free_port() -> int:
@@ -55,28 +56,17 @@ def write_script(path: Path, turns: list[dict[str, Any]]) -> str:
 def read_sse(
     client: httpx.Client, url: str, headers: dict[str, str] | None = None, timeout: float = 30
 ) -> list[dict[str, Any]]:
-    """Reads an SSE stream to its end; returns [{id, event, data}] in order."""
+    """Reads an SSE stream to its end (httpx-sse does the parsing); returns [{id, event, data}] in order."""
     events: list[dict[str, Any]] = []
-    current: dict[str, Any] = {}
-    with client.stream("GET", url, headers=headers, timeout=timeout) as response:
-        response.raise_for_status()
-        for line in response.iter_lines():
-            if line.startswith(":"):
-                continue
-            if not line:
-                if current:
-                    events.append(current)
-                    if current.get("event") == "stream.end":
-                        break
-                current = {}
-                continue
-            field, _, value = line.partition(": ")
-            if field == "data":
-                current["data"] = json.loads(value)
-            elif field == "id":
-                current["id"] = int(value)
-            elif field == "event":
-                current["event"] = value
+    with connect_sse(client, "GET", url, headers=headers, timeout=timeout) as source:
+        source.response.raise_for_status()
+        for sse in source.iter_sse():
+            frame: dict[str, Any] = {"event": sse.event, "data": sse.json()}
+            if sse.id:
+                frame["id"] = int(sse.id)
+            events.append(frame)
+            if sse.event == "stream.end":
+                break
     return events
 
 

@@ -145,9 +145,9 @@ def bench_model(turns: int) -> Any:
 
 def _tools_hook(tools: list[Any]) -> dict[str, Any]:
     """The manager's hook for in-process tools: a `run_context` factory returning RunExtras."""
-    from agent.runtime.manager import RunExtras
+    from agent.runtime.bootstrap import RunExtras
 
-    async def run_context(state: Any, control: Any, catalog: Any = None) -> Any:
+    async def run_context(state: Any, control: Any, catalog: Any = None, children: Any = None) -> Any:
         return RunExtras(tools=tools)
 
     return {"run_context": run_context}
@@ -180,7 +180,7 @@ class Harness:
 
         tools = [InstantTool(n) for n in TOOL_NAMES]
 
-        self.manager = RunManager(
+        self.manager = RunManager.assemble(
             config=ManagerConfig(max_concurrent_runs=max_runs),
             control=self.control,
             log=self.log,

@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic_core import from_json, to_json
 
+from agent.events.payloads import EventData
 from agent.events.types import Event
 from agent.localdb import LocalDB
 
@@ -71,8 +72,10 @@ class RunLog:
             self._next[run_id] = sequence + 1
             self._fresh.discard(run_id)
 
-    def append(self, run_id: str, type_: str, data: dict[str, Any], *, key: str | None = None) -> Event:
+    def append(self, run_id: str, payload: EventData, *, key: str | None = None) -> Event:
         """Buffers one event. With a key already logged for this run, returns the logged event instead."""
+        type_ = payload.TYPE
+        data = payload.data()
         sequence = self._next.get(run_id) or self.last_sequence(run_id) + 1
         if key is None:
             event = Event(run_id, sequence, f"#{sequence}", type_, data, time.time())
@@ -155,6 +158,13 @@ class RunLog:
             self._db.conn.execute("SELECT 1 FROM events WHERE run_id=? LIMIT 1", (run_id,)).fetchone()
             is not None
         )
+
+    def terminal_event(self, run_id: str) -> Event | None:
+        """The run's one terminal event, once committed."""
+        row = self._db.conn.execute(
+            "SELECT sequence, key, type, data, ts FROM events WHERE run_id=? AND key='terminal'", (run_id,)
+        ).fetchone()
+        return _row_event(run_id, row) if row else None
 
     def finished(self, run_id: str) -> bool:
         """Whether the run's one terminal event is logged."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from control_bridge.wire import utc_iso
+
 TERMINAL_TYPES: frozenset[str] = frozenset({"run.completed", "run.failed", "run.canceled"})
 
 PROFILES: dict[str, frozenset[str] | None] = {
@@ -45,6 +47,7 @@ class Event:
     type: str
     data: dict[str, Any]
     ts: float
+    """Epoch seconds, kept as a float in the log; on the wire it is `time`, an RFC 3339 UTC string."""
 
     @property
     def terminal(self) -> bool:
@@ -55,8 +58,8 @@ class Event:
             "runId": self.run_id,
             "sequence": self.sequence,
             "type": self.type,
+            "time": utc_iso(self.ts),
             "data": self.data,
-            "ts": self.ts,
         }
 
 

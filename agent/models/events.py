@@ -12,8 +12,8 @@ stream that yielded.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
 
+from agent.events.payloads import AssistantDelta, EventData, ThinkingDelta, Usage
 from agent.models.base import ModelClient
 from agent.models.errors import ModelUnavailable
 from agent.models.types import (
@@ -28,7 +28,7 @@ from agent.models.types import (
 )
 from agent.models.wrapper import WrapperModel
 
-Emit = Callable[[str, dict[str, Any]], Awaitable[None]]
+Emit = Callable[[EventData], Awaitable[None]]
 
 
 class EventEmittingModel(WrapperModel):
@@ -46,23 +46,23 @@ class EventEmittingModel(WrapperModel):
         async for chunk in self.inner.stream(request):
             if isinstance(chunk, TextChunk):
                 if chunk.text:
-                    await self.emit("assistant.delta", {"turn": at, "text": chunk.text})
+                    await self.emit(AssistantDelta(turn=at, text=chunk.text))
             elif isinstance(chunk, ThinkingChunk):
                 if chunk.thinking:  # signature-only chunks carry nothing to show
-                    await self.emit("thinking.delta", {"turn": at, "thinking": chunk.thinking})
+                    await self.emit(ThinkingDelta(turn=at, thinking=chunk.thinking))
             elif isinstance(chunk, StopChunk):
-                await self.emit("usage", self._usage(chunk.response, at))
+                await self.emit(self._usage(chunk.response, at))
             yield chunk
 
-    def _usage(self, response: ModelResponse, turn: int) -> dict[str, Any]:
+    def _usage(self, response: ModelResponse, turn: int) -> Usage:
         usage = response.usage
-        return {
-            "turn": turn,
-            "inputTokens": usage.input_tokens,
-            "outputTokens": usage.output_tokens,
-            "cachedInputTokens": usage.cached_input_tokens,
-            "model": self.name,
-        }
+        return Usage(
+            turn=turn,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cached_input_tokens=usage.cached_input_tokens,
+            model=self.name,
+        )
 
     async def complete(self, request: ModelRequest, *, turn: int | None = None) -> ModelResponse:
         if not getattr(self.inner, "streams_natively", True):
@@ -71,10 +71,10 @@ class EventEmittingModel(WrapperModel):
             at = self.turn if turn is None else turn
             for part in response.message.parts:
                 if isinstance(part, TextPart) and part.text:
-                    await self.emit("assistant.delta", {"turn": at, "text": part.text})
+                    await self.emit(AssistantDelta(turn=at, text=part.text))
                 elif isinstance(part, ThinkingPart) and part.thinking:
-                    await self.emit("thinking.delta", {"turn": at, "thinking": part.thinking})
-            await self.emit("usage", self._usage(response, at))
+                    await self.emit(ThinkingDelta(turn=at, thinking=part.thinking))
+            await self.emit(self._usage(response, at))
             return response
         response: ModelResponse | None = None
         async for chunk in self.stream(request, turn=turn):

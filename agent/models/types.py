@@ -9,10 +9,13 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic.alias_generators import to_camel
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """camelCase when dumped by alias (checkpoints), snake_case in Python; both accepted on input."""
+
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
 
 
 class TextPart(_Model):

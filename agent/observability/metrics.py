@@ -204,7 +204,7 @@ class RunMetrics:
 
     def _tool_result(self, run: _RunTimers, event: Event) -> None:
         data = event.data
-        tool = self._tool_label(data.get("name"))
+        tool = self._tool_label(data.get("toolName"))
         started = run.scheduled.pop(str(data.get("toolCallId")), None)
         if started is not None:
             self.tool_seconds.labels(tool).observe(max(0.0, event.ts - started))

@@ -77,7 +77,7 @@ class RunTracer:
             run.model_attrs["agent.tool_calls"] = len(data.get("toolCalls") or [])
             self._model_span(run, event, error=None)
         elif kind == "tool.scheduled":
-            name = str(data.get("name"))
+            name = str(data.get("toolName"))
             attrs = {"gen_ai.tool.name": name, "gen_ai.tool.call.id": str(data.get("toolCallId"))}
             run.tools[str(data.get("toolCallId"))] = self._child(run, f"tool {name}", event, attrs)
         elif kind == "tool.result":

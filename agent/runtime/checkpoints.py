@@ -64,17 +64,22 @@ class CheckpointStore:
         if new:
             conn.executemany(
                 "INSERT OR REPLACE INTO checkpoint_messages (run_id, idx, message) VALUES (?,?,?)",
-                [(run_id, saved + i, m.model_dump_json()) for i, m in enumerate(new)],
+                [(run_id, saved + i, m.model_dump_json(by_alias=True)) for i, m in enumerate(new)],
             )
         if run_id not in self._fixed_saved:
             conn.execute(
                 "INSERT OR REPLACE INTO checkpoint_runs (run_id, fixed) VALUES (?,?)",
-                (run_id, state.model_dump_json(include=FIXED)),
+                (run_id, state.model_dump_json(include=set(FIXED), by_alias=True)),
             )
             self._fixed_saved.add(run_id)
         conn.execute(
             "INSERT OR REPLACE INTO checkpoints (run_id, version, state, updated_at) VALUES (?,?,?,?)",
-            (run_id, state.checkpoint_version, state.model_dump_json(exclude=_NOT_IN_STATE_ROW), time.time()),
+            (
+                run_id,
+                state.checkpoint_version,
+                state.model_dump_json(exclude=set(_NOT_IN_STATE_ROW), by_alias=True),
+                time.time(),
+            ),
         )
         self._saved_len[run_id] = len(state.transcript)
         return state.checkpoint_version

@@ -33,3 +33,25 @@ def history_to_transcript(messages: list[c.HistoryMessage], run_input: str) -> l
     if run_input and not (out and out[-1].role == "user" and out[-1].text_content == run_input):
         out.append(Message.text("user", run_input))
     return out
+
+
+def transcript_to_history(messages: list[Message]) -> list[c.HistoryMessage]:
+    """The run's transcript in the contract's message shape (`run.complete`): one tool message per result,
+    so every tool call is answered by exactly one message that names it."""
+    out: list[c.HistoryMessage] = []
+    for m in messages:
+        if m.role == "tool":
+            for part in m.parts:
+                if isinstance(part, ToolResultPart):
+                    out.append(
+                        c.HistoryMessage(
+                            role="tool",
+                            content=part.content,
+                            tool_call_id=part.tool_use_id,
+                            is_error=part.is_error or None,
+                        )
+                    )
+            continue
+        calls = [c.HistoryToolCall(id=t.id, name=t.name, arguments=t.arguments) for t in m.tool_uses]
+        out.append(c.HistoryMessage(role=m.role, content=m.text_content, tool_calls=calls))
+    return out

@@ -2,29 +2,58 @@
 
 `run.config` is the control plane's word and replaces the built-in defaults; a process-local override may
 only tighten what that produced (smaller caps, fewer tools, interrupts off) — with one deliberate exception:
-an operator may remove tools from the confirmation set (issue 5), which is recorded in the decision event.
+an operator may remove tools from the confirmation set (an operator knows a tool is safe in their setup),
+which is recorded in the decision event.
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any
+
+from pydantic import ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
 
 from control_bridge.contract import PolicyConfig
+from control_bridge.wire import StrictWireModel, WireModel
 
 
-class RunPolicy(BaseModel):
-    model_config = ConfigDict(frozen=True)
+class RunPolicy(WireModel):
+    """The effective policy of a run, as `run.get` and `policy.decision` show it."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
 
     max_tool_calls: int = 50
     max_consecutive_failed_tool_calls: int = 3
-    time_budget_s: float = 600.0
-    finalizer_grace_s: float = 30.0
+    time_budget_ms: int = 600_000
+    finalizer_grace_ms: int = 30_000
     interrupts_allowed: bool = True
     tool_allow: tuple[str, ...] | None = None
     """Names or `tag:NAME`; None = every tool."""
     tool_block: tuple[str, ...] = ()
     require_confirmation: tuple[str, ...] = ()
     labels: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _upgrade(cls, data: Any) -> Any:
+        """Schema-2 checkpoints kept the budget and the grace in seconds."""
+        if isinstance(data, dict) and ("time_budget_s" in data or "finalizer_grace_s" in data):
+            data = dict(data)
+            for old, new in (
+                ("time_budget_s", "time_budget_ms"),
+                ("finalizer_grace_s", "finalizer_grace_ms"),
+            ):
+                if old in data:
+                    data[new] = round(float(data.pop(old)) * 1000)
+        return data
+
+    @property
+    def time_budget_s(self) -> float:
+        return self.time_budget_ms / 1000
+
+    @property
+    def finalizer_grace_s(self) -> float:
+        return self.finalizer_grace_ms / 1000
 
     def allows(self, name: str, tags: tuple[str, ...] | list[str] = ()) -> bool:
         keys = {name, *(f"tag:{t}" for t in tags)}
@@ -33,24 +62,22 @@ class RunPolicy(BaseModel):
         return self.tool_allow is None or bool(keys & set(self.tool_allow))
 
 
-class PolicyOverride(BaseModel):
+class PolicyOverride(StrictWireModel):
     """`policy.override` params: only non-zero / non-empty fields apply, to runs started afterwards."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    max_tool_calls: int = Field(default=0, ge=0, alias="maxToolCalls")
-    max_consecutive_failed_tool_calls: int = Field(default=0, ge=0, alias="maxConsecutiveFailedToolCalls")
-    time_budget_ms: int = Field(default=0, ge=0, alias="timeBudgetMs")
-    finalizer_grace_ms: int = Field(default=0, ge=0, alias="finalizerGraceMs")
-    interrupts_allowed: bool | None = Field(default=None, alias="interruptsAllowed")
-    tool_block: list[str] = Field(default_factory=list, alias="toolBlock")
-    tool_allow: list[str] | None = Field(default=None, alias="toolAllow")
-    require_confirmation: list[str] = Field(default_factory=list, alias="requireConfirmation")
-    remove_confirmation: list[str] = Field(default_factory=list, alias="removeConfirmation")
+    max_tool_calls: int = Field(default=0, ge=0)
+    max_consecutive_failed_tool_calls: int = Field(default=0, ge=0)
+    time_budget_ms: int = Field(default=0, ge=0)
+    finalizer_grace_ms: int = Field(default=0, ge=0)
+    interrupts_allowed: bool | None = None
+    tool_block: list[str] = Field(default_factory=list)
+    tool_allow: list[str] | None = None
+    require_confirmation: list[str] = Field(default_factory=list)
+    remove_confirmation: list[str] = Field(default_factory=list)
     labels: dict[str, str] = Field(default_factory=dict)
 
 
-def _tighter(current: float, proposed: float) -> float:
+def _tighter(current: int, proposed: int) -> int:
     return min(current, proposed) if proposed > 0 else current
 
 
@@ -62,9 +89,9 @@ def from_config(defaults: RunPolicy, config: PolicyConfig) -> RunPolicy:
     if config.max_consecutive_failed_tool_calls:
         update["max_consecutive_failed_tool_calls"] = config.max_consecutive_failed_tool_calls
     if config.time_budget_ms:
-        update["time_budget_s"] = config.time_budget_ms / 1000
+        update["time_budget_ms"] = config.time_budget_ms
     if config.finalizer_grace_ms:
-        update["finalizer_grace_s"] = config.finalizer_grace_ms / 1000
+        update["finalizer_grace_ms"] = config.finalizer_grace_ms
     if config.interrupts_allowed is not None:
         update["interrupts_allowed"] = config.interrupts_allowed
     if config.tool_allow is not None:
@@ -90,12 +117,12 @@ def apply_override(policy: RunPolicy, override: PolicyOverride | None) -> RunPol
     confirmation += [t for t in override.require_confirmation if t not in confirmation]
     return policy.model_copy(
         update={
-            "max_tool_calls": int(_tighter(policy.max_tool_calls, override.max_tool_calls)),
-            "max_consecutive_failed_tool_calls": int(
-                _tighter(policy.max_consecutive_failed_tool_calls, override.max_consecutive_failed_tool_calls)
+            "max_tool_calls": _tighter(policy.max_tool_calls, override.max_tool_calls),
+            "max_consecutive_failed_tool_calls": _tighter(
+                policy.max_consecutive_failed_tool_calls, override.max_consecutive_failed_tool_calls
             ),
-            "time_budget_s": _tighter(policy.time_budget_s, override.time_budget_ms / 1000),
-            "finalizer_grace_s": _tighter(policy.finalizer_grace_s, override.finalizer_grace_ms / 1000),
+            "time_budget_ms": _tighter(policy.time_budget_ms, override.time_budget_ms),
+            "finalizer_grace_ms": _tighter(policy.finalizer_grace_ms, override.finalizer_grace_ms),
             "interrupts_allowed": policy.interrupts_allowed and override.interrupts_allowed is not False,
             "tool_allow": allow,
             "tool_block": tuple(dict.fromkeys([*policy.tool_block, *override.tool_block])),

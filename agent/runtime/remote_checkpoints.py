@@ -32,7 +32,10 @@ class RemoteCheckpoints:
             return  # coalesced: the next boundary after this save lands sends the newest state
         self._task = asyncio.create_task(
             self._send(
-                state.run_id, state.lease_version, state.checkpoint_version, state.model_dump(mode="json")
+                state.run_id,
+                state.lease_version,
+                state.checkpoint_version,
+                state.model_dump(mode="json", by_alias=True),
             )
         )
 
@@ -57,5 +60,8 @@ class RemoteCheckpoints:
             await asyncio.gather(self._task, return_exceptions=True)
         if state.checkpoint_version > self.sent_version:
             await self._send(
-                state.run_id, state.lease_version, state.checkpoint_version, state.model_dump(mode="json")
+                state.run_id,
+                state.lease_version,
+                state.checkpoint_version,
+                state.model_dump(mode="json", by_alias=True),
             )

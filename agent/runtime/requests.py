@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import Field
 
 from control_bridge import contract as c
+from control_bridge.wire import StrictWireModel, WireModel
 
 
 class RunError(Exception):
@@ -22,10 +22,8 @@ class RunError(Exception):
         self.data = data
 
 
-class StartRequest(BaseModel):
+class StartRequest(StrictWireModel):
     """`POST /start` and `run.start` params (camelCase on the wire)."""
-
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
     run_id: str | None = Field(default=None, min_length=1, max_length=256, pattern=r"^[A-Za-z0-9_.:\-]+$")
     session_id: str | None = Field(default=None, max_length=256)
@@ -44,26 +42,20 @@ class StartRequest(BaseModel):
     config: c.RunConfigResult | None = None
 
 
-class StartResult(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
-
+class StartResult(WireModel):
     accepted: bool = True
     run_id: str
     duplicate: bool | None = None
     replaced: bool | None = None
 
 
-class ContinueRequest(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
-
+class ContinueRequest(StrictWireModel):
     run_id: str = Field(min_length=1)
     await_id: str = Field(min_length=1)
     decision: dict[str, Any]
 
 
-class ConfirmationDecision(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
-
+class ConfirmationDecision(StrictWireModel):
     approved: bool
     requested_by: str = Field(min_length=1)
     reason: str | None = None
@@ -71,7 +63,5 @@ class ConfirmationDecision(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
-class ClarificationAnswer(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ClarificationAnswer(StrictWireModel):
     answer: str = Field(min_length=1)

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Query, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
 from agent.events.types import profile_types
@@ -18,10 +18,10 @@ from agent.runtime.requests import RunError, StartRequest
 from agent.server.auth import check_request
 from agent.server.rpc_methods import build_methods, health
 from agent.server.services import Services
-from agent.server.sse import stream_events
+from agent.server.sse import event_stream
 from agent.settings import Settings
 from control_bridge.errors import BridgeError
-from control_bridge.jsonrpc import handle_jsonrpc
+from control_bridge.jsonrpc import DispatchTable, handle_jsonrpc
 
 logger = logging.getLogger("agent.server")
 
@@ -69,7 +69,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
                 svc.model_name,
             )
         app.state.services = svc
-        app.state.methods = build_methods(svc)
+        app.state.methods = DispatchTable(build_methods(svc))
         await svc.start()
         try:
             yield
@@ -164,11 +164,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
                     {"error": "invalid Last-Event-ID", "detail": "must be a sequence number"}, 400
                 )
             after = int(last_id)
-        return StreamingResponse(
-            stream_events(request, svc.log, run_id, max(0, after), types),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        )
+        return event_stream(svc.log, run_id, max(0, after), types)
 
     @app.get("/metrics")
     async def get_metrics(request: Request) -> Response:

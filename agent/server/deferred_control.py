@@ -43,7 +43,7 @@ class DeferredEmbeddedControlPlane(ControlPlaneBase):
 
     async def call(self, method: str, params: c.WireModel) -> c.WireModel:
         plane = self._plane or await self.plane()
-        return await plane.call(method, params)  # type: ignore[no-any-return]
+        return await plane.call(method, params)
 
     async def create_run(self, params: c.CreateRunParams) -> c.CreateRunResult:
         return await (await self.plane()).create_run(params)  # type: ignore[no-any-return]

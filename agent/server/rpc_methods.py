@@ -4,36 +4,48 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import BaseModel, Field
 
 from agent.events.types import profile_types
 from agent.runtime.manager import RunHandle
 from agent.runtime.policy import PolicyOverride
 from agent.runtime.requests import ContinueRequest, RunError, StartRequest
+from agent.server.views import Health, RunCapacity, RunView
 from control_bridge.errors import BridgeError, Conflict, InvalidParams, NotFound, Unavailable
 from control_bridge.jsonrpc import MethodTable
+from control_bridge.wire import StrictWireModel, WireModel
 
 if TYPE_CHECKING:
     from agent.server.services import Services
 
 
-class _Params(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
-
-
-class RunIdParams(_Params):
+class RunParams(StrictWireModel):
     run_id: str = Field(min_length=1, max_length=256)
 
 
-class CancelParams(RunIdParams):
+class CancelParams(RunParams):
     reason: str = Field(default="user_requested", min_length=1, max_length=200)
 
 
-class EventsParams(RunIdParams):
+class EventsParams(RunParams):
     after: int = Field(default=0, ge=0, le=2**63 - 1)
     limit: int = Field(default=100, ge=1, le=1000)
     profile: str = "debug"
+
+
+class EventsPage(WireModel):
+    """A cursor page of `run.events`: continue with `after=next`; `done` once the terminal event is in it."""
+
+    run_id: str
+    events: list[dict[str, Any]]
+    next: int
+    done: bool
+
+
+class OverrideResult(WireModel):
+    applied: bool
+    applies_to: str
+    override: dict[str, Any]
 
 
 def _params(model: type[BaseModel], params: Any) -> Any:
@@ -52,46 +64,48 @@ def run_error(exc: RunError) -> BridgeError:
 def run_view(services: Services, handle: RunHandle) -> dict[str, Any]:
     state = handle.state
     if state is None:
-        events = services.log.read(handle.run_id, after=0, limit=1_000)
-        terminal = next((e for e in events if e.type.startswith("run.") and e.key == "terminal"), None)
+        terminal = services.log.terminal_event(handle.run_id)
         status = terminal.type.removeprefix("run.") if terminal else "pending"
-        return {"runId": handle.run_id, "status": status, "phase": status if terminal else "prompted"}
+        view = RunView.model_validate(
+            {"runId": handle.run_id, "status": status, "phase": status if terminal else "prompted"}
+        )
+        return view.wire()
     last = next((m.text_content for m in reversed(state.transcript) if m.role == "assistant"), None)
-    return {
-        "runId": state.run_id,
-        "sessionId": state.session_id,
-        "threadId": state.thread_id,
-        "spaceId": state.space_id,
-        "status": state.status,
-        "phase": state.phase,
-        "model": state.model,
-        "labels": state.labels,
-        "policy": state.policy.model_dump(mode="json"),
-        "usage": state.usage.model_dump(),
-        "pendingAwaits": [p.model_dump() for p in state.pending],
-        "lastAssistantMessage": last,
-        "output": state.output,
-        "error": state.error,
-        "reason": state.reason,
-        "step": state.step,
-        "leaseVersion": state.lease_version,
-        "lastSequence": services.log.last_sequence(state.run_id),
-    }
+    return RunView(
+        run_id=state.run_id,
+        session_id=state.session_id,
+        thread_id=state.thread_id,
+        space_id=state.space_id,
+        status=state.status,
+        phase=state.phase,
+        model=state.model,
+        labels=state.labels,
+        policy=state.policy,
+        usage=state.usage,
+        pending_awaits=state.pending,
+        last_assistant_message=last,
+        output=state.output,
+        error=state.error,
+        reason=state.reason,
+        step=state.step,
+        lease_version=state.lease_version,
+        last_sequence=services.log.last_sequence(state.run_id),
+    ).model_dump(mode="json", by_alias=True)
 
 
 def health(services: Services) -> dict[str, Any]:
     manager = services.manager
     active = manager.active
     maximum = manager.config.max_concurrent_runs
-    return {
-        "status": "ok" if manager.accepting else "draining",
-        "service": "agent-container",
-        "version": _version(),
-        "runs": {"active": active, "max": maximum, "available": max(0, maximum - active)},
-        "model": services.model_name,
-        "languageModel": services.is_language_model,
-        "controlPlane": "embedded" if services.embedded is not None else "remote",
-    }
+    return Health(
+        status="ok" if manager.accepting else "draining",
+        service="agent-container",
+        version=_version(),
+        runs=RunCapacity(active=active, max=maximum, available=max(0, maximum - active)),
+        model=services.model_name,
+        language_model=services.is_language_model,
+        control_plane="embedded" if services.embedded is not None else "remote",
+    ).wire()
 
 
 def _version() -> str:
@@ -115,7 +129,7 @@ def build_methods(services: Services) -> MethodTable:
         return result.model_dump(by_alias=True, exclude_none=True)
 
     async def run_get(params: Any) -> Any:
-        p = _params(RunIdParams, params)
+        p = _params(RunParams, params)
         try:
             return run_view(services, manager.get(p.run_id))
         except RunError as exc:
@@ -131,12 +145,12 @@ def build_methods(services: Services) -> MethodTable:
         except RunError as exc:
             raise run_error(exc) from None
         events = services.log.read(p.run_id, after=p.after, limit=p.limit, types=types)
-        return {
-            "runId": p.run_id,
-            "events": [e.wire() for e in events],
-            "next": events[-1].sequence if events else p.after,
-            "done": any(e.terminal for e in events),
-        }
+        return EventsPage(
+            run_id=p.run_id,
+            events=[e.wire() for e in events],
+            next=events[-1].sequence if events else p.after,
+            done=any(e.terminal for e in events),
+        ).wire()
 
     async def verb(params: Any, model: type[BaseModel], action: Any) -> Any:
         p = _params(model, params)
@@ -150,10 +164,10 @@ def build_methods(services: Services) -> MethodTable:
         return await verb(params, CancelParams, lambda p: manager.cancel(p.run_id, p.reason))
 
     async def run_pause(params: Any) -> Any:
-        return await verb(params, RunIdParams, lambda p: manager.pause(p.run_id))
+        return await verb(params, RunParams, lambda p: manager.pause(p.run_id))
 
     async def run_resume(params: Any) -> Any:
-        return await verb(params, RunIdParams, lambda p: manager.resume(p.run_id))
+        return await verb(params, RunParams, lambda p: manager.resume(p.run_id))
 
     async def run_continue(params: Any) -> Any:
         return await verb(params, ContinueRequest, manager.continue_)
@@ -161,11 +175,11 @@ def build_methods(services: Services) -> MethodTable:
     async def policy_override(params: Any) -> Any:
         override = _params(PolicyOverride, params)
         manager.override = override
-        return {
-            "applied": True,
-            "appliesTo": "runs started from now on",
-            "override": override.model_dump(by_alias=True, exclude_defaults=True),
-        }
+        return OverrideResult(
+            applied=True,
+            applies_to="runs started from now on",
+            override=override.model_dump(by_alias=True, exclude_defaults=True),
+        ).wire()
 
     methods: dict[str, Any] = {
         "agent.health": agent_health,

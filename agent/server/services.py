@@ -7,10 +7,11 @@ the environment or keeps module-level state.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import secrets
 from collections.abc import Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +20,16 @@ import httpx
 from agent.events.bus import HookBus
 from agent.events.forwarding import EventForwarding
 from agent.events.log import RunLog
+from agent.events.payloads import RunStarted
 from agent.events.types import Event
 from agent.localdb import LocalDB
 from agent.memoryhost import MemoryHost
 from agent.models import RateLimiters, parse_model_spec, resolve_model
 from agent.models.base import ModelClient
 from agent.observability import RunMetrics
-from agent.observability.tracing import make_tracer
+from agent.observability.tracing import RunTracer, make_tracer
 from agent.runcontext import RunContextFactory
+from agent.runtime.bootstrap import LOCAL_MODEL
 from agent.runtime.checkpoints import CheckpointStore
 from agent.runtime.manager import ManagerConfig, RunManager
 from agent.runtime.retention import prune
@@ -70,11 +73,54 @@ class ModelFactory:
         )
 
     def display_name(self, spec: str | None) -> str:
-        return "local:echo" if not spec or spec == "local" else str(parse_model_spec(spec, check_files=False))
+        return LOCAL_MODEL if not spec or spec == "local" else str(parse_model_spec(spec, check_files=False))
 
     async def aclose(self) -> None:
         if self._http is not None:
             await self._http.aclose()
+
+
+class BackgroundTasks:
+    """Work the server owns in the background; finished tasks leave the set, the rest are cancelled at close."""
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def cancel_all(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+
+
+class RemotePlanes:
+    """One control-plane client per (URL, token) a /start named, reused by its runs, closed when the last
+    run on it ends (and at shutdown)."""
+
+    def __init__(self) -> None:
+        self.planes: dict[tuple[str, str | None], ControlPlaneBase] = {}
+
+    def __call__(self, url: str, token: str | None) -> ControlPlaneBase:
+        from control_bridge.client import RpcControlPlane
+
+        key = (url, token)
+        if key not in self.planes:
+            self.planes[key] = RpcControlPlane(url, token)
+        return self.planes[key]
+
+    async def release(self, plane: ControlPlaneBase) -> None:
+        for key, known in list(self.planes.items()):
+            if known is plane:
+                del self.planes[key]
+                await plane.aclose()
+
+    async def aclose(self) -> None:
+        for plane in self.planes.values():
+            await plane.aclose()
+        self.planes.clear()
 
 
 @dataclass
@@ -90,49 +136,42 @@ class Services:
     bus: HookBus
     forwarding: EventForwarding
     models: ModelFactory
-    memory: MemoryHost | None = None
-    remote_planes: dict[tuple[str, str | None], ControlPlaneBase] = field(default_factory=dict)
-    official_skills: list[Skill] = field(default_factory=list)
-    metrics: RunMetrics | None = None
-    tracer: Any = None
-    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    memory: MemoryHost
+    remote_planes: RemotePlanes
+    official_skills: list[Skill]
+    metrics: RunMetrics
+    tracer: RunTracer | None
+    background: BackgroundTasks
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
+        """Everything in one pass, leaves first: nothing is patched onto an object after it is built."""
         data_dir = Path(settings.data_dir)
         data_dir.mkdir(parents=True, exist_ok=True)
-        token = settings.start_token
+        token = settings.secret("start_token")
         if token is None and not settings.dev:
             token = secrets.token_urlsafe(32)
         db = LocalDB(data_dir / "runs.db")
         log = RunLog(db)
         checkpoints = CheckpointStore(db)
-        embedded: DeferredEmbeddedControlPlane | None = None
-        if settings.embedded_control_plane:
-            embedded = DeferredEmbeddedControlPlane(data_dir / "control.db")
-            control: ControlPlaneBase = embedded
+        embedded = (
+            DeferredEmbeddedControlPlane(data_dir / "control.db") if settings.embedded_control_plane else None
+        )
+        control: ControlPlaneBase
+        if embedded is not None:
+            control = embedded
         else:
             from control_bridge.client import RpcControlPlane
 
-            control = RpcControlPlane(settings.control_rpc_url or "", settings.control_rpc_token)
-        bus = HookBus()
-        forwarding = EventForwarding()
-        log.add_publisher(forwarding.publish)
-        log.add_publisher(bus.publish)
+            control = RpcControlPlane(settings.control_rpc_url or "", settings.secret("control_rpc_token"))
+        background = BackgroundTasks()
+        memory = MemoryHost(data_dir, settings.memory_embedder)
+        official_skills = load_official_catalog()
         models = ModelFactory(settings)
-
-        remote_planes: dict[tuple[str, str | None], ControlPlaneBase] = {}
-
-        def control_factory(url: str, token: str | None) -> ControlPlaneBase:
-            """One client per (URL, token) a /start named, reused by its runs and closed at shutdown."""
-            from control_bridge.client import RpcControlPlane
-
-            key = (url, token)
-            if key not in remote_planes:
-                remote_planes[key] = RpcControlPlane(url, token)
-            return remote_planes[key]
-
-        manager = RunManager(
+        forwarding = EventForwarding()
+        remote_planes = RemotePlanes()
+        create_run = embedded.create_run if embedded is not None else None
+        manager = RunManager.assemble(
             config=ManagerConfig(
                 max_concurrent_runs=settings.max_concurrent_runs,
                 default_model=settings.model,
@@ -142,11 +181,29 @@ class Services:
             log=log,
             checkpoints=checkpoints,
             model_factory=models,
-            control_factory=control_factory,
-            create_run=embedded.create_run if embedded is not None else None,
+            run_context=RunContextFactory(
+                official_skills=official_skills,
+                memory=memory,
+                context_window=settings.context_window,
+                agent_tools=settings.agent_tools,
+                create_run=create_run,
+            ),
             forwarding=forwarding,
+            create_run=create_run,
+            on_finished=functools.partial(_distill, memory, background),
+            control_factory=remote_planes,
+            release_control=remote_planes.release,
         )
-        services = cls(
+        bus = HookBus()
+        metrics = RunMetrics(active_runs=lambda: manager.active)
+        tracer = make_tracer(settings.otel_endpoint)
+        log.add_publisher(forwarding.publish)
+        log.add_publisher(bus.publish)
+        bus.subscribe(functools.partial(_ingest, memory, manager))
+        bus.subscribe(metrics.on_event)
+        if tracer is not None:
+            bus.subscribe(tracer)
+        return cls(
             settings=settings,
             start_token=token,
             db=db,
@@ -158,35 +215,13 @@ class Services:
             bus=bus,
             forwarding=forwarding,
             models=models,
+            memory=memory,
+            remote_planes=remote_planes,
+            official_skills=official_skills,
+            metrics=metrics,
+            tracer=tracer,
+            background=background,
         )
-        services.remote_planes = remote_planes
-
-        async def release_control(plane: ControlPlaneBase) -> None:
-            for key, known in list(remote_planes.items()):
-                if known is plane:
-                    del remote_planes[key]
-                    await plane.aclose()
-
-        manager.release_control = release_control
-        services.memory = MemoryHost(data_dir, settings.memory_embedder)
-        services.official_skills = load_official_catalog()
-        manager.run_context = RunContextFactory(
-            official_skills=services.official_skills,
-            memory=services.memory,
-            context_window=settings.context_window,
-            agent_tools=settings.agent_tools,
-            create_run=embedded.create_run if embedded is not None else None,
-            run_child=manager.run_child,
-            link_child=manager.link_child,
-        )
-        manager.on_finished = services._distill
-        bus.subscribe(services._ingest)
-        services.metrics = RunMetrics(active_runs=lambda: manager.active)
-        bus.subscribe(services.metrics.on_event)
-        services.tracer = make_tracer(settings.otel_endpoint)
-        if services.tracer is not None:
-            bus.subscribe(services.tracer)
-        return services
 
     @property
     def model_name(self) -> str:
@@ -200,41 +235,9 @@ class Services:
         """Work that needs the running event loop: background housekeeping."""
         if self.embedded is not None:
             self.embedded.start()
-        self._spawn(self._retention_loop(), "retention")
-        self._spawn(self._wal_loop(), "wal-checkpoint")
-        if self.memory is not None:
-            self.memory.start()
-
-    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
-        """Background work owned by the server; finished tasks leave the set, the rest are cancelled at close."""
-        task = asyncio.create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    def _ingest(self, event: Event) -> None:
-        """Hook-bus subscriber: every run event becomes memory (never blocking the loop)."""
-        if self.memory is None:
-            return
-        handle = self.manager.runs.get(event.run_id)
-        space = handle.state.space_id if handle is not None and handle.state is not None else None
-        if space is None and event.type == "run.started":
-            space = event.data.get("spaceId")
-        if space is not None:
-            self.memory.on_event(space, event)
-
-    async def _distill(self, state: RunState) -> None:
-        """After a run: distil its facts and graph in the background (the run is already complete)."""
-        memory = self.memory
-        if memory is None:
-            return
-
-        async def distill() -> None:
-            try:
-                await memory.distill(state.space_id, state.run_id)
-            except Exception:
-                logger.exception("distilling run %s failed", state.run_id)
-
-        self._spawn(distill(), f"distill-{state.run_id}")
+        self.background.spawn(self._retention_loop(), "retention")
+        self.background.spawn(self._wal_loop(), "wal-checkpoint")
+        self.memory.start()
 
     async def _wal_loop(self) -> None:
         """Autocheckpoint is off in runs.db and the embedded plane's control.db (it would fsync inside a
@@ -267,16 +270,35 @@ class Services:
         return operator_methods(self)
 
     async def aclose(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
+        self.background.cancel_all()
         await self.manager.shutdown(self.settings.shutdown_grace_s)
         await self.forwarding.aclose()
-        if self.memory is not None:
-            await self.memory.aclose()
+        await self.memory.aclose()
         await self.control.aclose()
-        for plane in self.remote_planes.values():
-            await plane.aclose()
+        await self.remote_planes.aclose()
         await self.models.aclose()
         if self.tracer is not None:
             self.tracer.shutdown()  # flushes the spans still buffered
         self.db.close()
+
+
+def _ingest(memory: MemoryHost, manager: RunManager, event: Event) -> None:
+    """Hook-bus subscriber: every run event becomes memory (never blocking the loop)."""
+    handle = manager.runs.get(event.run_id)
+    space = handle.state.space_id if handle is not None and handle.state is not None else None
+    if space is None and event.type == RunStarted.TYPE:
+        space = event.data.get("spaceId")
+    if space is not None:
+        memory.on_event(space, event)
+
+
+async def _distill(memory: MemoryHost, background: BackgroundTasks, state: RunState) -> None:
+    """After a run: distil its facts and graph in the background (the run is already complete)."""
+
+    async def distill() -> None:
+        try:
+            await memory.distill(state.space_id, state.run_id)
+        except Exception:
+            logger.exception("distilling run %s failed", state.run_id)
+
+    background.spawn(distill(), f"distill-{state.run_id}")

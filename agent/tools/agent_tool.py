@@ -8,14 +8,18 @@ gets a `child_run.linked` event and the child's answer as the tool result.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from agent.events.payloads import ChildRunLinked
 from agent.tools.spec import ToolCallContext, ToolFailure, ToolSpec
 from control_bridge import contract as c
 from control_bridge.errors import BridgeError, Conflict
+
+if TYPE_CHECKING:
+    from agent.runtime.bootstrap import ChildRuns
 
 
 class AgentToolConfig(BaseModel):
@@ -29,23 +33,17 @@ class AgentToolConfig(BaseModel):
     max_tool_calls: int | None = Field(default=None, ge=1)
 
 
-ChildRunner = Callable[[str, int, str | None], Awaitable[Any]]
-"""(child run id, lease version, model) → the child's final RunState."""
-
-
 class AgentTool:
     def __init__(
         self,
         config: AgentToolConfig,
         *,
         create_run: Callable[[c.CreateRunParams], Awaitable[c.CreateRunResult]] | None,
-        run_child: ChildRunner,
-        link: Callable[[str, dict[str, Any]], None],
+        children: ChildRuns,
     ) -> None:
         self.config = config
         self._create_run = create_run
-        self._run_child = run_child
-        self._link = link
+        self._children = children
         self.spec = ToolSpec(
             name=config.name,
             description=config.description,
@@ -83,16 +81,17 @@ class AgentTool:
             pass  # created before a crash: re-attach to it
         except BridgeError as exc:
             raise ToolFailure("unavailable", f"could not create the child run ({exc.name})") from exc
-        self._link(
+        self._children.link_child(
             ctx.run_id,
-            {
-                "childRunId": child_id,
-                "toolCallId": ctx.tool_call_id,
-                "agentType": self.config.agent_type,
-                "tool": self.config.name,
-            },
+            ChildRunLinked(
+                child_run_id=child_id,
+                tool_call_id=ctx.tool_call_id,
+                tool_name=self.config.name,
+                agent_type=self.config.agent_type,
+            ),
+            key=f"child_run.linked:{child_id}",
         )
-        state = await self._run_child(child_id, lease, self.config.model)
+        state = await self._children.run_child(child_id, lease, self.config.model)
         if state is None or state.status != "completed":
             status = getattr(state, "status", "unknown")
             raise ToolFailure("domain_rejection", f"the child run {child_id} ended {status}", "replan")

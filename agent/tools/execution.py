@@ -17,9 +17,12 @@ import fastjsonschema
 import jsonschema
 
 from agent.eager import bounded, run_concurrently
-from agent.models.types import ToolUsePart
+from agent.events.payloads import ToolErrorInfo, ToolResult
+from agent.models.types import ToolResultPart, ToolUsePart
 from agent.tools.registry import ToolRegistry
 from agent.tools.spec import DEFAULT_HINTS, FAILURE_KINDS, ToolCallContext, ToolFailure
+from control_bridge.contract import RecoveryHint
+from control_bridge.contract import ToolFailureKind as FailureKind
 from control_bridge.errors import LeaseLost
 
 logger = logging.getLogger(__name__)
@@ -36,7 +39,24 @@ class ToolOutcome:
     name: str
     ok: bool
     content: str
-    error: dict[str, str] | None = None
+    error: ToolErrorInfo | None = None
+
+    def part(self) -> ToolResultPart:
+        """The transcript's record of this outcome (what the model reads next turn)."""
+        return ToolResultPart(tool_use_id=self.tool_call_id, content=self.content, is_error=not self.ok)
+
+    def event(self, turn: int | None, *, refused: bool = False, denied: bool = False) -> ToolResult:
+        """The `tool.result` event of this outcome (the one place it is built)."""
+        return ToolResult(
+            turn=turn,
+            tool_call_id=self.tool_call_id,
+            tool_name=self.name,
+            ok=self.ok,
+            output=self.content,
+            error=self.error,
+            refused=refused,
+            denied=denied,
+        )
 
 
 _Check = Callable[[Any], Any]
@@ -95,12 +115,12 @@ def render_result(value: Any) -> str:
     return text
 
 
-def failure(call: ToolUsePart, kind: str, message: str, hint: str | None = None) -> ToolOutcome:
-    hint = hint or DEFAULT_HINTS.get(kind, "replan")
-    body = {"error": {"kind": kind, "message": message, "hint": hint}}
-    return ToolOutcome(
-        call.id, call.name, False, json.dumps(body), {"kind": kind, "message": message, "hint": hint}
-    )
+def failure(
+    call: ToolUsePart, kind: FailureKind, message: str, hint: RecoveryHint | None = None
+) -> ToolOutcome:
+    """A typed failure, as the model reads it (`{"error": {kind, message, hint}}`) and as events carry it."""
+    error = ToolErrorInfo(kind=kind, message=message, hint=hint or DEFAULT_HINTS.get(kind, "replan"))
+    return ToolOutcome(call.id, call.name, False, json.dumps({"error": error.wire()}), error)
 
 
 async def execute_one(

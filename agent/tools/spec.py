@@ -12,9 +12,9 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from control_bridge.contract import RecoveryHint
 from control_bridge.contract import ToolFailureKind as FailureKind
 
-RecoveryHint = Literal["correct_call", "replan", "finish"]
 FAILURE_KINDS: frozenset[str] = frozenset(FailureKind.__args__)  # type: ignore[attr-defined]
 DEFAULT_HINTS: dict[str, RecoveryHint] = {
     "invalid_call": "correct_call",

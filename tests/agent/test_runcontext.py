@@ -35,17 +35,12 @@ class NoRuntime:
 
 
 def factory() -> RunContextFactory:
-    async def never(*a: Any) -> Any:
-        raise AssertionError("not used")
-
     return RunContextFactory(
         official_skills=load_official_catalog(),
         memory=None,
         context_window=32_000,
         agent_tools=[],
         create_run=None,
-        run_child=never,
-        link_child=lambda *a: None,
     )
 
 

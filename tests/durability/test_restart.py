@@ -102,14 +102,14 @@ def test_suspended_run_survives_a_restart(tmp_path: Path) -> None:
         )
         run_id = first.start({"input": "deploy it", "model": model}).json()["runId"]
         view = wait_status(first, run_id, {"suspended"})
-        await_id = view["pendingAwaits"][0]["id"]
+        await_id = view["pendingAwaits"][0]["awaitId"]
         first.kill9()
     finally:
         first.stop()
     second = ContainerProc(data_dir)
     try:
         view = second.rpc("run.get", {"runId": run_id})["result"]
-        assert view["status"] == "suspended" and view["pendingAwaits"][0]["id"] == await_id
+        assert view["status"] == "suspended" and view["pendingAwaits"][0]["awaitId"] == await_id
         answer = second.rpc(
             "run.continue",
             {"runId": run_id, "awaitId": await_id, "decision": {"approved": True, "requestedBy": "ops"}},

@@ -75,13 +75,13 @@ def run_events(
                 "toolCalls": [{"id": "call-1", "name": "deploy", "arguments": {}}],
             },
         ),
-        ("tool.scheduled", {"turn": 1, "toolCallId": "call-1", "name": "deploy", "arguments": {}}),
+        ("tool.scheduled", {"turn": 1, "toolCallId": "call-1", "toolName": "deploy", "arguments": {}}),
         (
             "tool.result",
             {
                 "turn": 1,
                 "toolCallId": "call-1",
-                "name": "deploy",
+                "toolName": "deploy",
                 "ok": True,
                 "output": "billing deployed to https://staging.example.com/billing",
                 "error": None,

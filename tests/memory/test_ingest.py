@@ -60,7 +60,7 @@ async def test_failed_tool_result_is_recorded_as_error(
             "tool.result",
             {
                 "toolCallId": "c9",
-                "name": "file_read",
+                "toolName": "file_read",
                 "ok": False,
                 "output": "",
                 "error": {"kind": "timeout", "message": "took too long"},

@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 
+from agent.events.payloads import EventData
 from agent.models import (
     AnthropicModel,
     EventEmittingModel,
@@ -25,8 +26,8 @@ class Recorder:
     def __init__(self) -> None:
         self.events: list[tuple[str, dict[str, Any]]] = []
 
-    async def __call__(self, kind: str, data: dict[str, Any]) -> None:
-        self.events.append((kind, data))
+    async def __call__(self, payload: EventData) -> None:
+        self.events.append((payload.TYPE, payload.data()))
 
     def of(self, kind: str) -> list[dict[str, Any]]:
         return [data for k, data in self.events if k == kind]

@@ -67,13 +67,15 @@ async def test_suspension_and_denial_do_not_count_as_tool_latency() -> None:
         m,
         [
             e("run.started", 0, runId="r3", model="m"),
-            e("tool.scheduled", 1, toolCallId="c", name="deploy"),
+            e("tool.scheduled", 1, toolCallId="c", toolName="deploy"),
             e("await.confirmation", 1, id="await-c", toolCallId="c", toolName="deploy"),
             e("run.suspended", 1, pending=["await-c"]),
         ],
     )
     assert value(m, "agent_active_runs") == 0
-    await feed(m, [e("tool.result", 500, toolCallId="c", name="deploy", ok=True, output="no", denied=True)])
+    await feed(
+        m, [e("tool.result", 500, toolCallId="c", toolName="deploy", ok=True, output="no", denied=True)]
+    )
     assert value(m, "agent_tool_calls_total", tool="deploy", outcome="denied") == 1
     assert not value(m, "agent_tool_call_duration_seconds_count", tool="deploy")
 
@@ -81,7 +83,7 @@ async def test_suspension_and_denial_do_not_count_as_tool_latency() -> None:
 async def test_label_values_from_outside_are_capped() -> None:
     m = RunMetrics()
     e = Seq("r4")
-    await feed(m, [e("tool.result", 0, toolCallId=f"x{i}", name=f"tool{i}", ok=True) for i in range(250)])
+    await feed(m, [e("tool.result", 0, toolCallId=f"x{i}", toolName=f"tool{i}", ok=True) for i in range(250)])
     families = {f.name: f for f in text_string_to_metric_families(m.render()[0].decode())}
     tools = {s.labels["tool"] for s in families["agent_tool_calls"].samples if s.name.endswith("_total")}
     assert len(tools) == 201 and "other" in tools

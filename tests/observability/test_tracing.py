@@ -89,6 +89,6 @@ async def test_failed_model_call_and_resumed_run_spans() -> None:
     assert spans["model.call"].attributes["error.type"] == "model_error"
     assert spans["model.call"].parent.span_id == spans["agent.run"].context.span_id
     # A run continued after a suspension starts with no run.* event; shutdown ends what is still open.
-    await tracer(e("tool.result", 9.0, toolCallId="x", name="deploy", ok=True))
+    await tracer(e("tool.result", 9.0, toolCallId="x", toolName="deploy", ok=True))
     tracer.shutdown()
     assert [s.name for s in exporter.get_finished_spans()].count("agent.run") == 2

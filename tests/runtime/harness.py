@@ -14,8 +14,9 @@ from agent.events.log import RunLog
 from agent.events.types import Event
 from agent.localdb import LocalDB
 from agent.models.base import ModelClient
+from agent.runtime.bootstrap import RunExtras
 from agent.runtime.checkpoints import CheckpointStore
-from agent.runtime.manager import ManagerConfig, RunExtras, RunManager
+from agent.runtime.manager import ManagerConfig, RunManager
 from agent.runtime.policy import RunPolicy
 from agent.runtime.requests import StartRequest
 from agent.runtime.state import RunState
@@ -74,10 +75,10 @@ class Harness:
         self.forwarding = EventForwarding()
         self.log.add_publisher(self.forwarding.publish)
 
-        async def run_context(state: RunState, control: Any, remote: list[Any]) -> RunExtras:
+        async def run_context(state: RunState, control: Any, remote: list[Any], children: Any) -> RunExtras:
             return RunExtras(tools=list(self.tools))
 
-        self.manager = RunManager(
+        self.manager = RunManager.assemble(
             config=ManagerConfig(
                 max_concurrent_runs=max_runs, heartbeat_interval_s=0.2, default_policy=policy or RunPolicy()
             ),

@@ -27,8 +27,7 @@ async def test_child_run_is_linked_and_completes(harness_factory) -> None:
     tool = AgentTool(
         AgentToolConfig(name="researcher", description="runs a research agent", agent_type="research"),
         create_run=h.control.create_run,
-        run_child=h.manager.run_child,
-        link=h.manager.link_child,
+        children=h.manager,
     )
     h.tools.append(tool)
     state: RunState = await h.run("parent task")

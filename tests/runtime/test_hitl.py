@@ -59,7 +59,7 @@ async def test_confirmation_approved_runs_the_tool_after_the_others(harness_fact
     assert ask["payload"] == {"arguments": {"env": "prod"}}
     await h.manager.continue_(
         ContinueRequest(
-            run_id=run_id, await_id=ask["id"], decision={"approved": True, "requestedBy": "alice"}
+            run_id=run_id, await_id=ask["awaitId"], decision={"approved": True, "requestedBy": "alice"}
         )
     )
     state = await h.wait(run_id)
@@ -71,7 +71,7 @@ async def test_confirmation_approved_runs_the_tool_after_the_others(harness_fact
     with pytest.raises(RunError) as again:
         await h.manager.continue_(
             ContinueRequest(
-                run_id=run_id, await_id=ask["id"], decision={"approved": False, "requestedBy": "bob"}
+                run_id=run_id, await_id=ask["awaitId"], decision={"approved": False, "requestedBy": "bob"}
             )
         )
     assert again.value.code == "conflict"
@@ -87,7 +87,7 @@ async def test_confirmation_denied_gives_the_model_a_valid_non_error_result(harn
         [deploy],
     )
     run_id, state = await suspended(h)
-    await_id = state.pending[0].id
+    await_id = state.pending[0].await_id
     await h.manager.continue_(
         ContinueRequest(
             run_id=run_id,
@@ -123,7 +123,7 @@ async def test_bad_continuations_are_rejected_and_change_nothing(
     before = len(h.events(run_id))
     with pytest.raises(error):
         await h.manager.continue_(
-            ContinueRequest(run_id=run_id, await_id=await_id or state.pending[0].id, decision=decision)
+            ContinueRequest(run_id=run_id, await_id=await_id or state.pending[0].await_id, decision=decision)
         )
     assert h.manager.runs[run_id].state.status == "suspended"
     assert len(h.events(run_id)) == before and deploy.calls == []
@@ -162,10 +162,12 @@ async def test_clarification_round_trip(harness_factory) -> None:
     with pytest.raises(ValidationError):
         await h.manager.continue_(
             ContinueRequest(
-                run_id=run_id, await_id=ask["id"], decision={"approved": True, "requestedBy": "a"}
+                run_id=run_id, await_id=ask["awaitId"], decision={"approved": True, "requestedBy": "a"}
             )
         )
-    await h.manager.continue_(ContinueRequest(run_id=run_id, await_id=ask["id"], decision={"answer": "blue"}))
+    await h.manager.continue_(
+        ContinueRequest(run_id=run_id, await_id=ask["awaitId"], decision={"answer": "blue"})
+    )
     state = await h.wait(run_id)
     assert state.status == "completed" and state.output == "You chose blue"
 
@@ -267,6 +269,6 @@ async def test_resume_from_the_control_planes_checkpoint_continues_the_numbering
 
     await second.manager.start(StartRequest(run_id=run_id, lease_version=lease))
     resumed = await second.wait(run_id)
-    assert resumed.status == "suspended" and resumed.pending[0].id == state.pending[0].id
+    assert resumed.status == "suspended" and resumed.pending[0].await_id == state.pending[0].await_id
     new_events = second.events(run_id)
     assert new_events and new_events[0].sequence == last + 1

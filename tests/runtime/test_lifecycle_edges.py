@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from agent.models.scripted import Script, ScriptedModel
-from agent.runtime.manager import RunExtras
+from agent.runtime.bootstrap import RunExtras
 from agent.runtime.requests import ContinueRequest, RunError, StartRequest
 from tests.runtime.harness import FnTool, assert_one_terminal_last
 
@@ -25,11 +25,11 @@ async def test_cancel_while_the_run_is_being_set_up(harness_factory) -> None:
     model = scripted({"text": "should never be asked"})
     h = harness_factory(model)
 
-    async def slow_context(state: Any, control: Any, remote: Any) -> RunExtras:
+    async def slow_context(state: Any, control: Any, remote: Any, children: Any) -> RunExtras:
         await asyncio.sleep(0.3)
         return RunExtras()
 
-    h.manager.run_context = slow_context
+    h.manager.builder.run_context = slow_context
     run_id = await h.start()
     await asyncio.sleep(0.05)
     await h.manager.cancel(run_id, "user_requested")
@@ -69,7 +69,9 @@ async def test_continue_at_capacity_records_nothing(harness_factory) -> None:
     with pytest.raises(RunError) as err:
         await h.manager.continue_(
             ContinueRequest(
-                run_id=first, await_id=state.pending[0].id, decision={"approved": True, "requestedBy": "a"}
+                run_id=first,
+                await_id=state.pending[0].await_id,
+                decision={"approved": True, "requestedBy": "a"},
             )
         )
     assert err.value.code == "capacity"
@@ -77,7 +79,7 @@ async def test_continue_at_capacity_records_nothing(harness_factory) -> None:
     await h.wait(busy)
     await h.manager.continue_(
         ContinueRequest(
-            run_id=first, await_id=state.pending[0].id, decision={"approved": True, "requestedBy": "a"}
+            run_id=first, await_id=state.pending[0].await_id, decision={"approved": True, "requestedBy": "a"}
         )
     )
     assert (await h.wait(first)).status == "completed" and deploy.calls == [{}]

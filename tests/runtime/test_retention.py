@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import time
 
+from agent.events.payloads import RunPaused
 from agent.models.scripted import Script, ScriptedModel
 from agent.runtime.retention import prune
 
@@ -18,7 +19,7 @@ async def test_prunes_old_and_excess_finished_runs_only(harness_factory) -> None
     live = await h.start("still running")
     old = runs[0]
     h.db.conn.execute("UPDATE events SET ts = ts - 40 * 86400 WHERE run_id=?", (old,))
-    h.log.append(live, "note", {})
+    h.log.append(live, RunPaused(phase="planning"))
     await h.log.commit()
 
     result = prune(h.db, max_age_days=30, max_runs=2, now=time.time())

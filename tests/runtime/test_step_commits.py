@@ -6,9 +6,10 @@ import asyncio
 import sqlite3
 from typing import Any
 
+from agent.events.payloads import RunPaused
 from agent.events.types import Event
 from agent.models.scripted import Script, ScriptedModel
-from agent.runtime import loop
+from agent.runtime import commits as loop
 from agent.runtime.checkpoints import CheckpointStore
 from tests.runtime.harness import FnTool, Harness, assert_one_terminal_last
 
@@ -101,7 +102,7 @@ async def test_a_slow_model_call_does_not_hold_back_what_came_before(harness_fac
 
 async def test_one_runs_commit_never_carries_another_runs_events(harness_factory: Any) -> None:
     h = harness_factory(ScriptedModel(Script.model_validate({"turns": [{"text": "ok"}]})))
-    h.log.append("someone-else", "note", {})
+    h.log.append("someone-else", RunPaused(phase="planning"))
     state = await h.run()
     assert state.status == "completed"
     assert h.events("someone-else") == [] and h.log.has_pending("someone-else")

@@ -126,7 +126,7 @@ async def test_local_tool_shadows_remote_one(harness_factory) -> None:
     state = await h.run()
     events = h.events(state.run_id)
     shadowed = [e.data for e in events if e.type == "tool.shadowed"]
-    assert shadowed == [{"name": "calculator", "winner": "local"}]
+    assert shadowed == [{"toolName": "calculator", "winner": "local"}]
     assert tool.calls == [{"expression": "1+1"}]
     assert await h.control.tool_execution_count("calculator") == 0
 

@@ -41,7 +41,7 @@ def make_server(tmp_path: Path, **overrides: object) -> Iterator[Server]:
     settings = Settings(**values)  # type: ignore[arg-type]
     app = create_app(settings)
     with serve(app) as url, httpx.Client(base_url=url, timeout=30) as client:
-        yield Server(url, app, client, settings.start_token or app.state.services.start_token)
+        yield Server(url, app, client, app.state.services.start_token)
 
 
 @pytest.fixture

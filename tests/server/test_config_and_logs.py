@@ -47,3 +47,15 @@ def test_json_logs_carry_the_run_ids() -> None:
         run_context.reset(token)
     assert line["runId"] == "run-1" and line["sessionId"] == "ses-1"
     assert line["msg"] == "step 3 done" and line["level"] == "INFO"
+
+
+def test_keys_and_tokens_are_secret_values_never_shown() -> None:
+    from agent.settings import Settings
+
+    token, key = "tok-" + "s" * 20, "sk-" + "k" * 20
+    settings = Settings.from_env(
+        {"START_TOKEN": token, "OPENAI_API_KEY": key, "CONTROL_RPC_TOKEN": "cp-secret"}
+    )
+    shown = repr(settings) + str(settings) + settings.model_dump_json()
+    assert token not in shown and key not in shown and "cp-secret" not in shown
+    assert settings.secret("start_token") == token and settings.provider_keys() == {"openai": key}

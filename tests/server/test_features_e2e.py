@@ -56,7 +56,7 @@ def assert_tool_round_trip(events: list[dict[str, Any]]) -> None:
     assert types[-1] == "run.completed", types
     assert events[-1]["data"]["output"] == "It is 42."
     result = next(e["data"] for e in events if e["type"] == "tool.result")
-    assert result["name"] == "calculator" and '"result": 42' in result["output"]
+    assert result["toolName"] == "calculator" and '"result": 42' in result["output"]
     deltas = "".join(e["data"]["text"] for e in events if e["type"] == "assistant.delta")
     assert deltas == "Let me compute.It is 42."
     usage = [e["data"] for e in events if e["type"] == "usage"]
@@ -135,7 +135,7 @@ def test_skill_tools_through_a_real_run(server: Server, tmp_path: Path) -> None:
     )
     assert context["ok"] and "research-brief" in context["output"]
     rendered = next(e["data"] for e in events if e["type"] == "prompt.rendered")
-    assert rendered["sections"]["skills_active"] > 0
+    assert rendered["sections"]["skillsActive"] > 0
     assert sum(rendered["sections"].values()) == rendered["total"]
 
 

@@ -147,3 +147,10 @@ async def test_spec_examples(name: str, request_text: str, expected: Any) -> Non
 async def test_exception_text_never_reaches_the_client() -> None:
     answer = json.loads(await handle_jsonrpc('{"jsonrpc": "2.0", "method": "boom", "id": 1}', METHODS) or "")
     assert answer == {"jsonrpc": "2.0", "error": {"code": -32603, "message": "Internal error"}, "id": 1}
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+async def test_ids_and_values_that_are_not_json_are_a_parse_error(constant: str) -> None:
+    text = await handle_jsonrpc(f'{{"jsonrpc": "2.0", "method": "echo", "id": {constant}}}', METHODS)
+    answer = json.loads(text or "")  # (the answer itself is strict JSON: no NaN in it)
+    assert answer == {"jsonrpc": "2.0", "error": {"code": -32700, "message": "Parse error"}, "id": None}

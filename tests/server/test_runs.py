@@ -51,7 +51,7 @@ def test_run_over_start_calls_embedded_tool_and_streams_in_order(server: Server,
     assert types[-1] == "run.completed"
     assert sum(t in ("run.completed", "run.failed", "run.canceled") for t in types) == 1
     result = next(e for e in logged if e["event"] == "tool.result")["data"]["data"]
-    assert result["name"] == "calculator" and result["ok"] is True and '"result": 42' in result["output"]
+    assert result["toolName"] == "calculator" and result["ok"] is True and '"result": 42' in result["output"]
     assert "42" in logged[-1]["data"]["data"]["output"]
     phases = [e["data"]["data"]["to"] for e in logged if e["event"] == "phase.changed"]
     assert phases == ["prompted", "planning", "executing_tools", "planning", "synthesizing", "completed"]
@@ -99,7 +99,7 @@ def test_run_over_jsonrpc_completes_and_pages_events(server: Server, tmp_path: P
     final = wait_status(server, run_id, {"completed", "failed"})
     assert final["status"] == "completed"
     assert "42" in final["lastAssistantMessage"]
-    assert final["usage"]["tool_calls"] == 1
+    assert final["usage"]["toolCalls"] == 1
     page1 = rpc(
         server.client,
         server.url,
