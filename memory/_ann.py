@@ -65,7 +65,7 @@ class AnnIndex:
         if restored is None or restored.ndim != self.dim:
             self.index = self._new()
             return False
-        restored.expansion_search = EXPANSION_SEARCH
+        restored.expansion_search = EXPANSION_SEARCH  # type: ignore[misc]
         self.index = restored
         return True
 
@@ -120,5 +120,6 @@ class AnnIndex:
 
     def vectors(self, keys: np.ndarray) -> np.ndarray:
         got = self.index.get(keys)
-        rows = [v if v is not None else np.zeros(self.dim, np.float32) for v in got]
+        items = got if isinstance(got, tuple) else [got]
+        rows = [v if v is not None else np.zeros(self.dim, np.float32) for v in items]
         return np.asarray(rows, dtype=np.float32).reshape(len(keys), self.dim)

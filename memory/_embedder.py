@@ -53,7 +53,8 @@ def normalise(vectors: np.ndarray) -> np.ndarray:
     vectors = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    return vectors / norms
+    out: np.ndarray = vectors / norms
+    return out
 
 
 class HashEmbedder:
@@ -119,8 +120,8 @@ class MiniLMEmbedder:
                 import transformers
                 from sentence_transformers import SentenceTransformer
 
-                transformers.utils.logging.disable_progress_bar()
-                transformers.utils.logging.set_verbosity_error()
+                transformers.utils.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+                transformers.utils.logging.set_verbosity_error()  # type: ignore[no-untyped-call]
 
                 if self.torch_threads:
                     torch.set_num_threads(self.torch_threads)

@@ -55,8 +55,8 @@ class RunEpisode(EpisodeIn):
     memory never parses event names or event data (`agent/memoryhost.py` is that mapping)."""
 
     space_id: str = Field(min_length=1, max_length=500)
-    run_id: str = Field(min_length=1)  # type: ignore[assignment]
-    kind: Literal["user_message", "assistant_message", "tool_result"]  # type: ignore[assignment]
+    run_id: str = Field(min_length=1)
+    kind: Literal["user_message", "assistant_message", "tool_result"]
 
 
 class FactIn(_Model):

@@ -330,19 +330,19 @@ def _substrate(
     if tuning.session_weight:
         best: dict[str, float] = {}
         for (t, r), score in out.items():
-            row = episodes.get(r) if t == EPISODE else None
-            if row is not None and row["session_id"] is not None:
-                best[row["session_id"]] = max(best.get(row["session_id"], 0.0), score)
+            meta = episodes.get(r) if t == EPISODE else None
+            if meta is not None and meta["session_id"] is not None:
+                best[meta["session_id"]] = max(best.get(meta["session_id"], 0.0), score)
         for key, score in out.items():
-            row = episodes.get(key[1]) if key[0] == EPISODE else None
-            if row is not None and row["session_id"] in best:
-                out[key] = score + tuning.session_weight * best[row["session_id"]]
+            meta = episodes.get(key[1]) if key[0] == EPISODE else None
+            if meta is not None and meta["session_id"] in best:
+                out[key] = score + tuning.session_weight * best[meta["session_id"]]
     if tuning.speaker_boost:
         named = _named_speakers(store, q.query)
         if named:
             for key, score in out.items():
-                row = episodes.get(key[1]) if key[0] == EPISODE else None
-                if row is not None and row["speaker"] in named:
+                meta = episodes.get(key[1]) if key[0] == EPISODE else None
+                if meta is not None and meta["speaker"] in named:
                     out[key] = score * (1 + tuning.speaker_boost)
     return out
 

@@ -64,12 +64,15 @@ class MemoryService:
         self.identity = embedder_id(embedder)
         self.wait_for_model = wait_for_model
         self.pool = SpacePool(self.root, self._open, max_open_spaces)
-        self.pool.on_close.append(lambda space: self._graphs.pop(space, None))
+        self.pool.on_close.append(self._forget_graph)
         self.pool.on_open.append(self._opened)
         self.worker = EmbedWorker(embedder, self.pool.use, allow_load=load_model)
         self.queries = QueryCache()
         self._graphs: dict[str, GraphView] = {}
         self._loading: asyncio.Task[None] | None = None
+
+    def _forget_graph(self, space_id: str) -> None:
+        self._graphs.pop(space_id, None)
 
     def _open(self, path: Path, space_id: str) -> SpaceStore:
         return SpaceStore(path, self.identity, space_id)
@@ -111,7 +114,7 @@ class MemoryService:
         if not is_loaded(self.embedder) and not self.wait_for_model:
             self._warm_in_background()
             return None
-        vector = (await self.embedder.embed([text]))[0]
+        vector: np.ndarray = (await self.embedder.embed([text]))[0]
         self.queries.put(self.identity, text, vector)
         return vector
 

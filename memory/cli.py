@@ -123,13 +123,13 @@ async def _command(args: argparse.Namespace, service: MemoryService) -> int:
                 "limit": args.limit,
                 "order": args.order,
             }
-            result = await service.timeline(args.space, {k: v for k, v in query.items() if v is not None})
+            found = await service.timeline(args.space, {k: v for k, v in query.items() if v is not None})
             lines = [
                 f"{_when(i.at)}  {i.id:<10} {i.kind:<17} {_short(i.text)}"
                 + (" (expired)" if i.expired_at else "")
-                for i in result.items
+                for i in found.items
             ]
-            return _emit(args, result.model_dump(mode="json"), lines or ["nothing in that range"])
+            return _emit(args, found.model_dump(mode="json"), lines or ["nothing in that range"])
         if command == "graph":
             graph = await service.graph(
                 args.space,

@@ -70,8 +70,9 @@ class LatentEmbedder:
         starts = np.cumsum([0] + [len(ws) for ws in tokens[:-1]])
         sums = np.add.reduceat(self._table[flat], starts, axis=0)
         means = sums / np.asarray([len(ws) for ws in tokens], dtype=np.float32)[:, None]
-        x = means @ self.proj
-        return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-9)
+        x: np.ndarray = means @ self.proj
+        out: np.ndarray = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-9)
+        return out
 
     async def embed(self, texts: list[str]) -> np.ndarray:
         return await asyncio.to_thread(self.embed_sync, texts)

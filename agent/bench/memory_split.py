@@ -8,7 +8,6 @@ baseline every category must beat; `shipped` is DEFAULT_TUNING, what the server 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import statistics
 import sys
 from typing import Any
@@ -21,12 +20,17 @@ CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop"}
 KS = (5, 10, 20)
 Job = tuple[str, int, dict[str, Any], list[str]]
 
+_NEIGHBOURS = {"next_weight": 0.1, "question_weight": 0.6, "prev_weight": 0.2}
 TUNINGS: dict[str, Tuning] = {
     "rrf": Tuning(),
     "shipped": DEFAULT_TUNING,
-    "shipped-no-session": dataclasses.replace(DEFAULT_TUNING, session_weight=0.0),
-    "neighbours-only": Tuning(dense_weight=0.5, next_weight=0.1, question_weight=0.6, prev_weight=0.2),
-    "session-only": Tuning(session_weight=0.3),
+    "previous-default": Tuning(dense_weight=0.5, speaker_boost=0.7, **_NEIGHBOURS),
+    "neighbours": Tuning(**_NEIGHBOURS),
+    "speaker": Tuning(speaker_boost=0.7),
+    "session-0.2": Tuning(session_weight=0.2),
+    "session-0.5": Tuning(session_weight=0.5),
+    "neighbours+speaker": Tuning(speaker_boost=0.7, **_NEIGHBOURS),
+    "neighbours+speaker+session": Tuning(speaker_boost=0.7, session_weight=0.2, **_NEIGHBOURS),
 }
 
 
