@@ -55,6 +55,20 @@ def caller_key(dedup_key: str | None) -> str | None:
     return dedup_key[2:] if dedup_key and dedup_key.startswith("k:") else None
 
 
+TEXT_FORMAT = "turn+prev1"
+"""What a vector encodes, recorded beside the embedder: changing it re-embeds a space like a new model."""
+CONTEXT_CHARS = 200
+
+
+def embedded_text(speaker: str | None, text: str, prev_speaker: str | None, prev_text: str | None) -> str:
+    """A turn with the start of the turn it answers: "Yes, last week!" carries no topic on its own, the
+    question before it does. Keyword search indexes the turn alone."""
+    own = indexed_text(speaker, text)
+    if not prev_text:
+        return own
+    return f"{own}\n(in reply to {indexed_text(prev_speaker, prev_text[:CONTEXT_CHARS])})"
+
+
 def blob(vector: np.ndarray) -> bytes:
     return np.asarray(vector, dtype=np.float32).tobytes()
 
@@ -121,7 +135,7 @@ class SpaceStore(GraphWrites):
         wanted = {
             "embedder_name": self.embedder.name,
             "embedder_dim": str(self.embedder.dim),
-            "embedder_version": self.embedder.version,
+            "embedder_version": f"{self.embedder.version}/{TEXT_FORMAT}",
         }
         stale = any(meta.get(k) != v for k, v in wanted.items())
         with self.transaction():
@@ -315,9 +329,11 @@ class SpaceStore(GraphWrites):
         """The oldest rows still without a vector past the given ids (episodes first: search returns them)."""
         with self.lock:
             rows: list[PendingRow] = [
-                (EPISODE, r, indexed_text(s, t))
-                for r, s, t in self.conn.execute(
-                    "SELECT id, speaker, text FROM episodes WHERE embedding IS NULL AND id > ? ORDER BY id LIMIT ?",
+                (EPISODE, r, embedded_text(s, t, ps, pt))
+                for r, s, t, ps, pt in self.conn.execute(
+                    "SELECT e.id, e.speaker, e.text, p.speaker, p.text FROM episodes e"
+                    " LEFT JOIN episodes p ON p.id = e.prev_id"
+                    " WHERE e.embedding IS NULL AND e.id > ? ORDER BY e.id LIMIT ?",
                     (after_episode, limit),
                 )
             ]
