@@ -19,7 +19,7 @@ logger = logging.getLogger(__name__)
 
 CONNECTIVITY = 16
 EXPANSION_ADD = 64
-EXPANSION_SEARCH = 128
+EXPANSION_SEARCH = 256
 """Measured on this machine (see the note in agent/bench/memory.py): recall@10 ≥ 0.98 against the exact scan
 with a build rate that keeps up with the embedding model many times over."""
 

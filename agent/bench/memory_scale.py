@@ -26,7 +26,8 @@ from typing import Any
 import numpy as np
 
 from memory import EpisodeIn, MemoryService, MiniLMEmbedder, SearchQuery
-from memory._text import indexed_text
+from memory._embedder import EmbedderId
+from memory._store import SpaceStore
 
 _NAMES = ["Alice", "Bruno", "Chen", "Dana", "Emeka", "Farah", "Goran", "Hana", "Ivan", "Jun"]
 _TOOLS = ["repo_search", "file_read", "deploy", "browser_open", "run_tests"]
@@ -236,10 +237,20 @@ async def synthetic(n: int) -> dict[str, Any]:
     return out
 
 
+def model_inputs(folder: Path, episodes: list[EpisodeIn]) -> list[str]:
+    """The exact texts the embedding worker will give the model for these episodes (a turn and the start of
+    the one before it), so the raw rate and the ingest rate embed the same inputs."""
+    store = SpaceStore(folder / "inputs.db", EmbedderId("inputs", 384, "0"), "inputs")
+    store.insert_episodes(episodes)
+    texts = [text for _, _, text in store.unembedded(len(episodes))]
+    store.close()
+    return texts
+
+
 async def model_rates(folder: Path) -> dict[str, Any]:
     """MiniLM's raw batch rate and the ingest rate through write + embedding worker, same texts, same run."""
     episodes = synthetic_episodes(SAMPLE, seed=13)
-    texts = [indexed_text(e.speaker, e.text) for e in episodes]
+    texts = model_inputs(folder / "inputs", episodes)
     minilm = MiniLMEmbedder()
     _say("loading MiniLM …")
     await minilm.load()
