@@ -9,9 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-from pydantic.alias_generators import to_camel
+from pydantic import Field, field_validator
 
+from control_bridge.wire import StrictWireModel
 from memory._timeparse import TimeInput, parse_time
 
 SearchMode = Literal["hybrid", "dense", "keyword"]
@@ -20,8 +20,8 @@ MAX_QUERY_CHARS = 4000
 EPISODE_KINDS = ("user_message", "assistant_message", "tool_result", "note", "turn")
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+class _Model(StrictWireModel):
+    """The project's wire base (camelCase aliases, both spellings accepted); unknown fields are errors."""
 
 
 def _time(value: TimeInput | None) -> float | None:
