@@ -52,7 +52,8 @@ async def test_failed_tool_result_is_recorded_as_error(
     service: MemoryService, ingestor: MemoryIngestor
 ) -> None:
     feed(ingestor, "sp", FakeEvent("run-e", 1, "run.started", {"sessionId": "s", "input": "hi"}))
-    feed(ingestor, 
+    feed(
+        ingestor,
         "sp",
         FakeEvent(
             "run-e",

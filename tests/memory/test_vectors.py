@@ -40,7 +40,9 @@ class NotLoaded(HashEmbedder):
 async def test_writes_are_keyword_searchable_before_the_model_answers(tmp_path: Path) -> None:
     embedder = SlowEmbedder()
     service = MemoryService(tmp_path, embedder)
-    result = await asyncio.wait_for(service.write("sp", {"episodes": [{"text": "the kiln reached 1200 C"}]}), 2)
+    result = await asyncio.wait_for(
+        service.write("sp", {"episodes": [{"text": "the kiln reached 1200 C"}]}), 2
+    )
     assert result.episode_ids == ["ep:1"]
     hits = await service.search("sp", {"query": "kiln", "mode": "keyword"})
     assert [h.id for h in hits.hits] == ["ep:1"]
@@ -140,7 +142,9 @@ async def test_filtered_dense_search_is_exact_for_narrow_filters(tmp_path: Path)
     episodes = [{"text": f"row {i} glaze", "sessionId": f"s{i % 10}"} for i in range(500)]
     await service.write("sp", {"episodes": episodes})
     await service.settle()
-    hits = await service.search("sp", {"query": "row 13 glaze", "mode": "dense", "sessionId": "s3", "topK": 5})
+    hits = await service.search(
+        "sp", {"query": "row 13 glaze", "mode": "dense", "sessionId": "s3", "topK": 5}
+    )
     assert hits.hits[0].text == "row 13 glaze"
     assert all(h.session_id == "s3" for h in hits.hits)
     await service.aclose()

@@ -253,6 +253,10 @@ def test_one_cue_alone_is_not_a_request() -> None:
     from skills import SelectionInput, load_official_catalog, merge_catalog, select_skills
 
     catalog = merge_catalog(load_official_catalog(), [])
-    for text in ("Find out what time it is in Tokyo.", "Write the number 7 in Roman numerals.", "猫の名前を考えて。"):
+    for text in (
+        "Find out what time it is in Tokyo.",
+        "Write the number 7 in Roman numerals.",
+        "猫の名前を考えて。",
+    ):
         selection = select_skills(catalog, SelectionInput(user_messages=[text]))
         assert selection.activated_ids == [], text
