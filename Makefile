@@ -33,7 +33,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 # Packages that pass `mypy --strict` ([tool.mypy] in pyproject.toml).
-TYPED := control_bridge skills agent
+TYPED := control_bridge skills agent memory
 
 typecheck: install
 	$(BIN)/mypy $(TYPED)

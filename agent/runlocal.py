@@ -36,6 +36,8 @@ def describe(event: Event) -> str | None:
 
 async def run_locally(settings: Settings, message: str, *, json_events: bool = False) -> int:
     services = Services.build(settings.model_copy(update={"dev": True}))
+    if services.memory is not None:  # one command: never wait for the embedding model (the server embeds)
+        services.memory.background_model = False
     await services.start()
     done = False
     status = 1

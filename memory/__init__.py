@@ -1,7 +1,7 @@
 """The agent's memory: episodes, facts and a bi-temporal graph per space, hybrid search, and the four tools."""
 
 from memory._context import format_hit, memory_context, render_memory_context
-from memory._embedder import Embedder, HashEmbedder, MiniLMEmbedder
+from memory._embedder import Embedder, EmbedderId, HashEmbedder, MiniLMEmbedder
 from memory._ingest import MemoryIngestor
 from memory._models import (
     EpisodeIn,
@@ -10,6 +10,7 @@ from memory._models import (
     GraphResult,
     MemoryWrite,
     Provenance,
+    RunEpisode,
     SearchHit,
     SearchQuery,
     SearchResult,
@@ -17,6 +18,7 @@ from memory._models import (
     TimelineResult,
     WriteResult,
 )
+from memory._names import space_filename
 from memory._rpc import rpc_methods
 from memory._service import MemoryService
 from memory._timeparse import parse_time
@@ -25,6 +27,7 @@ from memory._views import NotFound
 
 __all__ = [
     "Embedder",
+    "EmbedderId",
     "EpisodeIn",
     "FactIn",
     "GraphQuery",
@@ -38,6 +41,7 @@ __all__ = [
     "MiniLMEmbedder",
     "NotFound",
     "Provenance",
+    "RunEpisode",
     "SearchHit",
     "SearchQuery",
     "SearchResult",
@@ -50,4 +54,5 @@ __all__ = [
     "parse_time",
     "render_memory_context",
     "rpc_methods",
+    "space_filename",
 ]

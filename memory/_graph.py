@@ -21,12 +21,12 @@ from memory._views import NotFound
 
 class GraphView:
     def __init__(self) -> None:
-        self.graph = nx.MultiDiGraph()
+        self.graph: nx.MultiDiGraph[str] = nx.MultiDiGraph()
         self._version = -1
         self._max_entity = 0
         self._since = 0.0
 
-    def refresh(self, store: SpaceStore) -> nx.MultiDiGraph:
+    def refresh(self, store: SpaceStore) -> nx.MultiDiGraph[str]:
         if store.version == self._version:
             return self.graph
         self._version = store.version
@@ -87,7 +87,7 @@ class GraphView:
             return self._neighbourhood(graph, seeds, q, usable)
 
     def _neighbourhood(
-        self, graph: nx.MultiDiGraph, seeds: list[str], q: GraphQuery, usable: Any
+        self, graph: nx.MultiDiGraph[str], seeds: list[str], q: GraphQuery, usable: Any
     ) -> GraphResult:
         seen = set(seeds)
         edges: dict[int, dict[str, Any]] = {}
@@ -113,9 +113,9 @@ class GraphView:
         return self._result(graph, seen, edges.values(), [])
 
     def _paths(
-        self, graph: nx.MultiDiGraph, source: str, target: str, q: GraphQuery, usable: Any
+        self, graph: nx.MultiDiGraph[str], source: str, target: str, q: GraphQuery, usable: Any
     ) -> GraphResult:
-        view = nx.Graph()
+        view: nx.Graph[str] = nx.Graph()
         for u, v, data in graph.edges(data=True):
             if usable(data):
                 view.add_edge(u, v)
@@ -144,7 +144,7 @@ class GraphView:
         return self._result(graph, nodes, edges, paths)
 
     @staticmethod
-    def _result(graph: nx.MultiDiGraph, nodes: Any, edges: Any, paths: list[list[str]]) -> GraphResult:
+    def _result(graph: nx.MultiDiGraph[str], nodes: Any, edges: Any, paths: list[list[str]]) -> GraphResult:
         out_edges = {
             d["id"]: GraphEdge(
                 id=f"edge:{d['id']}",

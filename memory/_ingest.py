@@ -1,19 +1,19 @@
-"""MemoryIngestor: the hook-bus side. Run events become episodes while the run goes; a run's end is distilled.
+"""MemoryIngestor: typed run episodes become stored episodes while the run goes; a run's end is distilled.
 
-`on_event` only enqueues (it runs inside the loop's publish path and must never wait); one background task
-drains the queue in batches, so embedding happens per batch and off the event loop.
+The agent maps its events onto `RunEpisode` (agent/memoryhost.py); memory knows no event names. `submit`
+only enqueues (it runs inside the loop's publish path and must never wait); one background task writes the
+queue in batches, and the embedding worker gives the rows vectors afterwards.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from memory._extract import extract as extract_entities
-from memory._models import EpisodeIn, FactIn, MemoryWrite
+from memory._models import EpisodeIn, FactIn, MemoryWrite, RunEpisode
 from memory._service import MemoryService
 
 logger = logging.getLogger(__name__)
@@ -25,14 +25,10 @@ MAX_EPISODE_CHARS = 50_000
 MAX_MODEL_CALLS = 2
 MODEL_CHUNK_CHARS = 12_000
 MAX_ENTITIES_PER_EPISODE = 24
-TERMINAL = frozenset({"run.completed", "run.failed", "run.canceled"})
 Edge = tuple[str, str, str, str, str, list[str], float | None]
 
 
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+def clip(text: str) -> str:
     if len(text) > MAX_EPISODE_CHARS:
         text = text[:MAX_EPISODE_CHARS] + f" … [truncated {len(text) - MAX_EPISODE_CHARS} chars]"
     return text
@@ -43,36 +39,31 @@ class MemoryIngestor:
         self.service = service
         self.extract = extract
         self.dropped = 0
-        self._queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue(MAX_QUEUE)
-        self._runs: dict[str, tuple[str | None, str | None]] = {}  # run id -> (session id, thread id)
-        self._spaces: dict[str, str] = {}  # run id -> space id, for callers that do not know it
+        self._queue: asyncio.Queue[RunEpisode] = asyncio.Queue(MAX_QUEUE)
         self._task: asyncio.Task[None] | None = None
 
     # -- live ingestion ---------------------------------------------------------------------------------------
 
-    def on_event(self, space_id: str | None, event: Any) -> None:
-        """Hook-bus subscriber: never blocks, never raises (a full queue drops and counts).
-
-        With `space_id=None` the space comes from the run's `run.started` event (`spaceId`).
-        """
-        if event.type == "run.started" and isinstance(event.data, dict):
-            self._spaces[event.run_id] = str(event.data.get("spaceId") or "default")
-        if space_id is None:
-            space_id = self._spaces.get(event.run_id, "default")
-        if event.type in TERMINAL:
-            self._spaces.pop(event.run_id, None)
+    def submit(self, episode: RunEpisode) -> None:
+        """Never blocks, never raises (a full queue drops and counts): called from the loop's publish path."""
+        if not episode.text.strip():
+            return
+        if len(episode.text) > MAX_EPISODE_CHARS:
+            episode = episode.model_copy(update={"text": clip(episode.text)})
         try:
-            self._queue.put_nowait((space_id, event))
+            self._queue.put_nowait(episode)
         except asyncio.QueueFull:
             self.dropped += 1
-            logger.warning("memory ingestion queue full; dropped %s of run %s", event.type, event.run_id)
+            logger.warning(
+                "memory ingestion queue full; dropped a %s of run %s", episode.kind, episode.run_id
+            )
 
     async def start(self) -> None:
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._worker(), name="memory-ingestor")
 
     async def drain(self) -> None:
-        """Returns once everything queued so far is written."""
+        """Returns once everything queued so far is written (durable; vectors follow)."""
         await self.start()
         await self._queue.join()
 
@@ -97,73 +88,19 @@ class MemoryIngestor:
             try:
                 await self._write(batch)
             except Exception:
-                logger.exception("memory ingestion failed for a batch of %d events", len(batch))
+                logger.exception("memory ingestion failed for a batch of %d episodes", len(batch))
             finally:
                 for _ in batch:
                     self._queue.task_done()
 
-    async def _write(self, batch: list[tuple[str, Any]]) -> None:
+    async def _write(self, batch: list[RunEpisode]) -> None:
         by_space: dict[str, list[EpisodeIn]] = {}
-        for space_id, event in batch:
-            episode = self.episode(event)
-            if episode is not None:
-                by_space.setdefault(space_id, []).append(episode)
+        for episode in batch:
+            by_space.setdefault(episode.space_id, []).append(
+                EpisodeIn.model_validate(episode.model_dump(exclude={"space_id"}))
+            )
         for space_id, episodes in by_space.items():
             await self.service.write_episodes(space_id, episodes)
-
-    def episode(self, event: Any) -> EpisodeIn | None:
-        """The episode an event records, or None (deltas, phases and usage are not memories)."""
-        data: dict[str, Any] = event.data if isinstance(event.data, dict) else {}
-        if event.type == "run.started":
-            self._runs[event.run_id] = (data.get("sessionId"), data.get("threadId"))
-        session, thread = self._runs.get(event.run_id, (None, None))
-        common: dict[str, Any] = {
-            "run_id": event.run_id,
-            "session_id": session,
-            "thread_id": thread,
-            "sequence": event.sequence,
-            "occurred_at": event.ts,
-        }
-        if event.type == "run.started":
-            text = _text(data.get("input"))
-            meta = {"agentType": data.get("agentType"), "labels": data.get("labels")}
-            kind, role, extra = "user_message", "user", {"metadata": meta}
-        elif event.type in ("assistant.message", "run.completed"):
-            text = _text(data.get("text") if event.type == "assistant.message" else data.get("output"))
-            calls = [c.get("name") for c in data.get("toolCalls") or [] if isinstance(c, dict)]
-            kind, role, extra = (
-                "assistant_message",
-                "assistant",
-                {"metadata": {"turn": data.get("turn"), "toolCalls": calls}},
-            )
-        elif event.type == "tool.result":
-            error = data.get("error") or None
-            text = (
-                _text(data.get("output"))
-                if data.get("ok", True)
-                else f"error: {_text((error or {}).get('message'))}"
-            )
-            meta = {
-                "turn": data.get("turn"),
-                "ok": data.get("ok", True),
-                "error": error,
-                "name": data.get("toolName"),
-            }
-            kind, role = "tool_result", "tool"
-            extra = {
-                "metadata": meta,
-                "tool_call_id": data.get("toolCallId"),
-                "speaker": data.get("toolName"),
-            }
-        else:
-            if event.type in ("run.failed", "run.canceled"):
-                self._runs.pop(event.run_id, None)
-            return None
-        if event.type == "run.completed":
-            self._runs.pop(event.run_id, None)
-        if not text.strip():
-            return None
-        return EpisodeIn(text=text, kind=kind, role=role, **common, **extra)
 
     # -- distillation ----------------------------------------------------------------------------------------
 
@@ -201,10 +138,9 @@ class MemoryIngestor:
 
     async def distill_space(self, space_id: str, session_id: str | None = None) -> list[str]:
         """Entities and edges for episodes written directly (imports, `memory.write`), session by session."""
-        store = await self.service.store(space_id)
         where, params = ("WHERE session_id = ?", [session_id]) if session_id else ("", [])
-        rows = await asyncio.to_thread(
-            store.rows,
+        rows = await self.service.rows(
+            space_id,
             f"SELECT id, kind, role, speaker, text, metadata, session_id, occurred_at FROM episodes {where} ORDER BY id",
             params,
         )

@@ -9,9 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-from pydantic.alias_generators import to_camel
+from pydantic import Field, field_validator
 
+from control_bridge.wire import StrictWireModel
 from memory._timeparse import TimeInput, parse_time
 
 SearchMode = Literal["hybrid", "dense", "keyword"]
@@ -20,8 +20,8 @@ MAX_QUERY_CHARS = 4000
 EPISODE_KINDS = ("user_message", "assistant_message", "tool_result", "note", "turn")
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+class _Model(StrictWireModel):
+    """The project's wire base (camelCase aliases, both spellings accepted); unknown fields are errors."""
 
 
 def _time(value: TimeInput | None) -> float | None:
@@ -48,6 +48,15 @@ class EpisodeIn(_Model):
     @classmethod
     def _occurred(cls, value: Any) -> float | None:
         return _time(value)
+
+
+class RunEpisode(EpisodeIn):
+    """One record of a run as the agent hands it to memory: the agent maps its own events onto this, so
+    memory never parses event names or event data (`agent/memoryhost.py` is that mapping)."""
+
+    space_id: str = Field(min_length=1, max_length=500)
+    run_id: str = Field(min_length=1)
+    kind: Literal["user_message", "assistant_message", "tool_result"]
 
 
 class FactIn(_Model):

@@ -71,12 +71,20 @@ def _v2(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v3(conn: sqlite3.Connection) -> None:
+    # v3 records which space and which embedder a database belongs to, and finds unembedded rows fast:
+    # vectors are written after the row (the embedding worker), so "embedding IS NULL" is a work queue.
+    conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    conn.execute("CREATE INDEX episodes_unembedded ON episodes(id) WHERE embedding IS NULL")
+    conn.execute("CREATE INDEX facts_unembedded ON facts(id) WHERE embedding IS NULL")
+
+
 def _v1(conn: sqlite3.Connection) -> None:
     for statement in SCHEMA_V1:
         conn.execute(statement)
 
 
-MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [(1, _v1), (2, _v2)]
+MIGRATIONS: list[tuple[int, Callable[[sqlite3.Connection], None]]] = [(1, _v1), (2, _v2), (3, _v3)]
 LATEST = MIGRATIONS[-1][0]
 
 

@@ -36,6 +36,10 @@ class Tuning:
     question_weight: float = 0.0  # extra share for the turn after a match that asks a question
     prev_weight: float = 0.0  # the turn before a match inherits this share (the question a match answers)
     speaker_boost: float = 0.0  # episodes by a speaker the query names are scored up by this factor
+    session_weight: float = 0.0
+    """Session structure: a conversation keeps to a topic for a session, so a weak match inside the session
+    where the strongest matches are is likelier evidence than an equal match elsewhere. Each episode gains
+    this share of its session's best fused score."""
 
 
 # Chosen on a coarse grid over the LoCoMo dev files (see agent/bench/memory.py); round numbers on purpose.
@@ -323,12 +327,22 @@ def _substrate(
         for rowid, bonus in extra.items():
             if rowid in episodes and _passes(episodes[rowid], q):
                 out[(EPISODE, rowid)] = out.get((EPISODE, rowid), 0.0) + bonus
+    if tuning.session_weight:
+        best: dict[str, float] = {}
+        for (t, r), score in out.items():
+            meta = episodes.get(r) if t == EPISODE else None
+            if meta is not None and meta["session_id"] is not None:
+                best[meta["session_id"]] = max(best.get(meta["session_id"], 0.0), score)
+        for key, score in out.items():
+            meta = episodes.get(key[1]) if key[0] == EPISODE else None
+            if meta is not None and meta["session_id"] in best:
+                out[key] = score + tuning.session_weight * best[meta["session_id"]]
     if tuning.speaker_boost:
         named = _named_speakers(store, q.query)
         if named:
             for key, score in out.items():
-                row = episodes.get(key[1]) if key[0] == EPISODE else None
-                if row is not None and row["speaker"] in named:
+                meta = episodes.get(key[1]) if key[0] == EPISODE else None
+                if meta is not None and meta["speaker"] in named:
                     out[key] = score * (1 + tuning.speaker_boost)
     return out
 

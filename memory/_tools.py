@@ -173,14 +173,16 @@ class MemoryTool:
 
 def build_memory_tools(service: MemoryService) -> list[MemoryTool]:
     async def semantic(space: str, a: SemanticArgs) -> dict[str, Any]:
-        q = SearchQuery(
-            query=a.query,
-            top_k=a.top_k,
-            kinds=a.kinds,
-            session_id=a.session_id,
-            since=a.since,
-            until=a.until,
-            mode=a.mode,
+        q = SearchQuery.model_validate(
+            {
+                "query": a.query,
+                "top_k": a.top_k,
+                "kinds": a.kinds,
+                "session_id": a.session_id,
+                "since": a.since,
+                "until": a.until,
+                "mode": a.mode,
+            }
         )
         result = await service.search(space, q)
         hits = [_clip(h.model_dump(mode="json", exclude_none=True)) for h in result.hits]

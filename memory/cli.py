@@ -82,8 +82,26 @@ def _run(args: argparse.Namespace, data_dir_default: Callable[[], Path]) -> int:
         return 2
 
 
+async def _prepare(args: argparse.Namespace, service: MemoryService) -> None:
+    """Our own progress lines where the model is slow to load (library progress bars are turned off)."""
+    embedder = service.embedder
+    if args.memory_command != "search" or args.mode == "keyword" or not service.pool.exists(args.space):
+        return
+    if not getattr(embedder, "loaded", True):
+        print(
+            "loading the embedding model (first use in this process takes a few seconds) …", file=sys.stderr
+        )
+        await embedder.load()  # type: ignore[attr-defined]
+    store = await service.store(args.space)
+    pending = store.pending()
+    if pending:
+        print(f"embedding {pending} memory rows written without a vector …", file=sys.stderr)
+        await service.settle(args.space)
+
+
 async def _command(args: argparse.Namespace, service: MemoryService) -> int:
     try:
+        await _prepare(args, service)
         command = args.memory_command
         if command == "search":
             q = SearchQuery(
@@ -105,13 +123,13 @@ async def _command(args: argparse.Namespace, service: MemoryService) -> int:
                 "limit": args.limit,
                 "order": args.order,
             }
-            result = await service.timeline(args.space, {k: v for k, v in query.items() if v is not None})
+            found = await service.timeline(args.space, {k: v for k, v in query.items() if v is not None})
             lines = [
                 f"{_when(i.at)}  {i.id:<10} {i.kind:<17} {_short(i.text)}"
                 + (" (expired)" if i.expired_at else "")
-                for i in result.items
+                for i in found.items
             ]
-            return _emit(args, result.model_dump(mode="json"), lines or ["nothing in that range"])
+            return _emit(args, found.model_dump(mode="json"), lines or ["nothing in that range"])
         if command == "graph":
             graph = await service.graph(
                 args.space,
@@ -183,6 +201,9 @@ async def _import(args: argparse.Namespace, service: MemoryService) -> int:
         if len(episodes) + len(facts) >= IMPORT_BATCH:
             await flush()
     await flush()
+    if counts["episodes"] or counts["facts"]:
+        print("embedding the imported rows …", file=sys.stderr)
+        await service.settle(args.space)
     if args.distill:
         await MemoryIngestor(service).distill_space(args.space)
     summary = (

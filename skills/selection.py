@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from skills._intents import INTENT_WEIGHT, intent_evidence
 from skills._text import MatchText, Phrase, normalize, words
 from skills.catalog import Catalog
 from skills.model import Skill
@@ -211,6 +212,19 @@ def _score(matcher: SkillMatcher, sources: list[tuple[MatchText, float, str]]) -
     return score, reasons
 
 
+def _intent(
+    skill_id: str, sources: list[tuple[MatchText, float, str]], score: float, reasons: list[str]
+) -> tuple[float, list[str]]:
+    """A request shape (action + deliverable) stands in for a missing trigger; it never adds to one."""
+    for text, weight, where in sources:
+        found = intent_evidence(skill_id, text)
+        if found is not None:
+            gain = INTENT_WEIGHT * weight
+            if gain > score:
+                return gain, [*reasons, f"request '{found[0]} … {found[1]}' in {where} (+{gain:.1f})"]
+    return score, reasons
+
+
 def select_skills(
     catalog: Catalog,
     selection_input: SelectionInput,
@@ -239,6 +253,8 @@ def select_skills(
     scored: list[tuple[float, Skill, list[str]]] = []
     for skill, similarity in zip(skills, similarities, strict=True):
         score, reasons = _score(catalog.matcher(skill.key), sources) if sources else (0.0, [])
+        if score < INTENT_WEIGHT and skill.source == "official":
+            score, reasons = _intent(skill.id, sources, score, reasons)
         agent_type = (inp.agent_type or "").lower()
         if agent_type and (
             skill.category in agent_categories or agent_type in (skill.category, *skill.activation_tags)

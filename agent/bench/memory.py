@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import random
 import re
 import statistics
 import sys
@@ -37,6 +36,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--synthetic", type=int, metavar="N", help="synthetic scale run with N episodes")
     parser.add_argument("--embedder", choices=["minilm", "hash"], default="minilm", help="LoCoMo embedder")
     parser.add_argument("--no-distill", action="store_true", help="LoCoMo: skip the entity/edge distillation")
+    parser.add_argument(
+        "--tune-on",
+        metavar="IDS",
+        help="LoCoMo: comma-separated conversation ids tuned on; the rest are held out",
+    )
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -46,7 +50,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.locomo is not None:
         result.update(asyncio.run(_locomo(args)))
     if args.synthetic is not None:
-        result.update(asyncio.run(_synthetic(args.synthetic)))
+        from agent.bench.memory_scale import synthetic
+
+        result.update(asyncio.run(synthetic(args.synthetic)))
     return result
 
 
@@ -113,6 +119,8 @@ class _TimedEmbedder:
     def __init__(self, inner: Any) -> None:
         self.inner = inner
         self.dim = inner.dim
+        self.name = getattr(inner, "name", type(inner).__name__)
+        self.version = getattr(inner, "version", "0")
         self.query_ms: list[float] = []
 
     async def embed(self, texts: list[str]) -> Any:
@@ -136,6 +144,7 @@ async def _locomo(args: argparse.Namespace) -> dict[str, Any]:
     latencies: list[float] = []
     predictions: list[dict[str, Any]] = []
     ingested, ingest_s = 0, 0.0
+    split: dict[str, Any] | None = None
     with tempfile.TemporaryDirectory(prefix="locomo-bench-") as tmp:
         service = MemoryService(Path(tmp), embedder)
         ingestor = MemoryIngestor(service)
@@ -146,6 +155,7 @@ async def _locomo(args: argparse.Namespace) -> dict[str, Any]:
                 turns = conversation_turns(conv)
                 started = time.perf_counter()
                 await service.write_episodes(path.stem, turns)
+                await service.settle(path.stem)
                 if not args.no_distill:
                     await ingestor.distill_space(path.stem)
                 ingest_s += time.perf_counter() - started
@@ -168,6 +178,10 @@ async def _locomo(args: argparse.Namespace) -> dict[str, Any]:
                     per_k = recalls.setdefault(bucket, {k: [] for k in KS})
                     for k in KS:
                         per_k[k].append(len(set(gold) & set(retrieved[:k])) / len(gold))
+            if args.tune_on:
+                from agent.bench.memory_split import split_report
+
+                split = await split_report(service, jobs, set(args.tune_on.split(",")))
         finally:
             await ingestor.aclose()
             await service.aclose()
@@ -188,6 +202,8 @@ async def _locomo(args: argparse.Namespace) -> dict[str, Any]:
     out["query_embed_p50_ms"] = _pct(embedder.query_ms, 0.50)
     out["query_embed_p95_ms"] = _pct(embedder.query_ms, 0.95)
     out["locomo_ingest_per_s"] = round(ingested / ingest_s, 1) if ingest_s else 0.0
+    if split is not None:
+        out["split"] = split
     _say(f"LoCoMo ({args.mode}, {args.embedder}): {len(latencies)} questions, {ingested} turns")
     _say("  overall     " + "  ".join(f"R@{k} {out[f'recall@{k}']:.3f}" for k in KS))
     for name, row in out["by_category"].items():
@@ -201,98 +217,4 @@ async def _locomo(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-# -- synthetic ------------------------------------------------------------------------------------------------
-
-_NAMES = ["Alice", "Bruno", "Chen", "Dana", "Emeka", "Farah", "Goran", "Hana", "Ivan", "Jun"]
-_TOOLS = ["repo_search", "file_read", "deploy", "browser_open", "run_tests"]
-
-
-def synthetic_episodes(n: int, seed: int = 7) -> list[EpisodeIn]:
-    rng = random.Random(seed)
-    vocab = [f"w{i}" for i in range(5000)]
-    start = datetime(2024, 1, 1, tzinfo=UTC).timestamp()
-    out: list[EpisodeIn] = []
-    for i in range(n):
-        run = i // 20
-        kind = ("user_message", "assistant_message", "tool_result")[i % 3]
-        who = rng.choice(_NAMES)
-        words = " ".join(rng.choices(vocab, k=rng.randint(8, 30)))
-        text = f"{who} asked about {rng.choice(_TOOLS)} in /src/mod{rng.randint(0, 300)}.py: {words}"
-        out.append(
-            EpisodeIn(
-                text=text,
-                kind=kind,
-                run_id=f"run-{run}",
-                session_id=f"s-{run // 5}",
-                thread_id=f"t-{run // 5}",
-                tool_call_id=f"call-{i}" if kind == "tool_result" else None,
-                occurred_at=start + i * 60,
-            )
-        )
-    return out
-
-
-async def _timed(label: str, count: int, make: Any) -> list[float]:
-    out: list[float] = []
-    for i in tqdm(range(count), desc=label, file=sys.stderr, unit="q", leave=False):
-        started = time.perf_counter()
-        await make(i)
-        out.append((time.perf_counter() - started) * 1000)
-    return out
-
-
-async def _synthetic(n: int) -> dict[str, Any]:
-    episodes = synthetic_episodes(n)
-    rng = random.Random(11)
-    with tempfile.TemporaryDirectory(prefix="memory-synth-") as tmp:
-        service = MemoryService(Path(tmp), HashEmbedder())
-        ingestor = MemoryIngestor(service)
-        started = time.perf_counter()
-        batch = 1000
-        for i in tqdm(range(0, n, batch), desc="ingest (hash)", file=sys.stderr, unit="k"):
-            await service.write_episodes("synth", episodes[i : i + batch])
-        hash_rate = n / (time.perf_counter() - started)
-        for run in tqdm(range(0, min(n // 20, 500)), desc="distill", file=sys.stderr, unit="run"):
-            await ingestor.distill_run("synth", f"run-{run}")
-        sample = episodes[: min(n, 2000)]
-        minilm = MemoryService(Path(tmp) / "minilm", MiniLMEmbedder())
-        await minilm.embedder.load()  # type: ignore[attr-defined]
-        started = time.perf_counter()
-        for i in tqdm(range(0, len(sample), 250), desc="ingest (MiniLM)", file=sys.stderr, unit="batch"):
-            await minilm.write_episodes("synth", sample[i : i + 250])
-        minilm_rate = len(sample) / (time.perf_counter() - started)
-        await minilm.aclose()
-
-        async def hybrid(i: int) -> None:
-            words = episodes[rng.randrange(n)].text.split()[-6:]
-            await service.search("synth", SearchQuery(query=" ".join(words[:4]), top_k=10))
-
-        async def graph(i: int) -> None:
-            await service.graph("synth", {"entity": _NAMES[i % len(_NAMES)], "max_depth": 2, "limit": 50})
-
-        async def timeline(i: int) -> None:
-            at = episodes[rng.randrange(n)].occurred_at or 0.0
-            await service.timeline("synth", {"from": at, "to": at + 86400, "limit": 20})
-
-        async def provenance(i: int) -> None:
-            await service.provenance("synth", f"ep:{rng.randrange(n) + 1}")
-
-        hybrid_ms = await _timed("hybrid", 200, hybrid)
-        graph_ms = await _timed("graph", 100, graph)
-        timeline_ms = await _timed("timeline", 200, timeline)
-        provenance_ms = await _timed("provenance", 500, provenance)
-        await ingestor.aclose()
-        await service.aclose()
-        size = sum(p.stat().st_size for p in (Path(tmp) / "memory").glob("synth.db*"))
-    out = {
-        "episodes": n,
-        "ingest_per_s": {"hash": round(hash_rate, 1), "minilm": round(minilm_rate, 1)},
-        "hybrid_p50_ms": _pct(hybrid_ms, 0.5),
-        "hybrid_p95_ms": _pct(hybrid_ms, 0.95),
-        "graph_p95_ms": _pct(graph_ms, 0.95),
-        "timeline_p95_ms": _pct(timeline_ms, 0.95),
-        "provenance_p95_ms": _pct(provenance_ms, 0.95),
-        "db_mb": round(size / 1e6, 1),
-    }
-    _say(f"synthetic {n} episodes: " + ", ".join(f"{k} {v}" for k, v in out.items()))
-    return out
+# -- synthetic: agent/bench/memory_scale.py ---------------------------------------------------------------

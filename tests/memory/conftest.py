@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from memory import HashEmbedder, MemoryIngestor, MemoryService
+from agent.memoryhost import RunEvents
+from memory import HashEmbedder, MemoryIngestor, MemoryService, RunEpisode
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,16 @@ class FakeEvent:
     type: str
     data: dict[str, Any] = field(default_factory=dict)
     ts: float = 1_700_000_000.0
+
+
+_EVENTS: dict[int, RunEvents] = {}
+
+
+def feed(ingestor: MemoryIngestor, space_id: str, event: Any) -> None:
+    """What the server does with a run event: agent/memoryhost.py maps it, memory gets a typed episode."""
+    fields = _EVENTS.setdefault(id(ingestor), RunEvents()).episode(space_id, event)
+    if fields is not None:
+        ingestor.submit(RunEpisode.model_validate(fields))
 
 
 @pytest.fixture

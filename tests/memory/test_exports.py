@@ -5,6 +5,7 @@ def test_public_api_is_pinned() -> None:
     assert sorted(memory.__all__) == sorted(
         [
             "Embedder",
+            "EmbedderId",
             "EpisodeIn",
             "FactIn",
             "GraphQuery",
@@ -18,6 +19,7 @@ def test_public_api_is_pinned() -> None:
             "MiniLMEmbedder",
             "NotFound",
             "Provenance",
+            "RunEpisode",
             "SearchHit",
             "SearchQuery",
             "SearchResult",
@@ -30,6 +32,7 @@ def test_public_api_is_pinned() -> None:
             "parse_time",
             "render_memory_context",
             "rpc_methods",
+            "space_filename",
         ]
     )
     for name in memory.__all__:

@@ -5,14 +5,14 @@ from typing import Any
 
 from memory import MemoryIngestor, MemoryService, SearchQuery
 
-from .conftest import FakeEvent, run_events
+from .conftest import FakeEvent, feed, run_events
 
 
 async def test_run_events_become_episodes_with_provenance(
     service: MemoryService, ingestor: MemoryIngestor
 ) -> None:
     for event in run_events():
-        ingestor.on_event("sp", event)
+        feed(ingestor, "sp", event)
     await ingestor.drain()
     rows = await service.run_episodes("sp", "run-1")
     kinds = [r["kind"] for r in rows]
@@ -33,7 +33,7 @@ async def test_run_events_become_episodes_with_provenance(
 async def test_on_event_never_blocks_and_drain_waits(service: MemoryService) -> None:
     ingestor = MemoryIngestor(service)  # not started: on_event must still just enqueue
     for event in run_events("run-q"):
-        assert ingestor.on_event("sp", event) is None
+        assert feed(ingestor, "sp", event) is None
     assert await service.run_episodes("sp", "run-q") == []
     await ingestor.drain()
     assert len(await service.run_episodes("sp", "run-q")) == 4
@@ -43,7 +43,7 @@ async def test_on_event_never_blocks_and_drain_waits(service: MemoryService) -> 
 async def test_replayed_events_are_not_stored_twice(service: MemoryService, ingestor: MemoryIngestor) -> None:
     for _ in range(2):
         for event in run_events("run-r"):
-            ingestor.on_event("sp", event)
+            feed(ingestor, "sp", event)
         await ingestor.drain()
     assert len(await service.run_episodes("sp", "run-r")) == 4
 
@@ -51,8 +51,9 @@ async def test_replayed_events_are_not_stored_twice(service: MemoryService, inge
 async def test_failed_tool_result_is_recorded_as_error(
     service: MemoryService, ingestor: MemoryIngestor
 ) -> None:
-    ingestor.on_event("sp", FakeEvent("run-e", 1, "run.started", {"sessionId": "s", "input": "hi"}))
-    ingestor.on_event(
+    feed(ingestor, "sp", FakeEvent("run-e", 1, "run.started", {"sessionId": "s", "input": "hi"}))
+    feed(
+        ingestor,
         "sp",
         FakeEvent(
             "run-e",
@@ -76,7 +77,7 @@ async def test_distill_run_writes_summary_entities_and_edges(
     service: MemoryService, ingestor: MemoryIngestor
 ) -> None:
     for event in run_events():
-        ingestor.on_event("sp", event)
+        feed(ingestor, "sp", event)
     result = await ingestor.distill_run("sp", "run-1")
     assert len(result["facts"]) == 1 and result["edges"]
     prov = await service.provenance("sp", result["facts"][0])
@@ -111,9 +112,9 @@ async def test_model_extraction_is_bounded_to_two_calls(service: MemoryService) 
 
     ingestor = MemoryIngestor(service, extract=extract)
     big = "x" * 50_000
-    ingestor.on_event("sp", FakeEvent("run-big", 1, "run.started", {"sessionId": "s", "input": big}))
+    feed(ingestor, "sp", FakeEvent("run-big", 1, "run.started", {"sessionId": "s", "input": big}))
     for i in range(2, 6):
-        ingestor.on_event("sp", FakeEvent("run-big", i, "assistant.message", {"text": f"{i} " + big}))
+        feed(ingestor, "sp", FakeEvent("run-big", i, "assistant.message", {"text": f"{i} " + big}))
     result = await ingestor.distill_run("sp", "run-big")
     assert len(calls) == 2
     assert len(result["facts"]) == 3  # summary + one valid fact per call; the malformed item is skipped
@@ -128,7 +129,7 @@ async def test_failing_extractor_does_not_break_distillation(service: MemoryServ
 
     ingestor = MemoryIngestor(service, extract=extract)
     for event in run_events("run-f"):
-        ingestor.on_event("sp", event)
+        feed(ingestor, "sp", event)
     result = await ingestor.distill_run("sp", "run-f")
     assert len(result["facts"]) == 1
     await ingestor.aclose()
@@ -140,7 +141,7 @@ async def test_concurrent_runs_in_one_space_lose_nothing(service: MemoryService)
 
     async def run(n: int) -> None:
         for event in run_events(f"run-{n}", session=f"sess-{n}"):
-            ingestor.on_event("shared", event)
+            feed(ingestor, "shared", event)
             await asyncio.sleep(0)
 
     await asyncio.gather(*(run(n) for n in range(8)))
@@ -156,10 +157,3 @@ async def test_concurrent_runs_in_one_space_lose_nothing(service: MemoryService)
     count = store.rows("SELECT COUNT(*) AS n FROM episodes")[0]["n"]
     assert count == 8 * 4 + 6 * 25
     await ingestor.aclose()
-
-
-async def test_space_can_come_from_run_started(service: MemoryService, ingestor: MemoryIngestor) -> None:
-    for event in run_events("run-s"):
-        ingestor.on_event(None, event)  # run.started carries spaceId "sp"
-    await ingestor.drain()
-    assert len(await service.run_episodes("sp", "run-s")) == 4

@@ -52,6 +52,11 @@ async def test_an_older_database_is_migrated_not_broken(tmp_path: Path) -> None:
     assert store.migrated_from == 1
     versions = [r["version"] for r in store.rows("SELECT version FROM schema_version ORDER BY version")]
     assert versions == list(range(1, LATEST + 1))
+    # v1 did not record its embedder: its vectors are re-embedded in the background, never mixed
+    assert store.reembedding
+    await service.settle()
+    meta = dict((r["key"], r["value"]) for r in store.rows("SELECT key, value FROM meta"))
+    assert meta["embedder_name"] == HashEmbedder.name and meta["space_id"] == "legacy"
     # old rows are searchable, with their vectors and keys
     for mode in ("keyword", "dense"):
         hits = await service.search(

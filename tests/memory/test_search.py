@@ -36,6 +36,7 @@ async def _seed(service: MemoryService) -> list[str]:
         },
     ]
     result = await service.write("sp", {"episodes": episodes})
+    await service.settle()
     return result.episode_ids
 
 

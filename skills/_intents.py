@@ -1,0 +1,200 @@
+"""Request shapes: evidence for a skill when a prompt carries no trigger word.
+
+A request is an action applied to a deliverable ("put together a short *brief*", "look up recent *studies*",
+"*bootstrap* a web *app* from a template", "来週の役員会で見せる*資料*を作って"). One cue alone is ordinary
+vocabulary ("a note", "find"), so a skill gains evidence only when an action cue and a deliverable cue of that
+same skill occur in one message. Cues are phrases of the official skills' own domain, in English and
+Japanese; custom skills keep their triggers and description keywords.
+"""
+
+from __future__ import annotations
+
+from skills._text import MatchText, Phrase
+
+INTENT_WEIGHT = 2.75
+"""Above the activation bar on its own (a clear request), below a trigger (3.0): an explicit trigger in the
+same conversation still outranks it."""
+
+_CUES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "research-brief": (
+        (
+            "find out",
+            "look up",
+            "gather",
+            "summarise",
+            "summarize",
+            "what do",
+            "what does",
+            "tell me what",
+            "check what",
+            "dig up",
+            "put together",
+            "compile",
+            "brief me",
+            "catch me up",
+            "explain what",
+            "調べ",
+            "まとめ",
+            "教えて",
+            "確認して",
+        ),
+        (
+            "evidence",
+            "studies",
+            "study",
+            "sources",
+            "source",
+            "facts",
+            "fact",
+            "findings",
+            "brief",
+            "briefing",
+            "experts",
+            "expert",
+            "what changed",
+            "latest",
+            "state of",
+            "pros and cons",
+            "for and against",
+            "研究",
+            "出典",
+            "ブリーフ",
+            "動向",
+            "根拠",
+            "文献",
+        ),
+    ),
+    "repo-app-operator": (
+        (
+            "bootstrap",
+            "scaffold",
+            "spin up",
+            "set up",
+            "get it running",
+            "ship",
+            "push",
+            "install",
+            "fix whatever",
+            "run the",
+            "launch",
+            "host",
+            "立ち上げ",
+            "動く",
+            "構築",
+            "デプロイ",
+        ),
+        (
+            "web app",
+            "app",
+            "service",
+            "template",
+            "starter",
+            "branch",
+            "production",
+            "staging",
+            "build",
+            "dependencies",
+            "hotfix",
+            "server",
+            "ウェブアプリ",
+            "アプリ",
+            "テンプレート",
+            "サーバー",
+        ),
+    ),
+    "slides-author": (
+        ("present", "show", "walk through", "walkthrough", "pitch", "見せる", "発表", "説明する"),
+        (
+            "board",
+            "pages",
+            "visual",
+            "all-hands",
+            "all hands",
+            "audience",
+            "meeting",
+            "slides",
+            "資料",
+            "枚",
+            "役員会",
+            "会議",
+        ),
+    ),
+    "writing-draft": (
+        (
+            "write up",
+            "compose",
+            "word",
+            "phrase",
+            "write",
+            "reply to",
+            "respond to",
+            "書いて",
+            "書く",
+            "作成して",
+            "返信",
+        ),
+        (
+            "note",
+            "message",
+            "complaint",
+            "toast",
+            "thank-you",
+            "thank you",
+            "invitation",
+            "apology",
+            "speech",
+            "letter",
+            "メッセージ",
+            "手紙",
+            "お礼",
+            "挨拶",
+            "文章",
+            "お詫び",
+        ),
+    ),
+    "planning-structurer": (
+        (
+            "lay out",
+            "map out",
+            "organise",
+            "organize",
+            "sort out",
+            "steps to",
+            "what needs to happen",
+            "整理",
+            "段取り",
+        ),
+        (
+            "week by week",
+            "steps",
+            "my week",
+            "next month",
+            "before the",
+            "by friday",
+            "deadline",
+            "phases",
+            "やること",
+            "週ごと",
+            "スケジュール",
+            "までに",
+        ),
+    ),
+}
+
+_COMPILED = {
+    skill: (tuple(Phrase(a) for a in actions), tuple(Phrase(d) for d in deliverables))
+    for skill, (actions, deliverables) in _CUES.items()
+}
+
+
+def intent_evidence(skill_id: str, text: MatchText) -> tuple[str, str] | None:
+    """The (action, deliverable) pair of this skill found in the text, or None."""
+    cues = _COMPILED.get(skill_id)
+    if cues is None:
+        return None
+    actions, deliverables = cues
+    action = next((a for a in actions if text.contains(a)), None)
+    if action is None:
+        return None
+    deliverable = next((d for d in deliverables if text.contains(d) and not d.within(action)), None)
+    return None if deliverable is None else (action.text, deliverable.text)
