@@ -1,5 +1,6 @@
 """The agent's memory: episodes, facts and a bi-temporal graph per space, hybrid search, and the four tools."""
 
+from control_bridge.errors import NotFound
 from memory._context import format_hit, memory_context, render_memory_context
 from memory._embedder import Embedder, EmbedderId, HashEmbedder, MiniLMEmbedder
 from memory._ingest import MemoryIngestor
@@ -23,7 +24,6 @@ from memory._rpc import rpc_methods
 from memory._service import MemoryService
 from memory._timeparse import parse_time
 from memory._tools import MemoryTool, MemoryToolError, build_memory_tools
-from memory._views import NotFound
 
 __all__ = [
     "Embedder",

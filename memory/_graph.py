@@ -12,11 +12,11 @@ from typing import Any
 
 import networkx as nx
 
+from control_bridge.errors import NotFound
 from memory._models import GraphEdge, GraphNode, GraphQuery, GraphResult
 from memory._search import terms
 from memory._store import SpaceStore, norm, parse_id
 from memory._timeparse import iso
-from memory._views import NotFound
 
 
 class GraphView:

@@ -10,6 +10,8 @@ import sqlite3
 import time
 from collections.abc import Callable
 
+from control_bridge import sqlite
+
 SCHEMA_V1 = [
     """CREATE TABLE episodes (
         id INTEGER PRIMARY KEY, run_id TEXT, session_id TEXT, tool_call_id TEXT, kind TEXT NOT NULL,
@@ -104,14 +106,9 @@ def migrate(conn: sqlite3.Connection) -> int:
     for version, step in MIGRATIONS:
         if version <= start:
             continue
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with sqlite.transaction(conn):
             step(conn)
             conn.execute(
                 "INSERT INTO schema_version (version, applied_at) VALUES (?, ?)", (version, time.time())
             )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
     return start

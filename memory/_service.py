@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from control_bridge.errors import NotFound
 from memory._embedder import Embedder, embedder_id, is_loaded
 from memory._embedworker import EmbedWorker
 from memory._graph import GraphView
@@ -37,7 +38,6 @@ from memory._search import candidates
 from memory._search import keyword as run_keyword
 from memory._search import search as run_search
 from memory._store import SpaceStore, parse_id
-from memory._views import NotFound
 from memory._views import provenance as run_provenance
 from memory._views import timeline as run_timeline
 

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from control_bridge import sqlite
 from memory._edges import GraphWrites
 from memory._embedder import EmbedderId
 from memory._index import EPISODE, FACT, Meta, VectorIndex
@@ -80,12 +81,9 @@ class SpaceStore(GraphWrites):
         self.embedder = embedder
         self.lock = threading.RLock()
         path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+        conn = sqlite.connect(path, busy_timeout_s=30, foreign_keys=True)
         self.conn = conn
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA foreign_keys=ON")
             self.version = 0  # bumped on every write: caches (the graph) compare it
             self.migrated_from = migrate(conn)
             self.reembedding = self._check_meta(space_id)
@@ -112,14 +110,8 @@ class SpaceStore(GraphWrites):
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One IMMEDIATE transaction under the space's lock; rolled back whole on any error."""
         with self.lock:
-            self.conn.execute("BEGIN IMMEDIATE")
-            try:
+            with sqlite.transaction(self.conn):
                 yield self.conn
-                self.conn.execute("COMMIT")
-            except BaseException:
-                if self.conn.in_transaction:
-                    self.conn.execute("ROLLBACK")
-                raise
             self.version += 1
 
     # -- identity -------------------------------------------------------------------------------------------

@@ -12,22 +12,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from control_bridge.errors import NotFound
+from control_bridge.tool_failure import ToolFailure
 from memory._models import GraphQuery, SearchQuery, TimelineQuery
 from memory._service import MemoryService
-from memory._views import NotFound
 
 logger = logging.getLogger(__name__)
 MAX_HIT_CHARS = 1500
 
 
-class MemoryToolError(Exception):
-    """A typed tool failure (kind/message/hint, as agent.tools.spec expects)."""
-
-    def __init__(self, kind: str, message: str, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
-        self.hint = hint or ("correct_call" if kind == "invalid_call" else "replan")
+MemoryToolError = ToolFailure
+"""The memory tools fail with the project's one typed tool failure (kind, message, hint)."""
 
 
 class _Args(BaseModel):

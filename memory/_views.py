@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from control_bridge.errors import NotFound
 from memory._models import Provenance, ProvenanceEpisode, TimelineItem, TimelineQuery, TimelineResult
 from memory._search import fts_query, terms
 from memory._store import SpaceStore, caller_key, parse_id
@@ -13,10 +14,6 @@ from memory._timeparse import iso
 _EPISODE_COLUMNS = (
     "id, kind, text, run_id, session_id, thread_id, tool_call_id, dedup_key, occurred_at, recorded_at"
 )
-
-
-class NotFound(LookupError):
-    pass
 
 
 def _range(q: TimelineQuery, column: str) -> tuple[str, list[Any]]:

@@ -14,11 +14,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from control_bridge.errors import NotFound
 from memory._embedder import Embedder, HashEmbedder, MiniLMEmbedder
 from memory._ingest import MemoryIngestor
 from memory._models import EpisodeIn, FactIn, MemoryWrite, SearchQuery
 from memory._service import MemoryService
-from memory._views import NotFound
 
 IMPORT_BATCH = 256
 
@@ -33,7 +33,7 @@ def register(subparsers: Any, data_dir_default: Callable[[], Path]) -> None:
         p.add_argument("--json", action="store_true", help="print JSON instead of text")
         p.add_argument("--embedder", choices=["minilm", "hash"], default="minilm", help=argparse.SUPPRESS)
         handler = lambda args: _run(args, data_dir_default)  # noqa: E731
-        p.set_defaults(func=handler, fn=handler)  # agent/cli.py dispatches on `fn`
+        p.set_defaults(fn=handler)  # agent/cli.py dispatches on `fn`
 
     p = commands.add_parser("search", help="hybrid search")
     p.add_argument("query")

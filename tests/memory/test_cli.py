@@ -17,7 +17,7 @@ def _parse(tmp_path: Path, *argv: str) -> argparse.Namespace:
 
 def _run(tmp_path: Path, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
     args = _parse(tmp_path, *argv)
-    code = args.func(args)
+    code = args.fn(args)
     return code, capsys.readouterr().out
 
 
@@ -70,8 +70,8 @@ def test_import_then_search_timeline_graph_provenance(
 
 def test_errors_exit_nonzero_with_a_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     args = _parse(tmp_path, "provenance", "ep:42")
-    assert args.func(args) == 2
+    assert args.fn(args) == 2
     assert "not found: ep:42" in capsys.readouterr().err
     args = _parse(tmp_path, "provenance", "nonsense")
-    assert args.func(args) == 2
+    assert args.fn(args) == 2
     assert "not a memory id" in capsys.readouterr().err
