@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, PlainSerializer
 from pydantic.alias_generators import to_camel
 
 
@@ -41,3 +41,11 @@ def utc_iso(epoch: float | None = None) -> str:
 def to_ms(seconds: float) -> int:
     """A duration in seconds as the wire's integer milliseconds."""
     return round(seconds * 1000)
+
+
+def _iso(when: datetime) -> str:
+    return utc_iso((when if when.tzinfo is not None else when.replace(tzinfo=UTC)).timestamp())
+
+
+Timestamp = Annotated[datetime, PlainSerializer(_iso, return_type=str, when_used="json")]
+"""A datetime field that goes on the wire in the one timestamp format (naive datetimes are taken as UTC)."""

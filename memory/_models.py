@@ -6,12 +6,11 @@ produced with `model_dump(by_alias=True)`, like `control_bridge.contract`.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from control_bridge.wire import StrictWireModel
+from control_bridge.wire import StrictWireModel, Timestamp
 from memory._timeparse import TimeInput, parse_time
 
 SearchMode = Literal["hybrid", "dense", "keyword"]
@@ -130,7 +129,7 @@ class SearchHit(_Model):
     session_id: str | None = None
     thread_id: str | None = None
     tool_call_id: str | None = None
-    occurred_at: datetime | None = None
+    occurred_at: Timestamp | None = None
     episode_ids: list[str] = Field(default_factory=list)
     matched: list[str] = Field(default_factory=list)
 
@@ -166,9 +165,9 @@ class TimelineItem(_Model):
     type: ItemType
     kind: str
     text: str
-    at: datetime | None
-    valid_to: datetime | None = None
-    expired_at: datetime | None = None
+    at: Timestamp | None
+    valid_to: Timestamp | None = None
+    expired_at: Timestamp | None = None
     session_id: str | None = None
     run_id: str | None = None
     episode_ids: list[str] = Field(default_factory=list)
@@ -201,10 +200,10 @@ class GraphEdge(_Model):
     target: str
     predicate: str
     weight: float
-    valid_from: datetime | None = None
-    valid_to: datetime | None = None
-    recorded_at: datetime | None = None
-    expired_at: datetime | None = None
+    valid_from: Timestamp | None = None
+    valid_to: Timestamp | None = None
+    recorded_at: Timestamp | None = None
+    expired_at: Timestamp | None = None
     episode_ids: list[str] = Field(default_factory=list)
 
 
@@ -223,8 +222,8 @@ class ProvenanceEpisode(_Model):
     thread_id: str | None
     tool_call_id: str | None
     key: str | None
-    occurred_at: datetime | None
-    recorded_at: datetime | None
+    occurred_at: Timestamp | None
+    recorded_at: Timestamp | None
 
 
 class Provenance(_Model):

@@ -8,6 +8,7 @@ JSON Schemas) is camelCase, and every key that names a duration ends in `Ms`.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from pathlib import Path
@@ -50,7 +51,9 @@ def offences(value: Any, path: str = "$") -> list[str]:
                 found.append(f"{where}: a duration not in …Ms")
             if key.endswith("S") and key[-2:-1].islower():
                 found.append(f"{where}: a duration in seconds")
-            if key in ("time", "createdAt", "updatedAt", "completedAt") and isinstance(item, str):
+            if (key in ("time", "at", "validFrom", "validTo") or key.endswith("At")) and isinstance(
+                item, str
+            ):
                 if not TIMESTAMP.match(item):
                     found.append(f"{where}: timestamp {item!r} not RFC 3339 UTC with ms")
             if key not in FREE_FORM:
@@ -131,6 +134,11 @@ def runs(server: Server, tmp_path: Path) -> tuple[Server, list[str], list[Any]]:
     run_ids = [approved_run, denied_run, canceled_run]
     for run_id in run_ids:
         _wait(server, run_id, seen, ("completed", "failed", "canceled"))
+    deadline = time.monotonic() + 10  # memory ingests in the background: its hits carry timestamps too
+    while not _rpc(server, seen, "memory.search", {"spaceId": "default", "query": "compute"})["hits"]:
+        assert time.monotonic() < deadline, "memory never saw the runs"
+        time.sleep(0.1)
+    _rpc(server, seen, "skills.catalog", {})
     return server, run_ids, seen
 
 
@@ -147,6 +155,7 @@ def test_every_json_object_a_client_sees_speaks_one_vocabulary(
         stored += page["events"]
         seen.append(_rpc(server, seen, "run.get", {"runId": run_id}))
     seen += [e.wire() for run_id in run_ids for e in server.services.log.read(run_id, limit=10_000)]
+    assert '"occurredAt": "' in json.dumps(seen), "memory hits (with timestamps) are among what was checked"
     problems = [p for obj in seen for p in offences(obj)]
     assert problems == []
     types = {e["type"] for e in stored}
