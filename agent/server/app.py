@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from collections.abc import AsyncIterator
@@ -21,6 +20,7 @@ from agent.server.services import Services
 from agent.server.sse import event_stream
 from agent.settings import Settings
 from control_bridge.errors import BridgeError
+from control_bridge.json_limits import JsonTooDeep, loads_bounded
 from control_bridge.jsonrpc import DispatchTable, handle_jsonrpc
 
 logger = logging.getLogger("agent.server")
@@ -98,7 +98,9 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         if isinstance(body, JSONResponse):
             return body
         try:
-            payload = json.loads(body)
+            payload = loads_bounded(body)
+        except JsonTooDeep as exc:
+            return JSONResponse({"error": "invalid body", "detail": f"{exc}: nest less deeply"}, 400)
         except (ValueError, UnicodeDecodeError):
             return JSONResponse({"error": "invalid JSON", "detail": "the body must be a JSON object"}, 400)
         if not isinstance(payload, dict):
