@@ -45,6 +45,10 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     ),
     "OPENAI_API_KEY": ("openai_api_key", "key for openai: models (or from secrets.apiKeys)"),
     "ANTHROPIC_API_KEY": ("anthropic_api_key", "key for anthropic: models (or from secrets.apiKeys)"),
+    "SCRIPTS_DIR": (
+        "scripts_dir",
+        "the only directory a run's scripted:FILE model may name (unset: per-run scripts refused)",
+    ),
     "LOG_LEVEL": ("log_level", "DEBUG, INFO, WARNING or ERROR (INFO)"),
     "MEMORY_EMBEDDER": ("memory_embedder", "minilm (default, loaded lazily) or hash (fast, for tests)"),
     "SHUTDOWN_GRACE_S": ("shutdown_grace_s", "seconds SIGTERM waits for runs to checkpoint (20)"),
@@ -102,6 +106,7 @@ class Settings(BaseSettings):
     model: str | None = None
     openai_api_key: SecretStr | None = None
     anthropic_api_key: SecretStr | None = None
+    scripts_dir: Path | None = None
     log_level: LogLevel = "INFO"
     memory_embedder: Literal["minilm", "hash"] = "minilm"
     shutdown_grace_s: float = Field(default=20.0, gt=0, le=3600)

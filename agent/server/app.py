@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
 from agent.events.types import profile_types
+from agent.models.errors import ModelConfigError
 from agent.runtime.requests import RunError, StartRequest
 from agent.server.auth import check_request
 from agent.server.rpc_methods import build_methods, health
@@ -62,6 +63,10 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
             )
         if svc.is_language_model:
             logger.info("model: %s", svc.model_name)
+        elif svc.model_name.startswith("scripted"):
+            logger.info(
+                "model: %s (a scripted model: it replays its script; not a language model)", svc.model_name
+            )
         else:
             logger.warning(
                 "model: %s (no language model is configured: runs answer with the built-in local runner; "
@@ -110,6 +115,10 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         except ValidationError as exc:
             errors = [{"loc": ".".join(map(str, e["loc"])), "msg": e["msg"]} for e in exc.errors()[:20]]
             return JSONResponse({"error": "invalid body", "detail": errors}, 400)
+        try:
+            svc_of(request).models.check(start.model)
+        except ModelConfigError as exc:
+            return JSONResponse({"error": "invalid model", "detail": str(exc)}, 400)
         try:
             result = await svc_of(request).manager.start(start)
         except BridgeError as exc:  # the control plane refused (e.g. a runId it already has)

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, Field
 
 from agent.events.types import profile_types
+from agent.models.errors import ModelConfigError
+from agent.redaction import redact
 from agent.runtime.manager import RunHandle
 from agent.runtime.policy import PolicyOverride
 from agent.runtime.requests import ContinueRequest, RunError, StartRequest
@@ -78,7 +80,7 @@ def run_view(services: Services, handle: RunHandle) -> dict[str, Any]:
         space_id=state.space_id,
         status=state.status,
         phase=state.phase,
-        model=state.model,
+        model=redact(state.model),
         labels=state.labels,
         policy=state.policy,
         usage=state.usage,
@@ -122,6 +124,10 @@ def build_methods(services: Services) -> MethodTable:
 
     async def run_start(params: Any) -> Any:
         req = _params(StartRequest, params)
+        try:
+            services.models.check(req.model)
+        except ModelConfigError as exc:
+            raise InvalidParams(str(exc)) from None
         try:
             result = await manager.start(req)
         except RunError as exc:

@@ -26,8 +26,11 @@ from agent.localdb import LocalDB
 from agent.memoryhost import MemoryHost
 from agent.models import RateLimiters, parse_model_spec, resolve_model
 from agent.models.base import ModelClient
+from agent.models.factory import ModelSpec
+from agent.models.scripted import ScriptedModel
 from agent.observability import RunMetrics
 from agent.observability.tracing import RunTracer, make_tracer
+from agent.redaction import redact
 from agent.runcontext import RunContextFactory
 from agent.runtime.bootstrap import LOCAL_MODEL
 from agent.runtime.checkpoints import CheckpointStore
@@ -35,6 +38,7 @@ from agent.runtime.manager import ManagerConfig, RunManager
 from agent.runtime.retention import prune
 from agent.runtime.state import RunState
 from agent.server.deferred_control import DeferredEmbeddedControlPlane
+from agent.server.model_access import checked_spec, load_script
 from agent.server.operator_methods import operator_methods
 from agent.settings import Settings
 from control_bridge.protocol import ControlPlaneBase
@@ -61,19 +65,29 @@ class ModelFactory:
             self._http = httpx.AsyncClient(timeout=self.settings.model_settings.timeout)
         return self._http
 
+    def check(self, spec: str | None) -> ModelSpec:
+        """Raises ModelConfigError for a spec this server will not run (a script outside SCRIPTS_DIR)."""
+        return checked_spec(spec, operator_spec=self.settings.model, scripts_dir=self.settings.scripts_dir)
+
     def __call__(self, spec: str | None, keys: dict[str, str]) -> ModelClient:
+        parsed = self.check(spec)
+        if parsed.provider == "scripted":
+            return ScriptedModel(load_script(parsed), model=parsed.model)
         return resolve_model(
-            spec,
+            parsed,
             keys={**self.settings.provider_keys(), **keys},
-            http_client=self.http
-            if parse_model_spec(spec, check_files=False).provider not in ("local", "scripted")
-            else None,
+            http_client=self.http if parsed.provider != "local" else None,
             settings=self.settings.model_settings,
             limiters=self.limiters,
         )
 
     def display_name(self, spec: str | None) -> str:
-        return LOCAL_MODEL if not spec or spec == "local" else str(parse_model_spec(spec, check_files=False))
+        """The spec as it may be shown (health, logs): credentials in its URL masked."""
+        return (
+            LOCAL_MODEL
+            if not spec or spec == "local"
+            else redact(str(parse_model_spec(spec, check_files=False)))
+        )
 
     async def aclose(self) -> None:
         if self._http is not None:
