@@ -27,7 +27,7 @@ from agent.runtime.requests import ContinueRequest, RunError, StartRequest, Star
 from agent.runtime.state import RunState
 from agent.runtime.templates import Templates
 from control_bridge import contract as c
-from control_bridge.errors import BridgeError, LeaseLost
+from control_bridge.errors import BridgeError, Conflict, LeaseLost
 from control_bridge.protocol import ControlPlaneBase
 
 logger = logging.getLogger(__name__)
@@ -174,6 +174,7 @@ class RunManager:
 
     async def _start_known(self, known: RunHandle, req: StartRequest) -> StartResult:
         if req.lease_version is not None and req.lease_version > known.lease_version:
+            await self._confirm_lease(known, req.lease_version)  # before the live run is touched
             await self._replace(known, req.lease_version)
             return StartResult(run_id=known.run_id, replaced=True)
         unfinished = known.state is not None and not known.state.terminal
@@ -213,6 +214,24 @@ class RunManager:
             )
         )
         return created.run_id, created.lease_version
+
+    async def _confirm_lease(self, handle: RunHandle, lease_version: int) -> None:
+        """A higher lease replaces the run here only if the control plane granted it: a heartbeat with it is
+        fenced (newer than granted → Conflict, older than current → LeaseLost), so a forged or stale lease is
+        refused while the live run goes on untouched. An unreachable plane propagates (nothing is replaced)."""
+        try:
+            await handle.control.run_heartbeat(
+                c.RunHeartbeatParams(run_id=handle.run_id, lease_version=lease_version)
+            )
+        except (Conflict, LeaseLost) as exc:
+            raise RunError(
+                "conflict",
+                f"lease {lease_version} was not granted by the control plane; run {handle.run_id} continues "
+                f"under lease {handle.lease_version}",
+                runId=handle.run_id,
+                leaseVersion=handle.lease_version,
+                detail=exc.message,
+            ) from None
 
     async def _replace(self, handle: RunHandle, lease_version: int) -> None:
         """A higher lease for a run we know: stop what runs here and resume from the checkpoint."""
