@@ -10,6 +10,8 @@ import json
 import sqlite3
 from pathlib import Path
 
+from agent.storage import StorageStatus, is_storage_full
+
 SCHEMA_VERSION = 3
 
 _SCHEMA = """
@@ -47,8 +49,9 @@ CREATE TABLE IF NOT EXISTS checkpoint_messages (
 
 
 class LocalDB:
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, storage: StorageStatus | None = None) -> None:
         self.path = Path(path)
+        self.storage = storage or StorageStatus(self.path.parent, min_free_bytes=0)
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self.conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
@@ -92,21 +95,33 @@ class LocalDB:
             conn.execute("ROLLBACK")
             raise
 
+    # The transaction state is SQLite's own (`in_transaction`), never a flag of ours: on SQLITE_FULL SQLite
+    # may already have rolled back, and a ROLLBACK then fails with "no transaction is active", hiding the cause.
     def begin(self) -> None:
         """Opens the write transaction lazily; owners call it before buffered writes."""
-        if not self._in_tx:
+        if not self.conn.in_transaction:
             self.conn.execute("BEGIN")
-            self._in_tx = True
+        self._in_tx = True
 
     def commit(self) -> None:
-        if self._in_tx:
-            self.conn.execute("COMMIT")
-            self._in_tx = False
+        if self.conn.in_transaction:
+            try:
+                self.conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self.failed(exc)
+                raise
+            self.storage.record_ok()
+        self._in_tx = False
 
     def rollback(self) -> None:
-        if self._in_tx:
-            self._in_tx = False
+        self._in_tx = False
+        if self.conn.in_transaction:
             self.conn.execute("ROLLBACK")
+
+    def failed(self, exc: BaseException) -> None:
+        """A write failed: remember a full disk (for /health and admission)."""
+        if is_storage_full(exc):
+            self.storage.record_full(exc)
 
     def checkpoint(self) -> None:
         """Folds the WAL back into the database (PASSIVE: never blocks writers). Call from a worker thread."""

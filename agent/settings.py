@@ -49,6 +49,14 @@ ENV_VARS: dict[str, tuple[str, str]] = {
         "scripts_dir",
         "the only directory a run's scripted:FILE model may name (unset: per-run scripts refused)",
     ),
+    "MIN_FREE_DISK_MB": (
+        "min_free_disk_mb",
+        "below this much free space under DATA_DIR, /start answers 503 and /health reports it (50)",
+    ),
+    "STORAGE_WAIT_S": (
+        "storage_wait_s",
+        "seconds a run waits for a full disk to free before it fails with storage_full (30)",
+    ),
     "LOG_LEVEL": ("log_level", "DEBUG, INFO, WARNING or ERROR (INFO)"),
     "MEMORY_EMBEDDER": ("memory_embedder", "minilm (default, loaded lazily) or hash (fast, for tests)"),
     "SHUTDOWN_GRACE_S": ("shutdown_grace_s", "seconds SIGTERM waits for runs to checkpoint (20)"),
@@ -107,6 +115,8 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = None
     anthropic_api_key: SecretStr | None = None
     scripts_dir: Path | None = None
+    min_free_disk_mb: float = Field(default=50.0, ge=0)
+    storage_wait_s: float = Field(default=30.0, ge=0, le=86400)
     log_level: LogLevel = "INFO"
     memory_embedder: Literal["minilm", "hash"] = "minilm"
     shutdown_grace_s: float = Field(default=20.0, gt=0, le=3600)

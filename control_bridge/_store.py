@@ -84,10 +84,13 @@ class Store:
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield self.conn
+            self.conn.execute("COMMIT")
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            # A failed COMMIT (e.g. SQLITE_FULL) may already have rolled back; one left open would make every
+            # later BEGIN fail, so the state is SQLite's own, not assumed.
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
             raise
-        self.conn.execute("COMMIT")
 
     # --- helpers ---------------------------------------------------------------------------------------
     def _run(self, run_id: str) -> sqlite3.Row:

@@ -97,8 +97,8 @@ async def handle_jsonrpc(body: bytes | str, methods: MethodTable) -> str | None:
     NaN and Infinity are not JSON (RFC 8259): a payload with them is a parse error, never echoed back."""
     try:
         payload = loads_bounded(body, parse_constant=_no_constants)
-    except JsonTooDeep as exc:  # valid JSON, but no request of ours nests like this
-        return json.dumps(error_response(INVALID_REQUEST, "Invalid Request", data={"maxDepth": exc.limit}))
+    except JsonTooDeep as exc:  # a depth-bounded parser refuses it (no request of ours nests like this)
+        return json.dumps(error_response(PARSE_ERROR, "Parse error", data={"maxDepth": exc.limit}))
     except (ValueError, UnicodeDecodeError):
         return json.dumps(error_response(PARSE_ERROR, "Parse error"))
     wrapped = methods if isinstance(methods, DispatchTable) else DispatchTable(methods)

@@ -99,14 +99,16 @@ def health(services: Services) -> dict[str, Any]:
     manager = services.manager
     active = manager.active
     maximum = manager.config.max_concurrent_runs
+    storage = services.db.storage.health()
     return Health(
-        status="ok" if manager.accepting else "draining",
+        status=("ok" if storage.ok else "degraded") if manager.accepting else "draining",
         service="agent-container",
         version=_version(),
         runs=RunCapacity(active=active, max=maximum, available=max(0, maximum - active)),
         model=services.model_name,
         language_model=services.is_language_model,
         control_plane="embedded" if services.embedded is not None else "remote",
+        storage=storage,
     ).wire()
 
 
@@ -128,6 +130,9 @@ def build_methods(services: Services) -> MethodTable:
             services.models.check(req.model)
         except ModelConfigError as exc:
             raise InvalidParams(str(exc)) from None
+        storage = services.db.storage.health()
+        if not storage.ok:
+            raise Unavailable(f"not accepting runs: {storage.reason}", data={"storage": storage.wire()})
         try:
             result = await manager.start(req)
         except RunError as exc:

@@ -41,6 +41,7 @@ from agent.server.deferred_control import DeferredEmbeddedControlPlane
 from agent.server.model_access import checked_spec, load_script
 from agent.server.operator_methods import operator_methods
 from agent.settings import Settings
+from agent.storage import StorageStatus
 from control_bridge.protocol import ControlPlaneBase
 from skills import Skill, load_official_catalog
 
@@ -165,7 +166,12 @@ class Services:
         token = settings.secret("start_token")
         if token is None and not settings.dev:
             token = secrets.token_urlsafe(32)
-        db = LocalDB(data_dir / "runs.db")
+        storage = StorageStatus(
+            data_dir,
+            min_free_bytes=int(settings.min_free_disk_mb * 1024 * 1024),
+            wait_s=settings.storage_wait_s,
+        )
+        db = LocalDB(data_dir / "runs.db", storage)
         log = RunLog(db)
         checkpoints = CheckpointStore(db)
         embedded = (
@@ -284,6 +290,7 @@ class Services:
         return operator_methods(self)
 
     async def aclose(self) -> None:
+        self.db.storage.closing = True  # a run waiting for disk space stops waiting: it resumes after restart
         self.background.cancel_all()
         await self.manager.shutdown(self.settings.shutdown_grace_s)
         await self.forwarding.aclose()

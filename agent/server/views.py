@@ -6,6 +6,7 @@ from typing import Literal
 
 from agent.runtime.policy import RunPolicy
 from agent.runtime.state import PendingAwait
+from agent.storage import StorageHealth
 from control_bridge.contract import RunErrorInfo, RunStatus, UsageRecord
 from control_bridge.wire import WireModel
 
@@ -17,13 +18,15 @@ class RunCapacity(WireModel):
 
 
 class Health(WireModel):
-    status: Literal["ok", "draining"]
+    status: Literal["ok", "degraded", "draining"]
+    """`degraded`: storage cannot take new runs (see `storage.reason`); runs in flight wait for space."""
     service: str
     version: str
     runs: RunCapacity
     model: str
     language_model: bool
     control_plane: Literal["embedded", "remote"]
+    storage: StorageHealth
 
 
 class RunView(WireModel):

@@ -39,7 +39,7 @@ def test_deeply_nested_rpc_is_a_typed_error(server: Server, depth: int) -> None:
     r = server.client.post("/rpc", content=body, headers={**server.auth, "content-type": "application/json"})
     assert r.status_code == 200
     error = r.json()["error"]
-    assert error["code"] == -32600 and error["data"]["maxDepth"] == 64
+    assert error["code"] == -32700 and error["data"]["maxDepth"] == 64
 
 
 def test_moderate_nesting_is_still_accepted(server: Server) -> None:
