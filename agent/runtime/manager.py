@@ -65,6 +65,12 @@ class RunHandle:
         return self.task is not None and not self.task.done()
 
 
+def _with_model(config: c.RunConfigResult | None, model: str | None) -> c.RunConfigResult | None:
+    if model is None or (config is not None and config.model):
+        return config
+    return (config or c.RunConfigResult()).model_copy(update={"model": model})
+
+
 class RunManager:
     def __init__(
         self,
@@ -210,7 +216,9 @@ class RunManager:
                 agent_type=req.agent_type or "default",
                 labels=req.labels,
                 locale=req.locale,
-                config=req.config,
+                # The run's model is kept with the run, so a restart before its first checkpoint resumes
+                # it with the same model (see `adopt`).
+                config=_with_model(req.config, req.model),
             )
         )
         return created.run_id, created.lease_version
@@ -241,6 +249,28 @@ class RunManager:
         handle.lease_version = lease_version
         handle.state = None
         handle.task = asyncio.create_task(self._drive(handle), name=handle.run_id)
+
+    async def adopt(self, run_id: str, lease_version: int) -> str:
+        """At start, an unfinished run the embedded control plane has (this container owns all of them):
+        `started` (driven from its checkpoint, or bootstrapped from its input when the log never saw it),
+        `loaded` (suspended: it waits for its answers, as before the restart), `busy` (no free slot: ask
+        again later) or `known` (already here)."""
+        async with self._admission:
+            known = self.runs.get(run_id)  # (a reader may have loaded it from its checkpoint already)
+            if known is not None and (known.live or known.task is not None):
+                return "known"
+            saved = known.state if known is not None else self.checkpoints.load(run_id)
+            if saved is not None and saved.status == "suspended" and saved.pending:
+                self.runs[run_id] = known or RunHandle(
+                    run_id=run_id, control=self.control, state=saved, lease_version=saved.lease_version
+                )
+                return "loaded"
+            if self.active >= self.config.max_concurrent_runs:
+                return "busy"
+            handle = known or RunHandle(run_id=run_id, control=self.control, lease_version=lease_version)
+            self.runs[run_id] = handle
+            handle.task = asyncio.create_task(self._drive(handle), name=run_id)
+            return "started"
 
     # --- child runs (agent tools) -------------------------------------------------------------------------
     async def run_child(self, run_id: str, lease_version: int, model: str | None) -> RunState | None:

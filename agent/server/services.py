@@ -40,6 +40,7 @@ from agent.runtime.state import RunState
 from agent.server.deferred_control import DeferredEmbeddedControlPlane
 from agent.server.model_access import checked_spec, load_script
 from agent.server.operator_methods import operator_methods
+from agent.server.recovery import recover_runs
 from agent.settings import Settings
 from agent.storage import StorageStatus
 from control_bridge.protocol import ControlPlaneBase
@@ -255,9 +256,18 @@ class Services:
         """Work that needs the running event loop: background housekeeping."""
         if self.embedded is not None:
             self.embedded.start()
+            self.background.spawn(self._recover(), "recover-runs")
         self.background.spawn(self._retention_loop(), "retention")
         self.background.spawn(self._wal_loop(), "wal-checkpoint")
         self.memory.start()
+
+    async def _recover(self) -> None:
+        try:
+            outcomes = await recover_runs(self)
+            if outcomes:
+                logger.info("recovered unfinished runs after the restart: %s", dict(outcomes))
+        except Exception:
+            logger.exception("recovering unfinished runs failed; they resume on /start or run.get")
 
     async def _wal_loop(self) -> None:
         """Autocheckpoint is off in runs.db and the embedded plane's control.db (it would fsync inside a
