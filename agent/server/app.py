@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 from collections.abc import AsyncIterator
@@ -31,15 +32,23 @@ MAX_RPC_BODY = 4 * 1024 * 1024
 MAX_SEQUENCE = 2**63 - 1
 
 
-async def _read_body(request: Request, limit: int) -> bytes | JSONResponse:
+async def _read_body(request: Request, limit: int, timeout_s: float) -> bytes | JSONResponse:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         return JSONResponse({"error": "payload too large", "limit": limit}, 413)
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            return JSONResponse({"error": "payload too large", "limit": limit}, 413)
+    try:
+        async with asyncio.timeout(timeout_s):  # the whole body, so a trickle cannot hold the connection
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > limit:
+                    return JSONResponse({"error": "payload too large", "limit": limit}, 413)
+    except TimeoutError:
+        return JSONResponse(
+            {"error": "request timeout", "detail": f"the body did not arrive within {timeout_s:g} s"},
+            408,
+            headers={"Connection": "close"},
+        )
     return bytes(body)
 
 
@@ -99,7 +108,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     async def post_start(request: Request) -> Response:
         if (refusal := denied(request)) is not None:
             return refusal
-        body = await _read_body(request, MAX_START_BODY)
+        body = await _read_body(request, MAX_START_BODY, svc_of(request).settings.http_body_timeout_s)
         if isinstance(body, JSONResponse):
             return body
         try:
@@ -152,7 +161,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     async def post_rpc(request: Request) -> Response:
         if (refusal := denied(request)) is not None:
             return refusal
-        body = await _read_body(request, MAX_RPC_BODY)
+        body = await _read_body(request, MAX_RPC_BODY, svc_of(request).settings.http_body_timeout_s)
         if isinstance(body, JSONResponse):
             return body
         answer = await handle_jsonrpc(body, request.app.state.methods)
