@@ -33,6 +33,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from agent.logs import configure_logging
+    from agent.preflight import preflight
     from agent.server.app import create_app
     from agent.server.auth import is_loopback
     from agent.server.http_limits import uvicorn_limits
@@ -42,6 +43,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     host = "127.0.0.1" if args.dev else (args.host or os.environ.get("HOST") or "0.0.0.0")
     settings = _settings(port=args.port, dev=args.dev or None, host=host)
     configure_logging(settings.log_level, max_per_s=settings.log_max_per_s)
+    preflight(settings.data_dir)  # a damaged or read-only DATA_DIR: one line and exit, never a traceback
     app = create_app(settings)
     # uvicorn drains (runs checkpoint in the lifespan shutdown) and then re-raises SIGTERM; with this
     # handler in place that ends the process with status 0, as orchestrators expect from a clean stop.

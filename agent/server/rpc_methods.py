@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
@@ -13,6 +14,7 @@ from agent.runtime.manager import RunHandle
 from agent.runtime.policy import PolicyOverride
 from agent.runtime.requests import ContinueRequest, RunError, StartRequest
 from agent.server.views import Health, RunCapacity, RunView
+from agent.storage import is_storage_full
 from control_bridge.errors import BridgeError, Conflict, InvalidParams, NotFound, Unavailable
 from control_bridge.jsonrpc import MethodTable
 from control_bridge.wire import StrictWireModel, WireModel
@@ -204,4 +206,23 @@ def build_methods(services: Services) -> MethodTable:
         "policy.override": policy_override,
     }
     methods.update(services.extra_methods())
-    return methods
+    return {name: _storage_errors_typed(fn, services) for name, fn in methods.items()}
+
+
+def _storage_errors_typed(fn: Any, services: Services) -> Any:
+    """A damaged page of runs.db (garbage written into the file) is a typed, explained error, not -32603."""
+
+    async def method(params: Any) -> Any:
+        try:
+            return await fn(params)
+        except sqlite3.DatabaseError as exc:
+            if is_storage_full(exc):
+                services.db.failed(exc)
+                raise Unavailable(f"not written: {exc} under {services.db.path.parent}") from None
+            raise Unavailable(
+                f"the run log {services.db.path} could not be read here ({exc}): the file is damaged; stop the "
+                "server and restore it from a backup (other runs may still be readable)",
+                data={"type": "storage_damaged", "path": str(services.db.path)},
+            ) from None
+
+    return method
