@@ -67,7 +67,7 @@ def _bad(spec: str, why: str) -> ModelConfigError:
 def parse_model_spec(spec: str | None, *, check_files: bool = True) -> ModelSpec:
     """Parses and validates a MODEL value; raises ModelConfigError saying what is wrong and what is expected."""
     text = (spec or "").strip()
-    if text in ("", "local"):
+    if text in ("", "local", "local:echo"):  # (local:echo is how a run records the local runner)
         return ModelSpec(provider="local", model="echo")
     provider, sep, rest = text.partition(":")
     rest = rest.strip()

@@ -335,7 +335,10 @@ class RunManager:
     def _drop_finished(self) -> None:
         """Keeps the registry bounded: the oldest finished runs leave memory (their log and checkpoint stay,
         and `get` reloads them on demand)."""
-        finished = [rid for rid, h in self.runs.items() if h.state is not None and h.state.terminal]
+        # (A run that failed before it had a state, e.g. at bootstrap, is finished too: its log has the end.)
+        finished = [
+            rid for rid, h in self.runs.items() if not h.live and (h.state is None or h.state.terminal)
+        ]
         for run_id in finished[: max(0, len(finished) - MAX_FINISHED_IN_MEMORY)]:
             del self.runs[run_id]
 
