@@ -15,7 +15,7 @@ from typing import Any
 from agent import __version__
 from agent.settings import Settings, SettingsError
 
-BENCHES = ("startup", "bridge", "loop", "models", "memory", "skills", "durability")
+BENCHES = ("startup", "bridge", "loop", "models", "memory", "skills", "durability", "mcp")
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -41,7 +41,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.dev and args.host and not is_loopback(args.host):
         raise SystemExit(f"agent: --dev binds to loopback only; refusing host {args.host!r}")
     host = "127.0.0.1" if args.dev else (args.host or os.environ.get("HOST") or "0.0.0.0")
-    settings = _settings(port=args.port, dev=args.dev or None, host=host)
+    settings = _settings(port=args.port, dev=args.dev or None, host=host, mcp_config_path=args.mcp_config)
     configure_logging(settings.log_level, max_per_s=settings.log_max_per_s)
     preflight(settings.data_dir)  # a damaged or read-only DATA_DIR: one line and exit, never a traceback
     app = create_app(settings)
@@ -107,6 +107,9 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     )
     serve.add_argument("--port", type=int, default=None, help="port (default PORT or 8080)")
     serve.add_argument("--host", default=None, help="interface (default HOST or 0.0.0.0)")
+    serve.add_argument(
+        "--mcp-config", default=None, help="MCP servers file, Claude Desktop format (default MCP_CONFIG)"
+    )
     serve.set_defaults(fn=cmd_serve)
 
     run = sub.add_parser("run", help="run one message in-process on the embedded control plane")

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from agent.storage import StorageStatus, is_storage_full
+from control_bridge import sqlite
 
 SCHEMA_VERSION = 3
 
@@ -54,14 +56,9 @@ class LocalDB:
         self.storage = storage or StorageStatus(self.path.parent, min_free_bytes=0)
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=NORMAL")
-        self.conn.execute("PRAGMA busy_timeout=5000")
         # No WAL checkpoint inside a COMMIT on the event loop: `checkpoint()` runs it from a worker thread.
-        self.conn.execute("PRAGMA wal_autocheckpoint=0")
+        self.conn = sqlite.connect(path, busy_timeout_s=5.0, autocheckpoint=False)
         self._migrate()
-        self._in_tx = False
 
     def _migrate(self) -> None:
         version = self.conn.execute("PRAGMA user_version").fetchone()[0]
@@ -82,56 +79,44 @@ class LocalDB:
         Checkpoints need no rewrite: RunState reads the v2 keys (`RunState._upgrade`)."""
         from agent.events.legacy import upgrade_event
 
-        conn = self.conn
-        conn.execute("BEGIN")
-        try:
+        with self.transaction() as conn:
             rows = conn.execute("SELECT run_id, sequence, type, data FROM events").fetchall()
             conn.executemany(
                 "UPDATE events SET data=? WHERE run_id=? AND sequence=?",
                 [(json.dumps(upgrade_event(t, json.loads(d))), r, q) for r, q, t, d in rows],
             )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
 
     # The transaction state is SQLite's own (`in_transaction`), never a flag of ours: on SQLITE_FULL SQLite
     # may already have rolled back, and a ROLLBACK then fails with "no transaction is active", hiding the cause.
     def begin(self) -> None:
-        """Opens the write transaction lazily; owners call it before buffered writes."""
-        if not self.conn.in_transaction:
-            self.conn.execute("BEGIN")
-        self._in_tx = True
+        """Opens the write transaction lazily; owners call it before buffered writes (a group commit)."""
+        sqlite.begin(self.conn)
 
     def commit(self) -> None:
-        if self.conn.in_transaction:
-            try:
-                self.conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                self.failed(exc)
-                raise
-            self.storage.record_ok()
-        self._in_tx = False
+        if not self.conn.in_transaction:
+            return
+        try:
+            sqlite.commit(self.conn)
+        except sqlite3.Error as exc:
+            self.failed(exc)
+            raise
+        self.storage.record_ok()
 
     def rollback(self) -> None:
-        self._in_tx = False
-        if self.conn.in_transaction:
-            self.conn.execute("ROLLBACK")
+        sqlite.rollback(self.conn)  # (only if still open: on SQLITE_FULL SQLite may have rolled back)
 
     def failed(self, exc: BaseException) -> None:
         """A write failed: remember a full disk (for /health and admission)."""
         if is_storage_full(exc):
             self.storage.record_full(exc)
 
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        """One atomic unit of writes; inside an open group commit, a savepoint of it (committed with it)."""
+        return sqlite.transaction(self.conn, immediate=False)
+
     def checkpoint(self) -> None:
         """Folds the WAL back into the database (PASSIVE: never blocks writers). Call from a worker thread."""
-        if str(self.path) == ":memory:":
-            return
-        conn = sqlite3.connect(str(self.path), timeout=5)
-        try:
-            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-        finally:
-            conn.close()
+        sqlite.fold_wal(self.path)
 
     def close(self) -> None:
         self.commit()

@@ -21,6 +21,7 @@ from agent.models.errors import ModelConfigError
 from agent.models.factory import parse_model_spec
 from agent.models.settings import ModelSettings
 from agent.tools.agent_tool import AgentToolConfig
+from control_bridge.mcp.config import McpConfig, McpConfigError, load_config
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
@@ -83,9 +84,34 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "CONTEXT_WINDOW": ("context_window", "model context window in tokens for prompt budgets (128000)"),
     "AGENT_TOOLS": ("agent_tools", "JSON list of agent-as-tool configurations (none)"),
     "OTEL_EXPORTER_OTLP_ENDPOINT": ("otel_endpoint", "OpenTelemetry OTLP endpoint (unset: no tracing)"),
+    "MCP_CONFIG": ("mcp_config_path", 'MCP servers file {"mcpServers": {...}}, ${VAR} expanded (none)'),
+    "MCP_MEMORY_WRITE": ("mcp_memory_write", "offer memory_write on the /mcp endpoint (false: read-only)"),
+    # Running under Takos (README "Running under Takos"); the executor host injects these.
+    "CONTROL_PROTOCOL": (
+        "control_protocol",
+        "jsonrpc or takos (jsonrpc; takos when the Takos base URL is set)",
+    ),
+    "TAKOS_AGENT_CONTROL_RPC_BASE_URL": ("takos_base_url", "Takos Worker base URL when /start gives none"),
+    "TAKOS_AGENT_CONTROL_RPC_TOKEN": ("takos_control_token", "Takos control token when /start gives none"),
+    "TAKOS_AGENT_START_TOKEN": ("takos_start_token", "bearer token the Takos host sends to /start"),
+    "TAKOS_AGENT_BIND_HOST": ("takos_bind_host", "interface to bind when HOST is unset"),
+    "TAKOS_AGENT_TOOL_ALLOWLIST": (
+        "takos_tool_allowlist",
+        "remote tools a Takos run may call: names or * (none)",
+    ),
+    "EXECUTOR_TIER": ("executor_tier", "Takos executor tier 1-3 when /start gives none"),
 }
 ENV_NAMES: dict[str, str] = {field: name for name, (field, _) in ENV_VARS.items()}
-SECRET_VARS = frozenset({"START_TOKEN", "CONTROL_RPC_TOKEN", "OPENAI_API_KEY", "ANTHROPIC_API_KEY"})
+SECRET_VARS = frozenset(
+    {
+        "START_TOKEN",
+        "CONTROL_RPC_TOKEN",
+        "OPENAI_API_KEY",
+        "ANTHROPIC_API_KEY",
+        "TAKOS_AGENT_START_TOKEN",
+        "TAKOS_AGENT_CONTROL_RPC_TOKEN",
+    }
+)
 """Never echoed in an error message."""
 # The model runner's own variables (OPENAI_BASE_URL, ANTHROPIC_BASE_URL, MODEL_TIMEOUT_S, MODEL_MAX_ATTEMPTS,
 # MODEL_TOKENS_PER_MINUTE) are read by ModelSettings.from_env from the same mapping.
@@ -145,6 +171,17 @@ class Settings(BaseSettings):
     context_window: int = Field(default=128_000, ge=1024)
     agent_tools: list[AgentToolConfig] = Field(default_factory=list)
     otel_endpoint: str | None = None
+    mcp_config_path: Path | None = None
+    mcp: McpConfig | None = Field(default=None, exclude=True)
+    """Loaded from `mcp_config_path` by `from_env` (with ${VAR} expanded from that environment)."""
+    mcp_memory_write: bool = False
+    control_protocol: Literal["jsonrpc", "takos"] | None = None
+    takos_base_url: str | None = None
+    takos_control_token: SecretStr | None = None
+    takos_start_token: SecretStr | None = Field(default=None, min_length=1)
+    takos_bind_host: str | None = None
+    takos_tool_allowlist: str | None = None
+    executor_tier: int | None = Field(default=None, ge=1, le=3)
     model_settings: ModelSettings = Field(default_factory=ModelSettings, exclude=True)
     dev: bool = False
 
@@ -158,7 +195,12 @@ class Settings(BaseSettings):
                 raise ValueError(f"must be a JSON list of objects ({exc})") from None
         return value
 
-    @field_validator("control_rpc_url")
+    @field_validator("control_protocol", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("control_rpc_url", "takos_base_url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
         if value and not value.startswith(("http://", "https://")):
@@ -186,6 +228,8 @@ class Settings(BaseSettings):
     def from_env(cls, environ: Mapping[str, str], **overrides: object) -> Settings:
         """Builds settings from environment variables; empty values count as unset; overrides win."""
         values: dict[str, object] = _Environ(cls, environ)()
+        if "host" not in values and values.get("takos_bind_host"):
+            values["host"] = values["takos_bind_host"]  # (Takos's container host injects this one)
         values.update({k: v for k, v in overrides.items() if v is not None})
         try:
             values["model_settings"] = ModelSettings.from_env(environ)
@@ -194,7 +238,7 @@ class Settings(BaseSettings):
         except ModelConfigError as exc:
             raise SettingsError(f"invalid configuration: {exc}") from None
         try:
-            return cls(**values)
+            settings = cls.model_validate(values)
         except ValidationError as exc:
             problems = []
             for err in exc.errors():
@@ -206,14 +250,34 @@ class Settings(BaseSettings):
                     else f"{name}: {err['msg']} (got {str(values.get(field))[:40]!r})"
                 )
             raise SettingsError("invalid configuration: " + "; ".join(problems)) from None
+        if settings.mcp_config_path is not None and settings.mcp is None:
+            try:
+                mcp = load_config(settings.mcp_config_path, environ)
+            except McpConfigError as exc:
+                raise SettingsError(f"invalid configuration: MCP_CONFIG: {exc}") from None
+            settings = settings.model_copy(update={"mcp": mcp})
+        return settings
 
-    def secret(self, name: Literal["start_token", "control_rpc_token"]) -> str | None:
+    def secret(
+        self, name: Literal["start_token", "control_rpc_token", "takos_start_token", "takos_control_token"]
+    ) -> str | None:
         value: SecretStr | None = getattr(self, name)
         return value.get_secret_value() if value is not None else None
 
     @property
     def embedded_control_plane(self) -> bool:
-        return self.control_rpc_url is None
+        return self.control_rpc_url is None and not self.takos
+
+    @property
+    def takos(self) -> bool:
+        """Speak Takos's agent-control contract: chosen, or implied by the Takos base URL."""
+        if self.control_protocol is not None:
+            return self.control_protocol == "takos"
+        return self.takos_base_url is not None
+
+    @property
+    def effective_start_token(self) -> str | None:
+        return self.secret("start_token") or (self.secret("takos_start_token") if self.takos else None)
 
     def provider_keys(self) -> dict[str, str]:
         keys = {"openai": self.openai_api_key, "anthropic": self.anthropic_api_key}

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from control_bridge import contract
     from control_bridge.admin_client import AdminClient
-    from control_bridge.client import DEFAULT_TIMEOUTS, RetryPolicy, RpcControlPlane
+    from control_bridge.client import DEFAULT_TIMEOUTS, RpcControlPlane
     from control_bridge.embedded import EmbeddedControlPlane
     from control_bridge.errors import (
         BridgeError,
@@ -29,13 +29,14 @@ if TYPE_CHECKING:
     )
     from control_bridge.forwarder import EventForwarder
     from control_bridge.protocol import ControlPlaneBase
+    from control_bridge.retrying import RetryPolicy
     from control_bridge.schema import contract_json_schema
 
 _EXPORTS: dict[str, str] = {
     "contract": "control_bridge.contract",
     "AdminClient": "control_bridge.admin_client",
     "DEFAULT_TIMEOUTS": "control_bridge.client",
-    "RetryPolicy": "control_bridge.client",
+    "RetryPolicy": "control_bridge.retrying",
     "RpcControlPlane": "control_bridge.client",
     "EmbeddedControlPlane": "control_bridge.embedded",
     "BridgeError": "control_bridge.errors",

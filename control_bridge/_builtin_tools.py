@@ -15,16 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from control_bridge.contract import RemoteTool
-
-
-class ToolError(Exception):
-    """A tool's own failure, carrying one of the loop's failure kinds."""
-
-    def __init__(self, kind: str, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
-
+from control_bridge.tool_failure import ToolFailure
 
 BUILTIN_TOOLS: dict[str, RemoteTool] = {
     "clock": RemoteTool(
@@ -83,17 +74,17 @@ def calculate(expression: str) -> float | int:
     try:
         tree = ast.parse(expression, mode="eval")
     except SyntaxError as exc:
-        raise ToolError("domain_rejection", f"not an arithmetic expression: {exc.msg}") from None
+        raise ToolFailure("domain_rejection", f"not an arithmetic expression: {exc.msg}") from None
     except (RecursionError, MemoryError):  # the parser's own nesting limits ("-" * 999 + "1")
-        raise ToolError("domain_rejection", _TOO_DEEP) from None
+        raise ToolFailure("domain_rejection", _TOO_DEEP) from None
     if _depth(tree.body) > _MAX_DEPTH:
-        raise ToolError("domain_rejection", _TOO_DEEP)
+        raise ToolFailure("domain_rejection", _TOO_DEEP)
     try:
         value = _eval(tree.body)
     except ZeroDivisionError:
-        raise ToolError("domain_rejection", "division by zero") from None
+        raise ToolFailure("domain_rejection", "division by zero") from None
     except (OverflowError, ValueError, TypeError) as exc:
-        raise ToolError("domain_rejection", f"cannot evaluate: {exc}") from None
+        raise ToolFailure("domain_rejection", f"cannot evaluate: {exc}") from None
     return value
 
 
@@ -113,10 +104,10 @@ def _eval(node: ast.AST) -> float | int:
     if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
         left, right = _eval(node.left), _eval(node.right)
         if isinstance(node.op, ast.Pow) and abs(right) > 1000:
-            raise ToolError("domain_rejection", "exponent too large")
+            raise ToolFailure("domain_rejection", "exponent too large")
         return _bounded(_BINARY[type(node.op)](left, right))
     if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
-        return _UNARY[type(node.op)](_eval(node.operand))
+        return _bounded(_UNARY[type(node.op)](_eval(node.operand)))
     if (
         isinstance(node, ast.Call)
         and isinstance(node.func, ast.Name)
@@ -125,16 +116,16 @@ def _eval(node: ast.AST) -> float | int:
         and 1 <= len(node.args) <= 2
     ):
         return _bounded(_FUNCS[node.func.id](*(_eval(a) for a in node.args)))
-    raise ToolError("domain_rejection", f"unsupported element: {type(node).__name__}")
+    raise ToolFailure("domain_rejection", f"unsupported element: {type(node).__name__}")
 
 
-def _bounded(value: Any) -> float | int:
-    if isinstance(value, complex) or not isinstance(value, int | float):
-        raise ToolError("domain_rejection", "result is not a real number")
+def _bounded(value: object) -> float | int:
+    if not isinstance(value, int | float):  # (complex results included)
+        raise ToolFailure("domain_rejection", "result is not a real number")
     if isinstance(value, float) and not math.isfinite(value):
-        raise ToolError("domain_rejection", "result is not finite")
+        raise ToolFailure("domain_rejection", "result is not finite")
     if abs(value) > _MAX_MAGNITUDE:
-        raise ToolError("domain_rejection", "number too large")
+        raise ToolFailure("domain_rejection", "number too large")
     return value
 
 
@@ -155,4 +146,4 @@ def run_builtin(conn: sqlite3.Connection, name: str, arguments: dict[str, Any]) 
         )
         (value,) = conn.execute("SELECT value FROM counters WHERE name = ?", (counter,)).fetchone()
         return {"name": counter, "value": value}
-    raise ToolError("unknown_tool", f"no built-in tool named {name!r}")
+    raise ToolFailure("unknown_tool", f"no built-in tool named {name!r}")

@@ -82,8 +82,8 @@ _TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...]]] = {
 def create_schema(db: sqlite_utils.Database) -> None:
     """Creates every table and index if missing; safe to call on an existing database."""
     for name, (columns, pk) in _TABLES.items():
-        db[name].create(columns, pk=pk, if_not_exists=True)  # type: ignore[union-attr]
-    db["messages"].create_index(["thread_id", "id"], if_not_exists=True)  # type: ignore[union-attr]
+        db.table(name).create(columns, pk=pk, if_not_exists=True)
+    db.table("messages").create_index(["thread_id", "id"], if_not_exists=True)
     # history() finds where a run's own messages start; without this it scans every message ever written.
-    db["messages"].create_index(["run_id"], if_not_exists=True)  # type: ignore[union-attr]
-    db["runs"].create_index(["space_id", "created_at"], if_not_exists=True)  # type: ignore[union-attr]
+    db.table("messages").create_index(["run_id"], if_not_exists=True)
+    db.table("runs").create_index(["space_id", "created_at"], if_not_exists=True)

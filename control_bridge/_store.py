@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,9 +18,11 @@ import sqlite_utils
 from pydantic_core import from_json, to_json
 
 from control_bridge import contract as c
-from control_bridge._builtin_tools import BUILTIN_TOOLS, ToolError, run_builtin
+from control_bridge import sqlite
+from control_bridge._builtin_tools import BUILTIN_TOOLS, run_builtin
 from control_bridge._schema_sql import create_schema
 from control_bridge.errors import Conflict, LeaseLost, NotFound
+from control_bridge.tool_failure import ToolFailure
 from control_bridge.wire import utc_iso
 
 
@@ -54,47 +55,24 @@ class Store:
         """`autocheckpoint=False` leaves folding the WAL to `fold_wal` (from a worker thread): SQLite's own
         folds it inside a COMMIT, with an fsync, which an owner committing on its event loop must avoid."""
         self.path = str(db_path)
-        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=10.0)
-        conn.row_factory = sqlite3.Row
-        self.conn = conn
-        self.db = sqlite_utils.Database(conn)
-        if self.path != ":memory:":
-            self.db.enable_wal()
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA busy_timeout=10000")
-        if not autocheckpoint:
-            conn.execute("PRAGMA wal_autocheckpoint=0")
-        create_schema(self.db)
+        self.conn = sqlite.connect(self.path, busy_timeout_s=10.0, autocheckpoint=autocheckpoint, rows=True)
+        create_schema(sqlite_utils.Database(self.conn))
 
     def fold_wal(self) -> None:
         """A PASSIVE WAL checkpoint on a connection of its own (never blocks writers); thread-safe."""
-        if self.path == ":memory:":
-            return
-        conn = sqlite3.connect(self.path, timeout=5)
-        try:
-            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-        finally:
-            conn.close()
+        sqlite.fold_wal(self.path)
 
     def close(self) -> None:
         self.conn.close()
 
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.conn
-            self.conn.execute("COMMIT")
-        except BaseException:
-            # A failed COMMIT (e.g. SQLITE_FULL) may already have rolled back; one left open would make every
-            # later BEGIN fail, so the state is SQLite's own, not assumed.
-            if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
-            raise
+    def _tx(self) -> AbstractContextManager[sqlite3.Connection]:
+        return sqlite.transaction(self.conn)
 
     # --- helpers ---------------------------------------------------------------------------------------
     def _run(self, run_id: str) -> sqlite3.Row:
-        row = self.conn.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        row: sqlite3.Row | None = self.conn.execute(
+            "SELECT * FROM runs WHERE run_id = ?", (run_id,)
+        ).fetchone()
         if row is None:
             raise NotFound(f"run {run_id!r} not found", data={"runId": run_id})
         return row
@@ -291,9 +269,12 @@ class Store:
         return c.SecretsApiKeysResult(keys=_loads(self._space(row["space_id"]).get("api_keys"), {}))
 
     # --- tools.execute ---------------------------------------------------------------------------------
-    def begin_tool(self, p: c.ToolsExecuteParams) -> c.ToolsExecuteResult | PendingHttpTool:
+    def begin_tool(
+        self, p: c.ToolsExecuteParams, external: c.RemoteTool | None = None
+    ) -> c.ToolsExecuteResult | PendingHttpTool:
         """Replays a recorded result, or runs a built-in tool inside the transaction that records it (so the
-        side effect and its record commit together), or reserves the key for an HTTP tool."""
+        side effect and its record commit together), or reserves the key for an HTTP tool. `external` is a
+        tool this store does not hold (an MCP tool): its key is reserved like an HTTP tool's."""
         call = p.tool_call
         fingerprint = hashlib.sha256(_dumps([call.name, call.arguments]).encode()).hexdigest()
         with self._tx() as conn:
@@ -312,11 +293,11 @@ class Store:
                 return PendingHttpTool(endpoint="", timeout_s=None, in_progress_elsewhere=True)
             if row["status"] in c.TERMINAL_STATUSES:
                 raise Conflict(f"run {p.run_id!r} is {row['status']}")
-            tool = self._tools().get(call.name)
+            tool = external or self._tools().get(call.name)
             endpoint_row = conn.execute(
                 "SELECT http_endpoint FROM tools WHERE name = ?", (call.name,)
             ).fetchone()
-            endpoint = endpoint_row["http_endpoint"] if endpoint_row else None
+            endpoint = "mcp:" if external else endpoint_row["http_endpoint"] if endpoint_row else None
             result = self._execute_now(conn, call, tool, endpoint)
             status = "pending" if result is None else "done"
             conn.execute(
@@ -340,7 +321,7 @@ class Store:
     def _execute_now(
         self, conn: sqlite3.Connection, call: c.ToolCall, tool: c.RemoteTool | None, endpoint: str | None
     ) -> c.ToolsExecuteResult | None:
-        def failure(kind: str, message: str) -> c.ToolsExecuteResult:
+        def failure(kind: c.ToolFailureKind, message: str) -> c.ToolsExecuteResult:
             return c.ToolsExecuteResult(
                 tool_call_id=call.id, error=c.ToolExecutionError(kind=kind, message=message)
             )
@@ -363,7 +344,7 @@ class Store:
             return c.ToolsExecuteResult(
                 tool_call_id=call.id, output=run_builtin(conn, call.name, call.arguments)
             )
-        except ToolError as exc:
+        except ToolFailure as exc:
             return failure(exc.kind, exc.message)
 
     def finish_tool(self, p: c.ToolsExecuteParams, result: c.ToolsExecuteResult) -> None:

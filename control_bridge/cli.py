@@ -22,6 +22,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES)
     parser.add_argument("--log-level", default="info")
+    parser.add_argument(
+        "--mcp-config",
+        default=None,
+        help='MCP servers as {"mcpServers": {...}} (Claude Desktop format; default: $MCP_CONFIG; unset = none)',
+    )
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -38,5 +43,5 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     actions = parser.add_subparsers(dest="control_plane_command", required=True)
     serve_parser = actions.add_parser("serve", help="serve the control plane over HTTP JSON-RPC")
     add_arguments(serve_parser)
-    serve_parser.set_defaults(fn=_serve, func=_serve)
+    serve_parser.set_defaults(fn=_serve)
     return parser

@@ -13,8 +13,7 @@ import itertools
 import json
 import logging
 import random
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 import httpx
@@ -35,6 +34,7 @@ from control_bridge.errors import (
 )
 from control_bridge.forwarder import EventForwarder
 from control_bridge.protocol import ControlPlaneBase
+from control_bridge.retrying import RetryPolicy, Sleep
 
 __all__ = ["DEFAULT_TIMEOUTS", "EventForwarder", "RetryPolicy", "RpcControlPlane"]
 
@@ -44,23 +44,6 @@ M = TypeVar("M", bound=c.WireModel)
 DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_TIMEOUTS: Mapping[str, float] = {"tools.execute": 300.0, "run.events.append": 30.0}
 """Per-method timeouts in seconds: tool execution may take minutes, everything else is bookkeeping."""
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Bounded exponential backoff with equal jitter (half fixed, half random, so delays still grow)."""
-
-    max_attempts: int = 5
-    base_delay_s: float = 0.1
-    max_delay_s: float = 5.0
-    max_retry_after_s: float = 30.0
-
-    def delay(self, attempt: int, rng: random.Random, retry_after: float | None = None) -> float:
-        """Seconds to wait after failed attempt number `attempt` (1-based); honours a peer's Retry-After."""
-        if retry_after is not None and retry_after >= 0:
-            return min(retry_after, self.max_retry_after_s)
-        cap = min(self.max_delay_s, self.base_delay_s * 2 ** (attempt - 1))
-        return cap / 2 + rng.uniform(0, cap / 2)
 
 
 class RpcControlPlane(ControlPlaneBase):
@@ -84,7 +67,7 @@ class RpcControlPlane(ControlPlaneBase):
         retry: RetryPolicy | None = None,
         timeouts: Mapping[str, float] | None = None,
         default_timeout_s: float = DEFAULT_TIMEOUT_S,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        sleep: Sleep = asyncio.sleep,
         rng: random.Random | None = None,
     ) -> None:
         self.url = url
@@ -141,12 +124,12 @@ class RpcControlPlane(ControlPlaneBase):
             if isinstance(error, Unauthorized | Forbidden) and not self._auth_reported:
                 self._auth_reported = True
                 logger.error("control plane refused our credentials (%s) for %s", error.name, self.url)
-            if not error.retryable or attempt >= self.retry.max_attempts:
+            retry_after = error.retry_after if isinstance(error, RateLimited) else None
+            delay = self.retry.delay(attempt, self._rng, retry_after) if error.retryable else None
+            if delay is None:
                 if error is cause:
                     raise error
                 raise error from cause
-            retry_after = error.retry_after if isinstance(error, RateLimited) else None
-            delay = self.retry.delay(attempt, self._rng, retry_after)
             logger.debug("retrying %s after %s (attempt %d, %.3fs)", method, error.name, attempt, delay)
             await self._sleep(delay)
 
@@ -194,9 +177,8 @@ def _json_or_none(response: httpx.Response) -> Any:
 
 
 def _message(error_obj: Any, default: str) -> str:
-    if isinstance(error_obj, dict) and isinstance(error_obj.get("message"), str):
-        return error_obj["message"][:500]
-    return default
+    message = error_obj.get("message") if isinstance(error_obj, dict) else None
+    return message[:500] if isinstance(message, str) else default
 
 
 def _retry_after(response: httpx.Response) -> float | None:

@@ -2,6 +2,8 @@
 
 This module is the single source of truth for what crosses the bridge. Python names are snake_case;
 the wire is camelCase (aliases), and both are accepted on input so that in-process callers can use either.
+It is longer than our other modules on purpose: one file that a peer can read top to bottom, method by
+method, is the contract; splitting it would scatter the one thing that must be read whole.
 """
 
 from __future__ import annotations
@@ -142,6 +144,9 @@ class RemoteTool(WireModel):
 
 class ToolsCatalogResult(WireModel):
     tools: list[RemoteTool] = Field(default_factory=list)
+    mcp_failed_servers: list[str] | None = None
+    """Configured MCP servers that are not up (failed to start or initialize, or restarting); the other
+    servers' tools are listed as usual. Absent when the plane has no MCP servers."""
 
 
 # --- tools.execute -------------------------------------------------------------------------------------
@@ -213,6 +218,9 @@ class SkillsRuntimeContextResult(WireModel):
     accept_language: str | None = None
     mcp_servers: list[str] = Field(default_factory=list)
     template_ids: list[str] = Field(default_factory=list)
+    preselected: list[str] | None = None
+    """Ids (among `custom_skills`) the control plane already selected for this run: when set, exactly these
+    are activated and the container does not select again (Takos resolves the skill plan itself)."""
 
 
 # --- run.heartbeat / run.isCancelled -------------------------------------------------------------------

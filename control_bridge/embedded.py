@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import httpx
 
@@ -24,6 +24,10 @@ from control_bridge._store import PendingHttpTool
 from control_bridge._store_admin import AdminStore
 from control_bridge.errors import NotFound, Unavailable
 from control_bridge.protocol import ControlPlaneBase
+
+if TYPE_CHECKING:
+    from control_bridge.mcp.config import McpConfig
+    from control_bridge.mcp.plane import PlaneMcp
 
 T = TypeVar("T")
 
@@ -66,13 +70,20 @@ class EmbeddedControlPlane(ControlPlaneBase):
             hand-off costs more than these transactions (~100 µs against ~20 µs). SQLite then never folds
             the WAL inside a commit (that fsyncs on the loop): the owner calls `fold_wal` from a thread.
         http_client: used for tools registered with an HTTP endpoint; created lazily (and closed) if absent.
+        mcp_config: MCP servers whose tools this plane offers as `mcp__<server>__<tool>` (control_bridge.mcp);
+            their supervisors start with the first call on the event loop (or `start_mcp()`).
     """
 
     in_process: ClassVar[bool] = True
     """Runs in the container's process, on its DATA_DIR (the loop need not mirror checkpoints to it)."""
 
     def __init__(
-        self, db_path: str | Path, *, http_client: httpx.AsyncClient | None = None, inline: bool = False
+        self,
+        db_path: str | Path,
+        *,
+        http_client: httpx.AsyncClient | None = None,
+        inline: bool = False,
+        mcp_config: McpConfig | None = None,
     ) -> None:
         self._store = AdminStore(db_path, autocheckpoint=not inline)
         self._inline = inline
@@ -81,6 +92,16 @@ class EmbeddedControlPlane(ControlPlaneBase):
         self._owns_http = False
         self._inflight: dict[tuple[str, str], asyncio.Task[c.ToolsExecuteResult]] = {}
         self._closed = False
+        self.mcp: PlaneMcp | None = None
+        if mcp_config is not None and mcp_config.enabled():
+            from control_bridge.mcp.plane import PlaneMcp
+
+            self.mcp = PlaneMcp(mcp_config)
+
+    def start_mcp(self) -> None:
+        """Starts the MCP servers' supervisors in the background (needs the running loop; idempotent)."""
+        if self.mcp is not None:
+            self.mcp.start()
 
     async def _db(self, fn: Callable[..., T], *args: Any) -> T:
         if self._closed:
@@ -103,15 +124,32 @@ class EmbeddedControlPlane(ControlPlaneBase):
         p = coerce_params(spec[0], params)
         if method == "tools.execute":
             assert isinstance(p, c.ToolsExecuteParams)
+            if self.mcp is not None and (ref := await self.mcp.lookup(p.tool_call.name)) is not None:
+                return await self.mcp.execute(
+                    p, ref, self._db, self._store.begin_tool, self._store.finish_tool
+                )
             return await self._tools_execute(p)
-        return await self._db(getattr(self._store, _CONTRACT_HANDLERS[method]), p)
+        result: c.WireModel = await self._db(getattr(self._store, _CONTRACT_HANDLERS[method]), p)
+        if self.mcp is not None:
+            if method == "tools.catalog":
+                assert isinstance(result, c.ToolsCatalogResult)
+                return await self.mcp.merge_catalog(result)
+            if method == "tools.cleanup":
+                assert isinstance(result, c.ToolsCleanupResult) and isinstance(p, c.RunRef)
+                released = self.mcp.cancel_run(p.run_id)
+                return result.model_copy(update={"released": result.released + released})
+        return result
 
     async def admin_call(self, method: str, params: c.WireModel | Mapping[str, Any] | None) -> c.WireModel:
         """Dispatches an `admin.*` method (see contract.ADMIN_METHODS) by name; used by the server."""
         spec = c.ADMIN_METHODS.get(method)
         if spec is None:
             raise NotFound(f"unknown method {method!r}")
-        return await self._db(getattr(self._store, _ADMIN_HANDLERS[method]), coerce_params(spec[0], params))
+        p = coerce_params(spec[0], params)
+        if method == "admin.cancelRun" and self.mcp is not None:
+            assert isinstance(p, c.CancelRunParams)
+            self.mcp.cancel_run(p.run_id)
+        return await self._db(getattr(self._store, _ADMIN_HANDLERS[method]), p)
 
     async def _tools_execute(self, p: c.ToolsExecuteParams) -> c.ToolsExecuteResult:
         key = (p.run_id, p.idempotency_key)
@@ -144,7 +182,7 @@ class EmbeddedControlPlane(ControlPlaneBase):
     async def _post_tool(self, p: c.ToolsExecuteParams, pending: PendingHttpTool) -> c.ToolsExecuteResult:
         call = p.tool_call
 
-        def failure(kind: str, message: str, uncertain: bool = False) -> c.ToolsExecuteResult:
+        def failure(kind: c.ToolFailureKind, message: str, uncertain: bool = False) -> c.ToolsExecuteResult:
             error = c.ToolExecutionError(kind=kind, message=message[:500])
             return c.ToolsExecuteResult(tool_call_id=call.id, error=error, outcome_uncertain=uncertain)
 
@@ -204,7 +242,10 @@ class EmbeddedControlPlane(ControlPlaneBase):
         return (await self._db(self._store.bump_lease, c.RunIdParams(run_id=run_id))).lease_version
 
     async def request_cancel(self, run_id: str, reason: str = "canceled") -> c.CancelRunResult:
-        """Sets the flag that run.heartbeat and run.isCancelled report (terminal runs are unchanged)."""
+        """Sets the flag that run.heartbeat and run.isCancelled report (terminal runs are unchanged), and
+        cancels the run's in-flight MCP calls."""
+        if self.mcp is not None:
+            self.mcp.cancel_run(run_id)
         return await self._db(self._store.cancel_run, c.CancelRunParams(run_id=run_id, reason=reason))
 
     async def set_custom_skills(
@@ -242,6 +283,8 @@ class EmbeddedControlPlane(ControlPlaneBase):
             return
         for task in list(self._inflight.values()):
             task.cancel()
+        if self.mcp is not None:
+            await self.mcp.aclose()
         if self._owns_http and self._http is not None:
             await self._http.aclose()
         await self._db(self._store.close)

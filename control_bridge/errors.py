@@ -49,7 +49,9 @@ class Forbidden(BridgeError):
     name = "forbidden"
 
 
-class NotFound(BridgeError):
+class NotFound(BridgeError, LookupError):
+    """Also a LookupError, so one class serves a store lookup (memory's ids) and the wire's -32004."""
+
     code = -32004
     name = "not_found"
 
@@ -72,6 +74,12 @@ class RateLimited(BridgeError):
     def __init__(self, message: str = "", *, retry_after: float | None = None, data: Any = None) -> None:
         super().__init__(message, data=data)
         self.retry_after = retry_after
+
+    def to_error(self) -> dict[str, Any]:
+        err = super().to_error()
+        if self.retry_after is not None:
+            err["data"]["retryAfterMs"] = round(self.retry_after * 1000)
+        return err
 
 
 class Unavailable(BridgeError):
@@ -116,6 +124,7 @@ def error_from_object(error: dict[str, Any]) -> BridgeError:
     if cls is None:
         cls = Unavailable if isinstance(code, int) and -32099 <= code <= -32000 else BridgeError
     if cls is RateLimited:
-        retry_after = data.get("retryAfter") if isinstance(data, dict) else None
+        after_ms = data.get("retryAfterMs") if isinstance(data, dict) else None
+        retry_after = after_ms / 1000 if isinstance(after_ms, int | float) and after_ms >= 0 else None
         return RateLimited(message, retry_after=retry_after, data=data)
     return cls(message, data=data)

@@ -11,12 +11,12 @@ import asyncio
 import logging
 import random
 from collections import deque
-from collections.abc import Awaitable, Callable
 from itertools import islice
 
 from control_bridge import contract as c
-from control_bridge.errors import BridgeError
+from control_bridge.errors import BridgeError, RateLimited
 from control_bridge.protocol import ControlPlaneBase
+from control_bridge.retrying import RetryPolicy, Sleep
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +40,8 @@ class EventForwarder:
         max_buffer: int = 50_000,
         retry_base_s: float = 0.05,
         retry_max_s: float = 2.0,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        sleep: Sleep = asyncio.sleep,
+        rng: random.Random | None = None,
     ) -> None:
         if max_batch < 1 or max_buffer < max_batch:
             raise ValueError("need 1 <= max_batch <= max_buffer")
@@ -50,9 +51,10 @@ class EventForwarder:
         self.max_batch = max_batch
         self.max_delay_s = max_delay_s
         self.max_buffer = max_buffer
-        self._retry_base = retry_base_s
-        self._retry_max = retry_max_s
+        self.retry = RetryPolicy(max_attempts=None, base_delay_s=retry_base_s, max_delay_s=retry_max_s)
+        """Unbounded: a transient failure never drops events; a permanent one stops the forwarder."""
         self._sleep = sleep
+        self._rng = rng or random.Random()
         self._buffer: deque[c.EventRecord] = deque()
         self._arrivals: deque[float] = deque()
         self._submitted = 0
@@ -160,8 +162,10 @@ class EventForwarder:
                 self._progress.notify_all()
 
     async def _backoff(self, failures: int, exc: BaseException) -> None:
-        cap = min(self._retry_max, self._retry_base * 2 ** min(failures - 1, 20))
-        delay = cap / 2 + random.uniform(0, cap / 2)
+        retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
+        delay = self.retry.delay(failures, self._rng, retry_after)
+        if delay is None:  # (unreachable with an unbounded, clamping policy; never spin)
+            delay = self.retry.max_delay_s
         logger.warning("event forwarding for %s failed (%s); retrying in %.2fs", self.run_id, exc, delay)
         await self._sleep(delay)
 

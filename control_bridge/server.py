@@ -15,7 +15,7 @@ import os
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -27,6 +27,9 @@ from control_bridge.cli import DEFAULT_MAX_BODY_BYTES, add_arguments
 from control_bridge.embedded import EmbeddedControlPlane
 from control_bridge.errors import BridgeError, InvalidParams, Unauthorized
 from control_bridge.jsonrpc import DispatchTable, MethodTable, error_response, handle_jsonrpc
+
+if TYPE_CHECKING:
+    from control_bridge.mcp.config import McpConfig
 
 logger = logging.getLogger(__name__)
 
@@ -63,9 +66,11 @@ def create_app(
     *,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     control: EmbeddedControlPlane | None = None,
+    mcp_config: McpConfig | None = None,
 ) -> Starlette:
-    """Builds the app. `token=None` disables auth (local development only); `control` overrides the store."""
-    plane = control or EmbeddedControlPlane(db_path)
+    """Builds the app. `token=None` disables auth (local development only); `control` overrides the store;
+    `mcp_config` names MCP servers whose tools the plane offers (started with the app)."""
+    plane = control or EmbeddedControlPlane(db_path, mcp_config=mcp_config)
     methods = DispatchTable(method_table(plane))
     expected = token.encode() if token else None
 
@@ -101,10 +106,14 @@ def create_app(
         return Response(answer, media_type="application/json")
 
     async def health(_request: Request) -> Response:
-        return JSONResponse({"status": "ok", "service": "control-plane"})
+        body: dict[str, Any] = {"status": "ok", "service": "control-plane"}
+        if plane.mcp is not None:
+            body["mcp"] = plane.mcp.status()
+        return JSONResponse(body)
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        plane.start_mcp()
         try:
             yield
         finally:
@@ -126,7 +135,16 @@ def serve(args: argparse.Namespace) -> int:
     token = args.token if args.token is not None else os.environ.get("CONTROL_RPC_TOKEN") or None
     if token is None:
         logger.warning("control plane running WITHOUT authentication")
-    app = create_app(args.db, token, max_body_bytes=args.max_body_bytes)
+    mcp_path = getattr(args, "mcp_config", None) or os.environ.get("MCP_CONFIG") or None
+    mcp_config = None
+    if mcp_path:
+        from control_bridge.mcp.config import McpConfigError, load_config
+
+        try:
+            mcp_config = load_config(mcp_path, os.environ)
+        except McpConfigError as exc:
+            raise SystemExit(f"control-plane: {exc}") from None
+    app = create_app(args.db, token, max_body_bytes=args.max_body_bytes, mcp_config=mcp_config)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
     return 0
 

@@ -88,13 +88,13 @@ class MatchText:
         first = index.get(phrase.tokens[0])
         if not first:
             return False
-        rest = [index.get(t) for t in phrase.tokens[1:]]
-        if not all(rest):
+        rest = [r for r in (index.get(t) for t in phrase.tokens[1:]) if r]
+        if len(rest) != len(phrase.tokens) - 1:
             return False
         for start in first:
             at = start
             for options in rest:
-                at = next((p for p in options if at < p <= at + 1 + MAX_GAP), -1)  # type: ignore[union-attr]
+                at = next((p for p in options if at < p <= at + 1 + MAX_GAP), -1)
                 if at < 0:
                     break
             else:

@@ -115,7 +115,7 @@ def custom_skill_from_record(record: Any) -> Skill:
         triggers=tuple(str(t) for t in data.get("triggers") or () if str(t).strip()),
         activation_tags=tuple(str(t) for t in data.get("activation_tags") or () if str(t).strip()),
         instructions=str(data.get("instructions") or ""),
-        contract=ExecutionContract(**contract),
+        contract=ExecutionContract.model_validate(contract),
     )
 
 

@@ -18,7 +18,7 @@ from skills.selection import SelectionInput, select_skills
 def register(subparsers: Any) -> None:
     """Adds `skills select "TEXT" [--locale L] [--agent-type T] [--custom FILE] [--json]` and `skills validate`.
 
-    Each leaf parser sets `fn` (and `func`, the same callable) `(args) -> int`, the exit code.
+    Each leaf parser sets `fn(args) -> int`, the exit code (agent/cli.py dispatches on it).
     """
     skills = subparsers.add_parser("skills", help="inspect the skill catalog and selection")
     sub = skills.add_subparsers(dest="skills_command", required=True)
@@ -30,11 +30,11 @@ def register(subparsers: Any) -> None:
     select.add_argument("--title", default=None, help="thread title")
     select.add_argument("--custom", type=Path, default=None, help="JSON file with a list of custom skills")
     select.add_argument("--json", action="store_true", help="print one JSON object as the last line")
-    select.set_defaults(fn=cmd_select, func=cmd_select)
+    select.set_defaults(fn=cmd_select)
 
     validate = sub.add_parser("validate", help="load and validate the official skill files")
     validate.add_argument("--root", type=Path, default=None)
-    validate.set_defaults(fn=cmd_validate, func=cmd_validate)
+    validate.set_defaults(fn=cmd_validate)
 
 
 def run_select(args: argparse.Namespace) -> dict[str, Any]:

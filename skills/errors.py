@@ -4,13 +4,15 @@
     ├── SkillFileError     an official skill file is broken (raised at start, names the file)
     └── SkillToolError     a skill tool refused a call; carries the loop's failure `kind` and a recovery `hint`
 
-`SkillToolError` follows the local-tool protocol (attributes `kind`, `message`, `hint`) so the agent's tool
-registry can turn it into a typed tool result without this package importing `agent`.
+`SkillToolError` is the bridge's `ToolFailure` (kind, message, hint), so the agent's tool registry turns it into
+a typed tool result without this package importing `agent`.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+
+from control_bridge.tool_failure import ToolFailure
 
 
 class SkillError(Exception):
@@ -26,11 +28,6 @@ class SkillFileError(SkillError):
         super().__init__(f"invalid skill file {self.path}: " + "; ".join(self.problems))
 
 
-class SkillToolError(SkillError):
-    """A skill tool's typed failure (kind is one of the loop's failure kinds)."""
-
-    def __init__(self, kind: str, message: str, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
-        self.hint = hint or ("correct_call" if kind == "invalid_call" else "replan")
+class SkillToolError(SkillError, ToolFailure):
+    """A skill tool's typed failure: the shared `ToolFailure` (kind, message, hint), caught by the loop as
+    such, and still a `SkillError` for callers of this package."""

@@ -13,7 +13,7 @@ import yaml
 from pydantic import ValidationError
 
 from skills.errors import SkillFileError
-from skills.model import AGENT_SKILLS_NAME, ExecutionContract, Skill
+from skills.model import AGENT_SKILLS_NAME, ExecutionContract, Skill, SkillSource
 
 OFFICIAL_ROOT = Path(__file__).resolve().parent / "official"
 _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -49,7 +49,7 @@ def _as_str_list(value: Any, key: str, problems: list[str]) -> tuple[str, ...]:
     return tuple(v.strip() for v in value)
 
 
-def parse_skill_file(path: Path, *, source: str = "official") -> Skill:
+def parse_skill_file(path: Path, *, source: SkillSource = "official") -> Skill:
     """Parses and validates one skill file. Every problem found is reported together."""
     try:
         text = path.read_text(encoding="utf-8")
@@ -92,28 +92,31 @@ def parse_skill_file(path: Path, *, source: str = "official") -> Skill:
             k: _as_str_list(contract_raw.get(k), f"contract.{k}", problems)
             for k in ExecutionContract.model_fields
         }
-        contract = ExecutionContract(**fields)
+        contract = ExecutionContract.model_validate(fields)
     triggers = _as_str_list(meta.get("triggers"), "triggers", problems)
     tags = _as_str_list(meta.get("activation_tags"), "activation_tags", problems)
     if problems:
         raise SkillFileError(path, problems)
 
     try:
-        return Skill(
-            id=meta["id"],
-            name=name,
-            title=str(meta.get("title") or ""),
-            description=str(meta["description"]).strip(),
-            source=source,  # type: ignore[arg-type]
-            category=str(meta["category"]),
-            locale=locale,
-            version=str(meta["version"]),
-            priority=meta["priority"],
-            triggers=triggers,
-            activation_tags=tags,
-            instructions=body.strip() + "\n",
-            contract=contract or ExecutionContract(),
-            path=str(path),
+        # (validated, not constructed: `id`, `name` and `priority` are the file's YAML values, checked here)
+        return Skill.model_validate(
+            {
+                "id": meta["id"],
+                "name": name,
+                "title": str(meta.get("title") or ""),
+                "description": str(meta["description"]).strip(),
+                "source": source,
+                "category": str(meta["category"]),
+                "locale": locale,
+                "version": str(meta["version"]),
+                "priority": meta["priority"],
+                "triggers": triggers,
+                "activation_tags": tags,
+                "instructions": body.strip() + "\n",
+                "contract": contract or ExecutionContract(),
+                "path": str(path),
+            }
         )
     except ValidationError as exc:
         messages = [f"'{'.'.join(map(str, e['loc']))}': {e['msg']}" for e in exc.errors()]

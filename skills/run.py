@@ -71,4 +71,13 @@ def prepare_run_skills(
         embedder_similarity=embedder_similarity,
         count_tokens=count_tokens,
     )
+    preselected = _field(ctx, "preselected")
+    if preselected is not None:
+        # The control plane already chose (Takos): its choice is the activation; the listing stays ours.
+        wanted = [str(i) for i in preselected]
+        by_id = {s.id: s for s in catalog.skills(locale) if s.source == "custom"}
+        activated = [by_id[i] for i in dict.fromkeys(wanted) if i in by_id]
+        selection = selection.model_copy(
+            update={"activated": activated, "listed": [s for s in selection.listed if s not in activated]}
+        )
     return RunSkills(catalog=catalog, selection=selection, locale=locale)

@@ -26,6 +26,7 @@ from control_bridge.admin_client import AdminClient
 from control_bridge.client import RpcControlPlane
 from control_bridge.forwarder import EventForwarder
 from control_bridge.protocol import ControlPlaneBase
+from control_bridge.wire import utc_iso
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -93,7 +94,7 @@ async def _measure(url: str, token: str | None, args: argparse.Namespace) -> dic
         start = time.perf_counter()
         for seq in range(1, args.events + 1):
             await forwarder.submit(
-                c.EventRecord(sequence=seq, type="assistant.delta", data=data, ts=time.time())
+                c.EventRecord(sequence=seq, type="assistant.delta", data=data, time=utc_iso())
             )
             if seq % 1000 == 0:
                 await asyncio.sleep(0)  # a real loop yields between steps

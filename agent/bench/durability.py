@@ -46,14 +46,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 # --- checkpoint cost --------------------------------------------------------------------------------------
 def _turn_messages(i: int) -> list[Any]:
-    from agent.models.types import Message, TextPart, ToolResultPart, ToolUsePart
+    from agent.models.types import Message, Part, TextPart, ToolResultPart, ToolUsePart
 
     text = f"Step {i}: I will look up the two sources and compare them before answering. " * 4
     calls = [
         ToolUsePart(id=f"call_{i}_{k}", name="search", arguments={"query": f"topic {i} part {k}", "limit": 5})
         for k in range(2)
     ]
-    results = [
+    results: list[Part] = [
         ToolResultPart(
             tool_use_id=call.id, content=json.dumps({"hits": [f"result {i}.{k}.{j} " * 8 for j in range(5)]})
         )

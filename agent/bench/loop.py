@@ -1,5 +1,8 @@
 """`agent bench loop`: orchestration cost per step of the real run loop, against a bare asyncio floor.
 
+(Longer than a serving module: it holds the same scenario written four times — ours, the floor, and the two
+peer frameworks — so that the four stay side by side and provably alike.)
+
 The scenario is fixed: a scripted model plays TURNS turns of TOOLS_PER_TURN instant tool calls each, then a
 final answer, so a run has TURNS + 1 model calls and TURNS × TOOLS_PER_TURN tool calls (its *steps*). Our
 runs go through the real RunManager as `agent serve` wires it: created in and reported to the embedded
@@ -25,7 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 TURNS = 5
 TOOLS_PER_TURN = 2
@@ -124,6 +127,7 @@ def bench_model(turns: int) -> Any:
         async def _complete(self, request: ModelRequest) -> ModelResponse:
             played = sum(1 for m in request.messages if m.role == "assistant")  # replay-safe turn number
             parts: list[Any]
+            stop: Literal["tool_use", "end_turn"]
             if played < turns:
                 parts = [
                     ToolUsePart(id=f"call_{played}_{i}", name=TOOL_NAMES[i], arguments={"q": played * 10 + i})

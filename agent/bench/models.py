@@ -4,7 +4,7 @@ The scripted model server runs in a child process on loopback (so its work does 
 wire format the same request is read two ways, interleaved, in the same run:
 
 - raw: one httpx streaming POST with the runner's own payload and headers, lines read and counted;
-- runner: the production stack EventEmittingModel(Retrying(RateLimited(provider))) with a no-op emitter,
+- runner: the production stack EventEmittingModel(Retrying(RateLimitedModel(provider))) with a no-op emitter,
   which parses every event, builds chunks, assembles the response and emits the events.
 
 `us_per_chunk` = (runner − raw) / chunks on long streams (median of rounds); `first_token_overhead_ms` =
@@ -61,7 +61,7 @@ def _stack(fmt: str, url: str, client: httpx.AsyncClient) -> Any:
     spec = f"openai-compatible:bench@{url}" if fmt == "openai" else "anthropic:bench"
     model = resolve_model(spec, keys={"anthropic": "bench-key"}, http_client=client, settings=settings)
 
-    async def emit(kind: str, data: dict[str, Any]) -> None:
+    async def emit(payload: Any) -> None:
         return None
 
     return EventEmittingModel(model, emit)

@@ -10,6 +10,7 @@ from control_bridge import contract as c
 from control_bridge.errors import BridgeError
 from control_bridge.forwarder import EventForwarder
 from control_bridge.protocol import ControlPlaneBase
+from control_bridge.wire import utc_iso
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +37,9 @@ class EventForwarding:
                 continue
             try:
                 await forwarder.submit(
-                    c.EventRecord(sequence=event.sequence, type=event.type, data=event.data, ts=event.ts)
+                    c.EventRecord(
+                        sequence=event.sequence, type=event.type, data=event.data, time=utc_iso(event.ts)
+                    )
                 )
             except BridgeError as exc:
                 logger.warning("stopped forwarding events of %s: %s", event.run_id, exc.name)

@@ -16,6 +16,7 @@ from pydantic.alias_generators import to_camel
 from agent.runtime.policy import RunPolicy
 from control_bridge.contract import RecoveryHint, RunErrorInfo, ToolFailureKind, UsageRecord
 from control_bridge.wire import WireModel
+from skills import SkillDecision
 
 Phase = Literal[
     "prompted", "planning", "executing_tools", "synthesizing", "awaiting", "completed", "failed", "canceled"
@@ -137,16 +138,6 @@ class SkillRef(WireModel):
     source: str
 
 
-class SkillDecisionView(WireModel):
-    id: str
-    source: str
-    name: str
-    status: str
-    score: float
-    tokens: int | None = None
-    reasons: list[str] = Field(default_factory=list)
-
-
 class SkillSelection(EventData):
     TYPE: ClassVar[str] = "skill.selection"
     locale: str
@@ -156,7 +147,7 @@ class SkillSelection(EventData):
     activated: list[SkillRef]
     listed_count: int
     unlisted_count: int
-    decisions: list[SkillDecisionView]
+    decisions: list[SkillDecision]
 
 
 class AssistantDelta(EventData):
@@ -196,6 +187,17 @@ class ToolScheduled(EventData):
     tool_call_id: str
     tool_name: str
     arguments: dict[str, Any]
+
+
+class ToolProgress(EventData):
+    """A remote tool's progress notification (MCP `notifications/progress`), relayed while the call runs."""
+
+    TYPE: ClassVar[str] = "tool.progress"
+    tool_call_id: str
+    tool_name: str
+    progress: float
+    total: float | None = None
+    message: str | None = None
 
 
 class ToolResult(EventData):
@@ -270,6 +272,7 @@ EVENT_MODELS: tuple[type[EventData], ...] = (
     AssistantMessage,
     ToolScheduled,
     ToolResult,
+    ToolProgress,
     ToolShadowed,
     AwaitConfirmation,
     AwaitClarification,

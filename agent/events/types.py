@@ -19,6 +19,7 @@ PROFILES: dict[str, frozenset[str] | None] = {
             "assistant.message",
             "tool.scheduled",
             "tool.result",
+            "tool.progress",
             "await.confirmation",
             "await.clarification",
             "tool.authorization",

@@ -1,25 +1,29 @@
-"""What the HTTP providers share: client ownership, error classification and a small SSE reader."""
+"""What the HTTP providers share: client ownership, error classification, decoding and a small SSE reader."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
+from pydantic import TypeAdapter, ValidationError
 
-from agent.models.base import BaseModelClient
+from agent.models.base import BaseModelClient, response_chunks
 from agent.models.errors import ModelError, ModelUnavailable, classify_status, classify_transport
 from agent.models.settings import DEFAULT_TIMEOUT
-from agent.models.types import ModelRequest, ModelResponse
+from agent.models.types import Chunk, ModelRequest, ModelResponse
+
+Shape = TypeVar("Shape")
 
 
 class HTTPModelClient(BaseModelClient):
     """Base of the wire providers. Closes only an http client it created itself.
 
     A provider names its endpoint (`path`) and request-id header, and implements `build_payload`,
-    `parse_response` and `stream`; the non-streamed call is the same for all of them.
+    `parse_response` (a non-streamed body) and `read_stream` (an SSE answer); the calls themselves, and
+    what to do with a stream request answered by a whole JSON body, are the same for all of them.
     """
 
     path: str = ""
@@ -51,25 +55,56 @@ class HTTPModelClient(BaseModelClient):
     def build_payload(self, request: ModelRequest, *, stream: bool) -> dict[str, Any]:
         raise NotImplementedError
 
-    def parse_response(self, body: dict[str, Any], *, request_id: str | None = None) -> ModelResponse:
+    def parse_response(self, content: bytes, *, request_id: str | None = None) -> ModelResponse:
+        raise NotImplementedError
+
+    def read_stream(self, response: httpx.Response, request_id: str | None) -> AsyncIterator[Chunk]:
         raise NotImplementedError
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
         payload = self.build_payload(request, stream=False)
         self.calls += 1
-        body, headers = await self._post_json(self.path, payload)
-        return self.parse_response(body, request_id=headers.get(self.request_id_header))
+        content, headers = await self._post(self.path, payload)
+        return self.parse_response(content, request_id=headers.get(self.request_id_header))
 
-    def event_json(self, data: str) -> Any:
-        """One SSE event's data, parsed; a stream that sends anything else is broken (ModelUnavailable)."""
+    async def stream(self, request: ModelRequest) -> AsyncIterator[Chunk]:
+        payload = self.build_payload(request, stream=True)
+        self.calls += 1
+        async with self._open_stream(self.path, payload) as response:
+            request_id = response.headers.get(self.request_id_header)
+            if _is_json(response):
+                # Some servers ignore `stream` (or a proxy answers for them): a whole body, not an empty
+                # stream to retry. An error body is classified like any other error answer.
+                whole = self.parse_response(await response.aread(), request_id=request_id)
+                for chunk in response_chunks(whole):
+                    yield chunk
+                return
+            async for chunk in self.read_stream(response, request_id):
+                yield chunk
+
+    def decode(self, data: str | bytes, shape: TypeAdapter[Shape], what: str) -> Shape:
+        """Parses and checks one JSON value; anything malformed is a broken answer (ModelUnavailable)."""
         try:
-            return json.loads(data)
-        except ValueError as exc:
+            return shape.validate_json(data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "top level"
             raise ModelUnavailable(
-                f"stream sent non-JSON data: {data[:80]!r}", provider=self.provider, model=self.model
-            ) from exc
+                f"{what} is not a valid {exc.title} ({first['type']} at {where})",
+                provider=self.provider,
+                model=self.model,
+            ) from None
 
-    async def _post_json(self, path: str, payload: dict[str, Any]) -> tuple[Any, httpx.Headers]:
+    def unfinished(self, response: httpx.Response) -> ModelUnavailable:
+        ctype = _content_type(response)
+        said = (
+            "" if ctype in ("", "text/event-stream") else f" (the answer was {ctype}, not text/event-stream)"
+        )
+        return ModelUnavailable(
+            f"stream ended before it finished{said}", provider=self.provider, model=self.model
+        )
+
+    async def _post(self, path: str, payload: dict[str, Any]) -> tuple[bytes, httpx.Headers]:
         try:
             response = await self._client.post(
                 self.base_url + path, json=payload, headers=self._headers(), timeout=self.timeout
@@ -78,15 +113,7 @@ class HTTPModelClient(BaseModelClient):
             raise classify_transport(exc, provider=self.provider, model=self.model) from exc
         if response.status_code >= 400:
             raise self._http_error(response.status_code, response.content, response.headers)
-        try:
-            return response.json(), response.headers
-        except ValueError as exc:
-            raise ModelUnavailable(
-                "response body is not JSON",
-                provider=self.provider,
-                model=self.model,
-                status=response.status_code,
-            ) from exc
+        return response.content, response.headers
 
     @asynccontextmanager
     async def _open_stream(self, path: str, payload: dict[str, Any]) -> AsyncIterator[httpx.Response]:
@@ -139,6 +166,16 @@ async def iter_sse(response: httpx.Response) -> AsyncIterator[tuple[str, str]]:
             data.append(value)
         elif name == "event":
             event = value
+
+
+def _content_type(response: httpx.Response) -> str:
+    value: str = response.headers.get("content-type", "")
+    return value.split(";", 1)[0].strip().lower()
+
+
+def _is_json(response: httpx.Response) -> bool:
+    ctype = _content_type(response)
+    return ctype == "application/json" or ctype.endswith("+json")
 
 
 def parse_arguments(raw: str) -> tuple[dict[str, Any], str | None]:

@@ -35,6 +35,9 @@ class Reply:
     cached_input_tokens: int = 0
     stop: str | None = None
     """end_turn | tool_use | max_tokens | refusal; inferred from tool_calls when unset."""
+    reasoning_key: str | None = None
+    """OpenAI format only: the non-standard key a compatible server puts `thinking` in (`reasoning_content`
+    for vLLM and DeepSeek, `reasoning` for Ollama and OpenRouter). None is OpenAI itself, which sends none."""
     model: str | None = None
     chunk_size: int = 4
     """Characters per streamed text/thinking/argument delta."""
@@ -58,6 +61,17 @@ class Reply:
         args = self.tool_calls[i].arguments
         return args if isinstance(args, str) else json.dumps(args)
 
+    def input_object(self, i: int) -> dict[str, Any]:
+        """Anthropic's `input` is always an object: invalid JSON (a cut-off call) is sent as `{}`."""
+        args = self.tool_calls[i].arguments
+        if isinstance(args, dict):
+            return args
+        try:
+            value = json.loads(args)
+        except ValueError:
+            return {}
+        return value if isinstance(value, dict) else {}
+
 
 def _pieces(text: str, size: int) -> Iterator[str]:
     size = max(1, size)
@@ -72,19 +86,28 @@ def _sse(data: Any, event: str | None = None) -> bytes:
 
 
 # --- OpenAI Chat Completions ---------------------------------------------------------------------------
+FINGERPRINT = "fp_scripted"
+
+
 def openai_usage(r: Reply) -> dict[str, Any]:
     return {
         "prompt_tokens": r.input_tokens,
         "completion_tokens": r.output_tokens,
         "total_tokens": r.input_tokens + r.output_tokens,
-        "prompt_tokens_details": {"cached_tokens": r.cached_input_tokens},
+        "prompt_tokens_details": {"cached_tokens": r.cached_input_tokens, "audio_tokens": 0},
+        "completion_tokens_details": {
+            "reasoning_tokens": 0,
+            "audio_tokens": 0,
+            "accepted_prediction_tokens": 0,
+            "rejected_prediction_tokens": 0,
+        },
     }
 
 
 def openai_body(r: Reply, model: str, rid: str) -> dict[str, Any]:
-    message: dict[str, Any] = {"role": "assistant", "content": r.text or None}
-    if r.thinking:
-        message["reasoning_content"] = r.thinking
+    message: dict[str, Any] = {"role": "assistant", "content": r.text or None, "refusal": None}
+    if r.thinking and r.reasoning_key:
+        message[r.reasoning_key] = r.thinking
     if r.tool_calls:
         message["tool_calls"] = [
             {
@@ -94,25 +117,45 @@ def openai_body(r: Reply, model: str, rid: str) -> dict[str, Any]:
             }
             for i, c in enumerate(r.tool_calls)
         ]
+    message["annotations"] = []
+    choice = {
+        "index": 0,
+        "message": message,
+        "logprobs": None,
+        "finish_reason": _FINISH.get(r.stop_reason, "stop"),
+    }
     return {
         "id": rid,
         "object": "chat.completion",
         "created": 1_700_000_000,
         "model": r.model or model,
-        "choices": [{"index": 0, "message": message, "finish_reason": _FINISH.get(r.stop_reason, "stop")}],
+        "choices": [choice],
         "usage": openai_usage(r),
+        "service_tier": "default",
+        "system_fingerprint": FINGERPRINT,
     }
 
 
 def openai_events(r: Reply, model: str, rid: str, *, include_usage: bool) -> Iterator[bytes]:
-    base = {"id": rid, "object": "chat.completion.chunk", "created": 1_700_000_000, "model": r.model or model}
+    base: dict[str, Any] = {
+        "id": rid,
+        "object": "chat.completion.chunk",
+        "created": 1_700_000_000,
+        "model": r.model or model,
+        "service_tier": "default",
+        "system_fingerprint": FINGERPRINT,
+    }
+    if include_usage:  # every chunk but the last then says "usage": null
+        base["usage"] = None
 
     def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
-        return _sse({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+        return _sse({**base, "choices": [choice]})
 
-    yield chunk({"role": "assistant", "content": ""})
-    for piece in _pieces(r.thinking or "", r.chunk_size):
-        yield chunk({"reasoning_content": piece})
+    yield chunk({"role": "assistant", "content": "", "refusal": None})
+    if r.reasoning_key:
+        for piece in _pieces(r.thinking or "", r.chunk_size):
+            yield chunk({r.reasoning_key: piece})
     for piece in _pieces(r.text, r.chunk_size):
         yield chunk({"content": piece})
     for i, c in enumerate(r.tool_calls):
@@ -136,9 +179,20 @@ def openai_error(status: int, message: str, etype: str | None) -> dict[str, Any]
 def anthropic_usage(r: Reply) -> dict[str, Any]:
     return {
         "input_tokens": r.input_tokens - r.cached_input_tokens,
-        "output_tokens": r.output_tokens,
         "cache_creation_input_tokens": 0,
         "cache_read_input_tokens": r.cached_input_tokens,
+        "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
+        "output_tokens": r.output_tokens,
+        "service_tier": "standard",
+    }
+
+
+def anthropic_delta_usage(r: Reply) -> dict[str, Any]:
+    """message_delta's usage: cumulative totals, without the fields only message_start carries."""
+    usage = anthropic_usage(r)
+    return {
+        k: usage[k]
+        for k in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens", "output_tokens")
     }
 
 
@@ -151,7 +205,9 @@ def anthropic_blocks(r: Reply) -> list[dict[str, Any]]:
     if r.text:
         blocks.append({"type": "text", "text": r.text})
     for i, c in enumerate(r.tool_calls):
-        blocks.append({"type": "tool_use", "id": r.call_id(i, "toolu"), "name": c.name, "input": c.arguments})
+        blocks.append(
+            {"type": "tool_use", "id": r.call_id(i, "toolu"), "name": c.name, "input": r.input_object(i)}
+        )
     return blocks
 
 
@@ -173,6 +229,7 @@ def anthropic_events(r: Reply, model: str, rid: str) -> Iterator[bytes]:
     start["usage"] = {**anthropic_usage(r), "output_tokens": 1}
     yield _sse({"type": "message_start", "message": start}, "message_start")
     yield _sse({"type": "ping"}, "ping")
+    tool_index = 0
     for index, block in enumerate(anthropic_blocks(r)):
         kind = block["type"]
         empty = {
@@ -193,13 +250,14 @@ def anthropic_events(r: Reply, model: str, rid: str) -> Iterator[bytes]:
             ]
             deltas.append({"type": "signature_delta", "signature": block["signature"]})
         elif kind == "tool_use":
-            raw = block["input"] if isinstance(block["input"], str) else json.dumps(block["input"])
+            raw = r.raw_arguments(tool_index)  # as generated: a call cut off by max_tokens stays cut off
+            tool_index += 1
             deltas = [{"type": "input_json_delta", "partial_json": p} for p in _pieces(raw, r.chunk_size)]
         for delta in deltas:
             yield _sse({"type": "content_block_delta", "index": index, "delta": delta}, "content_block_delta")
         yield _sse({"type": "content_block_stop", "index": index}, "content_block_stop")
     delta = {"type": "message_delta", "delta": {"stop_reason": r.stop_reason, "stop_sequence": None}}
-    yield _sse({**delta, "usage": {"output_tokens": r.output_tokens}}, "message_delta")
+    yield _sse({**delta, "usage": anthropic_delta_usage(r)}, "message_delta")
     yield _sse({"type": "message_stop"}, "message_stop")
 
 

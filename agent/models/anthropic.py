@@ -8,13 +8,23 @@ tool loop continues. Usage is normalised to the OpenAI meaning: `input_tokens` c
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import httpx
 
+from agent.models._anthropic_shapes import (
+    AnthropicUsage,
+    Block,
+    Delta,
+    MessageBody,
+    merge_usage,
+    message_body,
+    normalised,
+    stream_event,
+)
 from agent.models._http import HTTPModelClient, iter_sse, parse_arguments
-from agent.models.errors import ModelUnavailable, classify_status
+from agent.models.errors import ModelError, ModelUnavailable, classify_status
 from agent.models.settings import DEFAULT_TIMEOUT
 from agent.models.transcript import validate_transcript
 from agent.models.types import (
@@ -22,6 +32,7 @@ from agent.models.types import (
     Message,
     ModelRequest,
     ModelResponse,
+    Part,
     StopChunk,
     StopReason,
     TextChunk,
@@ -32,7 +43,6 @@ from agent.models.types import (
     ToolCallDeltaChunk,
     ToolResultPart,
     ToolUsePart,
-    Usage,
     UsageChunk,
 )
 
@@ -46,7 +56,7 @@ _STOP: dict[str, StopReason] = {
 _CHOICE = {"auto": {"type": "auto"}, "required": {"type": "any"}, "none": {"type": "none"}}
 
 
-def _block(part: Any) -> dict[str, Any] | None:
+def _block(part: Part) -> dict[str, Any] | None:
     if isinstance(part, TextPart):
         return {"type": "text", "text": part.text} if part.text else None
     if isinstance(part, ThinkingPart):
@@ -69,7 +79,6 @@ def _block(part: Any) -> dict[str, Any] | None:
         if part.is_error:
             block["is_error"] = True
         return block
-    return None
 
 
 def to_anthropic_messages(messages: list[Message]) -> tuple[str | None, list[dict[str, Any]]]:
@@ -93,22 +102,7 @@ def to_anthropic_messages(messages: list[Message]) -> tuple[str | None, list[dic
     return system, out
 
 
-def _usage(raw: dict[str, Any] | None, base: Usage | None = None) -> Usage:
-    raw = raw or {}
-    base = base or Usage()
-    cached = int(raw.get("cache_read_input_tokens") or 0)
-    if "input_tokens" in raw and raw["input_tokens"] is not None:
-        total_in = int(raw["input_tokens"]) + int(raw.get("cache_creation_input_tokens") or 0) + cached
-    else:
-        total_in, cached = base.input_tokens, base.cached_input_tokens
-    return Usage(
-        input_tokens=total_in,
-        output_tokens=int(raw.get("output_tokens") or base.output_tokens),
-        cached_input_tokens=cached,
-    )
-
-
-def _part(block: dict[str, Any], index: int) -> Any | None:
+def _part(block: Block, index: int) -> Part | None:
     kind = block.get("type")
     if kind == "text":
         return TextPart(text=block.get("text") or "")
@@ -117,18 +111,26 @@ def _part(block: dict[str, Any], index: int) -> Any | None:
     if kind == "redacted_thinking":
         return ThinkingPart(thinking=block.get("data") or "", redacted=True)
     if kind == "tool_use":
-        raw = block.get("input")
-        if isinstance(raw, dict):
-            arguments, bad = raw, None
-        else:
-            arguments, bad = parse_arguments(raw if isinstance(raw, str) else json.dumps(raw))
-        return ToolUsePart(
-            id=block.get("id") or f"toolu_{index}",
-            name=block.get("name") or "",
-            arguments=arguments,
-            raw_arguments=bad,
-        )
+        return _tool_use(block, index)
     return None
+
+
+def _tool_use(block: Block, index: int) -> ToolUsePart:
+    raw = block.get("input")
+    arguments: dict[str, Any]
+    bad: str | None = None
+    if raw is None:
+        arguments = {}
+    elif isinstance(raw, dict):
+        arguments = raw
+    else:
+        arguments, bad = parse_arguments(raw if isinstance(raw, str) else json.dumps(raw))
+    return ToolUsePart(
+        id=block.get("id") or f"toolu_{index}",
+        name=block.get("name") or "",
+        arguments=arguments,
+        raw_arguments=bad,
+    )
 
 
 class AnthropicModel(HTTPModelClient):
@@ -146,12 +148,15 @@ class AnthropicModel(HTTPModelClient):
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         default_max_tokens: int = 4096,
         thinking_budget_tokens: int = 2048,
+        thinking: bool = False,
         version: str = "2023-06-01",
     ) -> None:
         super().__init__(model, base_url=base_url, http_client=http_client, timeout=timeout)
         self._api_key = api_key
         self.default_max_tokens = default_max_tokens
         self.thinking_budget_tokens = thinking_budget_tokens
+        self.thinking = thinking
+        """Think on every request, whatever the request says (the MODEL_THINKING_BUDGET_TOKENS setting)."""
         self.version = version
 
     def _headers(self) -> dict[str, str]:
@@ -161,6 +166,8 @@ class AnthropicModel(HTTPModelClient):
         return headers
 
     def build_payload(self, request: ModelRequest, *, stream: bool) -> dict[str, Any]:
+        if self.thinking and not request.thinking:
+            request = request.model_copy(update={"thinking": True})
         validate_transcript(request, provider=self.provider, model=self.model, run_id=request.run_id)
         system, messages = to_anthropic_messages(request.messages)
         max_tokens = request.max_tokens or self.default_max_tokens
@@ -187,92 +194,94 @@ class AnthropicModel(HTTPModelClient):
             payload["stream"] = True
         return payload
 
-    def parse_response(self, body: dict[str, Any], *, request_id: str | None = None) -> ModelResponse:
-        if body.get("type") == "error":
-            raise classify_status(0, body, {}, provider=self.provider, model=self.model)
-        parts = [p for i, b in enumerate(body.get("content") or []) if (p := _part(b, i)) is not None]
-        stop = _STOP.get(body.get("stop_reason") or "", "other")
+    def _in_band_error(self, error: Any, headers: Mapping[str, str]) -> ModelError:
+        found = classify_status(
+            0, {"type": "error", "error": error}, headers, provider=self.provider, model=self.model
+        )
+        return self.redact(found)
+
+    def parse_response(self, content: bytes, *, request_id: str | None = None) -> ModelResponse:
+        body = self.decode(content, message_body(), "response body")
+        if body.get("type") == "error" or body.get("error"):
+            raise self._in_band_error(body.get("error"), {})
+        parts = [p for i, b in enumerate(body.get("content") or ()) if (p := _part(b, i)) is not None]
         return ModelResponse(
             message=Message(role="assistant", parts=parts),
-            stop_reason=stop,
-            usage=_usage(body.get("usage")),
+            stop_reason=_STOP.get(body.get("stop_reason") or "", "other"),
+            usage=normalised(body.get("usage")),
             model=body.get("model") or self.model,
             provider=self.provider,
             request_id=request_id or body.get("id"),
         )
 
-    async def stream(self, request: ModelRequest) -> AsyncIterator[Chunk]:
-        payload = self.build_payload(request, stream=True)
-        self.calls += 1
-        blocks: dict[int, dict[str, Any]] = {}
+    async def read_stream(self, response: httpx.Response, request_id: str | None) -> AsyncIterator[Chunk]:
+        blocks: dict[int, Block] = {}
         pieces: dict[int, list[str]] = {}  # text, thinking or JSON pieces per block index
-        usage = Usage()
+        usage: AnthropicUsage = {}
         stop_reason: str | None = None
         model = self.model
         finished = False
-        async with self._open_stream(self.path, payload) as response:
-            request_id = response.headers.get(self.request_id_header)
-            async for event, data in iter_sse(response):
-                if finished:
-                    continue
-                body = self.event_json(data)
-                kind = body.get("type") or event
-                if kind == "content_block_delta":
-                    index, delta = body.get("index", 0), body.get("delta") or {}
-                    dkind = delta.get("type")
-                    if index not in blocks:
-                        raise ModelUnavailable(
-                            f"delta for unknown block {index}", provider=self.provider, model=self.model
-                        )
-                    if dkind == "text_delta":
-                        pieces[index].append(delta.get("text", ""))
-                        yield TextChunk(text=delta.get("text", ""))
-                    elif dkind == "thinking_delta":
-                        pieces[index].append(delta.get("thinking", ""))
-                        yield ThinkingChunk(thinking=delta.get("thinking", ""))
-                    elif dkind == "signature_delta":
-                        blocks[index]["signature"] = blocks[index].get("signature") or ""
-                        blocks[index]["signature"] += delta.get("signature", "")
-                        yield ThinkingChunk(thinking="", signature=delta.get("signature", ""))
-                    elif dkind == "input_json_delta":
-                        pieces[index].append(delta.get("partial_json", ""))
-                        yield ToolCallDeltaChunk(index=index, arguments_delta=delta.get("partial_json", ""))
-                elif kind == "content_block_start":
-                    index, block = body.get("index", 0), dict(body.get("content_block") or {})
-                    blocks[index], pieces[index] = block, []
-                    if block.get("type") == "tool_use":
-                        yield ToolCallDeltaChunk(index=index, id=block.get("id"), name=block.get("name"))
-                elif kind == "content_block_stop":
-                    index = body.get("index", 0)
-                    block = _finish_block(blocks.get(index) or {}, pieces.get(index) or [])
-                    blocks[index] = block
-                    if block.get("type") == "tool_use" and (part := _part(block, index)) is not None:
-                        yield ToolCallChunk(part=part)
-                elif kind == "message_start":
-                    message = body.get("message") or {}
-                    model = message.get("model") or model
-                    request_id = request_id or message.get("id")
-                    usage = _usage(message.get("usage"))
-                elif kind == "message_delta":
-                    stop_reason = (body.get("delta") or {}).get("stop_reason") or stop_reason
-                    usage = _usage(body.get("usage"), usage)
-                elif kind == "message_stop":
-                    finished = True  # keep reading to the end of the body: the connection is reused
-                elif kind == "error":
-                    raise self.redact(
-                        classify_status(0, body, response.headers, provider=self.provider, model=self.model)
+        async for event, data in iter_sse(response):
+            if finished:
+                continue  # keep reading to the end of the body: the connection is reused
+            body = self.decode(data, stream_event(), "stream event")
+            kind = body.get("type") or event
+            index = body.get("index") or 0
+            if kind == "content_block_delta":
+                delta: Delta = body.get("delta") or {}
+                dkind = delta.get("type")
+                if index not in blocks:
+                    raise ModelUnavailable(
+                        f"delta for unknown block {index}", provider=self.provider, model=self.model
                     )
+                if dkind == "text_delta":
+                    piece = delta.get("text") or ""
+                    pieces[index].append(piece)
+                    yield TextChunk(text=piece)
+                elif dkind == "thinking_delta":
+                    piece = delta.get("thinking") or ""
+                    pieces[index].append(piece)
+                    yield ThinkingChunk(thinking=piece)
+                elif dkind == "signature_delta":
+                    piece = delta.get("signature") or ""
+                    blocks[index]["signature"] = (blocks[index].get("signature") or "") + piece
+                    yield ThinkingChunk(thinking="", signature=piece)
+                elif dkind == "input_json_delta":
+                    piece = delta.get("partial_json") or ""
+                    pieces[index].append(piece)
+                    yield ToolCallDeltaChunk(index=index, arguments_delta=piece)
+            elif kind == "content_block_start":
+                block: Block = body.get("content_block") or {}
+                blocks[index], pieces[index] = block, []
+                if block.get("type") == "tool_use":
+                    yield ToolCallDeltaChunk(index=index, id=block.get("id"), name=block.get("name"))
+            elif kind == "content_block_stop":
+                block = _finish_block(blocks.get(index) or {}, pieces.get(index) or [])
+                blocks[index] = block
+                if block.get("type") == "tool_use":
+                    yield ToolCallChunk(part=_tool_use(block, index))
+            elif kind == "message_start":
+                message: MessageBody = body.get("message") or {}
+                model = message.get("model") or model
+                request_id = request_id or message.get("id")
+                usage = merge_usage(usage, message.get("usage"))
+            elif kind == "message_delta":
+                stop_reason = (body.get("delta") or {}).get("stop_reason") or stop_reason
+                usage = merge_usage(usage, body.get("usage"))
+            elif kind == "message_stop":
+                finished = True
+            elif kind == "error":
+                raise self._in_band_error(body.get("error"), response.headers)
         if not finished:
-            raise ModelUnavailable(
-                "stream ended before it finished", provider=self.provider, model=self.model
-            )
+            raise self.unfinished(response)
         parts = [p for i in sorted(blocks) if (p := _part(blocks[i], i)) is not None]
         stop = _STOP.get(stop_reason or "", "other")
-        yield UsageChunk(usage=usage)
+        total = normalised(usage)
+        yield UsageChunk(usage=total)
         result = ModelResponse(
             message=Message(role="assistant", parts=parts),
             stop_reason=stop,
-            usage=usage,
+            usage=total,
             model=model,
             provider=self.provider,
             request_id=request_id,
@@ -280,7 +289,7 @@ class AnthropicModel(HTTPModelClient):
         yield StopChunk(stop_reason=stop, response=result)
 
 
-def _finish_block(block: dict[str, Any], pieces: list[str]) -> dict[str, Any]:
+def _finish_block(block: Block, pieces: list[str]) -> Block:
     """Folds the streamed pieces into the block, the way the non-streaming API would have sent it."""
     kind = block.get("type")
     if kind == "text":
@@ -289,7 +298,7 @@ def _finish_block(block: dict[str, Any], pieces: list[str]) -> dict[str, Any]:
         block["thinking"] = (block.get("thinking") or "") + "".join(pieces)
     elif kind == "tool_use":
         raw = "".join(pieces)
-        if raw:  # malformed JSON stays a string: _part turns it into raw_arguments
+        if raw:  # malformed JSON (a call cut off by max_tokens) stays a string: _part makes raw_arguments
             arguments, bad = parse_arguments(raw)
             block["input"] = arguments if bad is None else raw
     return block

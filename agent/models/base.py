@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Protocol, runtime_checkable
 
 from agent.models.types import (
@@ -57,19 +57,24 @@ class BaseModelClient:
         return response
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[Chunk]:
-        response = await self._complete(request)
-        for part in response.message.parts:
-            if part.kind == "text":
-                yield TextChunk(text=part.text)
-            elif part.kind == "thinking":
-                yield ThinkingChunk(thinking=part.thinking, signature=part.signature)
-            elif part.kind == "tool_use":
-                yield ToolCallChunk(part=part)
-        yield UsageChunk(usage=response.usage)
-        yield StopChunk(stop_reason=response.stop_reason, response=response)
+        for chunk in response_chunks(await self._complete(request)):
+            yield chunk
 
     async def _complete(self, request: ModelRequest) -> ModelResponse:
         raise NotImplementedError
 
     async def aclose(self) -> None:
         """Closes what the client created (not an http client it was given)."""
+
+
+def response_chunks(response: ModelResponse) -> Iterator[Chunk]:
+    """The chunks a stream of this whole response would have ended up giving."""
+    for part in response.message.parts:
+        if part.kind == "text":
+            yield TextChunk(text=part.text)
+        elif part.kind == "thinking":
+            yield ThinkingChunk(thinking=part.thinking, signature=part.signature)
+        elif part.kind == "tool_use":
+            yield ToolCallChunk(part=part)
+    yield UsageChunk(usage=response.usage)
+    yield StopChunk(stop_reason=response.stop_reason, response=response)

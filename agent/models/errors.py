@@ -77,15 +77,15 @@ class ModelError(Exception):
 
 
 class ModelAuthError(ModelError):
-    kind = "auth"
+    kind: ClassVar[ErrorKind] = "auth"
 
 
 class ModelInvalidRequest(ModelError):
-    kind = "invalid_request"
+    kind: ClassVar[ErrorKind] = "invalid_request"
 
 
 class ContextLengthExceeded(ModelInvalidRequest):
-    kind = "context_length"
+    kind: ClassVar[ErrorKind] = "context_length"
 
 
 class TranscriptError(ModelInvalidRequest):
@@ -100,17 +100,17 @@ class TranscriptError(ModelInvalidRequest):
 
 
 class ModelRateLimited(ModelError):
-    kind = "rate_limited"
+    kind: ClassVar[ErrorKind] = "rate_limited"
     default_retryable = True
 
 
 class ModelUnavailable(ModelError):
-    kind = "unavailable"
+    kind: ClassVar[ErrorKind] = "unavailable"
     default_retryable = True
 
 
 class UnknownModelError(ModelError):
-    kind = "unknown"
+    kind: ClassVar[ErrorKind] = "unknown"
 
 
 _CONTEXT_MARKERS = (

@@ -6,7 +6,8 @@ response makes the same events without a stream made up from it). Deltas are emi
 before the caller sees them; usage is emitted once per call from the final (stop) chunk, never from
 intermediate usage chunks, so a provider reporting usage twice is still counted once. Wrapping an
 EventEmittingModel again replaces the inner one instead of stacking, and Retrying (inside) never replays a
-stream that yielded.
+stream once a chunk that becomes an event here has passed: `types.is_shown` names those chunks, and must
+stay in step with what `stream` emits.
 """
 
 from __future__ import annotations
@@ -67,15 +68,15 @@ class EventEmittingModel(WrapperModel):
     async def complete(self, request: ModelRequest, *, turn: int | None = None) -> ModelResponse:
         if not getattr(self.inner, "streams_natively", True):
             # Nothing streams: the same events, from the response, without a made-up stream of chunks.
-            response = await self.inner.complete(request)
+            whole = await self.inner.complete(request)
             at = self.turn if turn is None else turn
-            for part in response.message.parts:
+            for part in whole.message.parts:
                 if isinstance(part, TextPart) and part.text:
                     await self.emit(AssistantDelta(turn=at, text=part.text))
                 elif isinstance(part, ThinkingPart) and part.thinking:
                     await self.emit(ThinkingDelta(turn=at, thinking=part.thinking))
-            await self.emit(self._usage(response, at))
-            return response
+            await self.emit(self._usage(whole, at))
+            return whole
         response: ModelResponse | None = None
         async for chunk in self.stream(request, turn=turn):
             if isinstance(chunk, StopChunk):

@@ -7,9 +7,10 @@ Spec forms::
     openai-compatible:NAME@URL                  any Chat Completions server (vLLM, Ollama, llama.cpp, LM Studio);
                                                 URL is the base (…/v1; added when the URL has no path)
     scripted:FILE                               a JSON script (agent.models.scripted)
+    a2a-conformance                             the A2A TCK's scenarios, keyed by messageId (agent.models.conformance)
     local  (or unset)                           the keyless local runner, which says it is not a language model
 
-Network providers come wrapped as Retrying(RateLimited(provider)). Keys are looked up by provider name (as
+Network providers come wrapped as Retrying(RateLimitedModel(provider)). Keys are looked up by provider name (as
 `secrets.apiKeys` and Settings.provider_keys() give them) or by environment variable name; a compatible
 server never receives the OpenAI key, only one given for its own NAME or for "openai-compatible".
 """
@@ -27,17 +28,20 @@ from pydantic import BaseModel, ConfigDict
 
 from agent.models.anthropic import AnthropicModel
 from agent.models.base import ModelClient
+from agent.models.conformance import A2AConformanceModel
 from agent.models.errors import ModelConfigError
 from agent.models.openai_compat import OpenAICompatModel
-from agent.models.ratelimit import RateLimited, RateLimiters
+from agent.models.ratelimit import RateLimitedModel, RateLimiters
 from agent.models.retry import Retrying
 from agent.models.scripted import LocalEchoModel, Script, ScriptedModel
 from agent.models.settings import ModelSettings
 from agent.redaction import redact
 
-ProviderName = Literal["openai", "anthropic", "openai-compatible", "scripted", "local"]
+ProviderName = Literal["openai", "anthropic", "openai-compatible", "scripted", "local", "a2a-conformance"]
 KEY_VARIABLES: dict[str, str] = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
-SPEC_FORMS = "openai:MODEL, anthropic:MODEL, openai-compatible:NAME@URL, scripted:FILE or local"
+SPEC_FORMS = (
+    "openai:MODEL, anthropic:MODEL, openai-compatible:NAME@URL, scripted:FILE, a2a-conformance or local"
+)
 _MODEL_NAME = re.compile(r"^[\w.:/+-]+$")
 _COMPATIBLE = re.compile(r"^(?P<name>[^@\s]+)@(?P<url>https?://\S+)$")
 
@@ -51,8 +55,8 @@ class ModelSpec(BaseModel):
     script: str | None = None
 
     def __str__(self) -> str:
-        if self.provider == "local":
-            return "local"
+        if self.provider in ("local", "a2a-conformance"):
+            return self.provider
         if self.provider == "scripted":
             return f"scripted:{self.script}"
         if self.provider == "openai-compatible":
@@ -69,6 +73,8 @@ def parse_model_spec(spec: str | None, *, check_files: bool = True) -> ModelSpec
     text = (spec or "").strip()
     if text in ("", "local", "local:echo"):  # (local:echo is how a run records the local runner)
         return ModelSpec(provider="local", model="echo")
+    if text == "a2a-conformance":
+        return ModelSpec(provider="a2a-conformance", model="a2a-conformance")
     provider, sep, rest = text.partition(":")
     rest = rest.strip()
     if not sep:
@@ -76,7 +82,7 @@ def parse_model_spec(spec: str | None, *, check_files: bool = True) -> ModelSpec
     if provider in ("openai", "anthropic"):
         if not rest or not _MODEL_NAME.match(rest):
             raise _bad(text, f"{provider} needs a model name, e.g. {provider}:{_EXAMPLES[provider]}")
-        return ModelSpec(provider=provider, model=rest)  # type: ignore[arg-type]
+        return ModelSpec.model_validate({"provider": provider, "model": rest})
     if provider == "openai-compatible":
         match = _COMPATIBLE.match(rest)
         if not match:
@@ -136,6 +142,8 @@ def resolve_model(
     keys = keys or {}
     if parsed.provider == "local":
         return LocalEchoModel()
+    if parsed.provider == "a2a-conformance":
+        return A2AConformanceModel()
     if parsed.provider == "scripted":
         try:
             return ScriptedModel(Script.load(parsed.script or ""), model=parsed.model)
@@ -154,6 +162,7 @@ def resolve_model(
             timeout=settings.timeout,
             default_max_tokens=settings.default_max_tokens,
             thinking_budget_tokens=settings.thinking_budget_tokens,
+            thinking=settings.thinking,
             version=settings.anthropic_version,
         )
     else:
@@ -168,7 +177,7 @@ def resolve_model(
             timeout=settings.timeout,
         )
     limiters = limiters or RateLimiters(settings.rate_limit)
-    limited = RateLimited(provider, limiters.for_model(parsed.provider, parsed.model))
+    limited = RateLimitedModel(provider, limiters.for_model(parsed.provider, parsed.model))
     return Retrying(
         limited,
         max_attempts=settings.max_attempts,

@@ -9,13 +9,23 @@ with `raw_arguments` set and `arguments={}`, so the loop answers `invalid_call` 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
 from agent.models._http import HTTPModelClient, iter_sse, parse_arguments
-from agent.models.errors import ModelUnavailable, classify_status
+from agent.models._openai_shapes import (
+    ChatBody,
+    ChatMessage,
+    FunctionCall,
+    chat_body,
+    message_text,
+    message_thinking,
+    usage_of,
+)
+from agent.models.errors import ModelError, ModelUnavailable, classify_status
 from agent.models.settings import DEFAULT_TIMEOUT
 from agent.models.transcript import validate_transcript
 from agent.models.types import (
@@ -23,6 +33,7 @@ from agent.models.types import (
     Message,
     ModelRequest,
     ModelResponse,
+    Part,
     StopChunk,
     StopReason,
     TextChunk,
@@ -77,19 +88,8 @@ def to_openai_messages(messages: list[Message]) -> list[dict[str, Any]]:
     return out
 
 
-def _usage(raw: dict[str, Any] | None) -> Usage:
-    if not raw:
-        return Usage()
-    details = raw.get("prompt_tokens_details") or {}
-    return Usage(
-        input_tokens=int(raw.get("prompt_tokens") or 0),
-        output_tokens=int(raw.get("completion_tokens") or 0),
-        cached_input_tokens=int(details.get("cached_tokens") or 0),
-    )
-
-
-def _tool_part(call_id: str | None, index: int, name: str, raw: str) -> ToolUsePart:
-    arguments, bad = parse_arguments(raw)
+def _tool_part(call_id: str | None, index: int, name: str, raw: str | dict[str, Any]) -> ToolUsePart:
+    arguments, bad = (raw, None) if isinstance(raw, dict) else parse_arguments(raw)
     return ToolUsePart(id=call_id or f"call_{index}", name=name, arguments=arguments, raw_arguments=bad)
 
 
@@ -145,103 +145,109 @@ class OpenAICompatModel(HTTPModelClient):
                 payload["stream_options"] = {"include_usage": True}
         return payload
 
-    def parse_response(self, body: dict[str, Any], *, request_id: str | None = None) -> ModelResponse:
-        choices = body.get("choices") or []
+    def _in_band_error(self, body: ChatBody, headers: Mapping[str, str]) -> ModelError:
+        error = classify_status(
+            0, {"error": body.get("error")}, headers, provider=self.provider, model=self.model
+        )
+        return self.redact(error)
+
+    def parse_response(self, content: bytes, *, request_id: str | None = None) -> ModelResponse:
+        body = self.decode(content, chat_body(), "response body")
+        if body.get("error"):
+            raise self._in_band_error(body, {})
+        choices = body.get("choices")
         if not choices:
             raise ModelUnavailable("response has no choices", provider=self.provider, model=self.model)
         choice = choices[0]
-        raw = choice.get("message") or {}
-        parts: list[Any] = []
-        reasoning = raw.get("reasoning_content") or raw.get("reasoning")
-        if isinstance(reasoning, str) and reasoning:
-            parts.append(ThinkingPart(thinking=reasoning))
-        if raw.get("content"):
-            parts.append(TextPart(text=raw["content"]))
-        for i, call in enumerate(raw.get("tool_calls") or []):
-            fn = call.get("function") or {}
+        raw: ChatMessage = choice.get("message") or {}
+        parts: list[Part] = []
+        if thinking := message_thinking(raw):
+            parts.append(ThinkingPart(thinking=thinking))
+        said, refusal = message_text(raw), raw.get("refusal")
+        if text := said or refusal:
+            parts.append(TextPart(text=text))
+        for i, call in enumerate(raw.get("tool_calls") or ()):
+            fn: FunctionCall = call.get("function") or {}
             parts.append(_tool_part(call.get("id"), i, fn.get("name") or "", fn.get("arguments") or ""))
         stop = _FINISH.get(choice.get("finish_reason") or "", "other")
+        if refusal and not said:
+            stop = "refusal"
         if stop != "tool_use" and any(isinstance(p, ToolUsePart) for p in parts):
             stop = "tool_use"  # some servers say "stop" even when they call tools
         return ModelResponse(
             message=Message(role="assistant", parts=parts),
             stop_reason=stop,
-            usage=_usage(body.get("usage")),
+            usage=usage_of(body.get("usage")) or Usage(),
             model=body.get("model") or self.model,
             provider=self.provider,
             request_id=request_id or body.get("id"),
         )
 
-    async def stream(self, request: ModelRequest) -> AsyncIterator[Chunk]:
-        payload = self.build_payload(request, stream=True)
-        self.calls += 1
+    async def read_stream(self, response: httpx.Response, request_id: str | None) -> AsyncIterator[Chunk]:
         text: list[str] = []
         thinking: list[str] = []
-        calls: dict[int, list[Any]] = {}  # index → [id, name, [argument pieces]]
+        calls: dict[int, _Call] = {}
         finish: str | None = None
+        refused = False
         usage = Usage()
         model = self.model
         done = False
-        async with self._open_stream(self.path, payload) as response:
-            request_id = response.headers.get(self.request_id_header)
-            async for _event, data in iter_sse(response):
-                if done:
-                    continue  # read to the end of the body so the connection goes back to the pool
-                if data == "[DONE]":
-                    done = True
-                    continue
-                body = self.event_json(data)
-                if body.get("error"):
-                    raise self.redact(
-                        classify_status(0, body, response.headers, provider=self.provider, model=self.model)
-                    )
-                model = body.get("model") or model
-                request_id = request_id or body.get("id")
-                if body.get("usage"):
-                    usage = _usage(body["usage"])
-                for choice in body.get("choices") or ():
-                    delta = choice.get("delta") or {}
-                    if content := delta.get("content"):
+        async for _event, data in iter_sse(response):
+            if done:
+                continue  # read to the end of the body so the connection goes back to the pool
+            if data == "[DONE]":
+                done = True
+                continue
+            body = self.decode(data, chat_body(), "stream event")
+            if body.get("error"):
+                raise self._in_band_error(body, response.headers)
+            model = body.get("model") or model
+            request_id = request_id or body.get("id")
+            if (reported := usage_of(body.get("usage"))) is not None:
+                usage = reported
+            for choice in body.get("choices") or ():
+                if delta := choice.get("delta"):
+                    said, refusal = message_text(delta), delta.get("refusal")
+                    if content := said or refusal:
+                        refused = refused or not said
                         text.append(content)
                         yield TextChunk(text=content)
-                    reasoning = delta.get("reasoning_content") or delta.get("reasoning")
-                    if isinstance(reasoning, str) and reasoning:
+                    if reasoning := message_thinking(delta):
                         thinking.append(reasoning)
                         yield ThinkingChunk(thinking=reasoning)
                     for tc in delta.get("tool_calls") or ():
+                        call_id = tc.get("id")
                         index = tc.get("index")
                         if index is None:  # some servers omit it: a new id starts a new call
-                            index = (
-                                (max(calls) + 1 if calls else 0) if tc.get("id") or not calls else max(calls)
-                            )
-                        fn = tc.get("function") or {}
-                        entry = calls.setdefault(index, [None, "", []])
-                        if tc.get("id"):
-                            entry[0] = tc["id"]
-                        if fn.get("name"):
-                            entry[1] += fn["name"]
+                            index = (max(calls) + 1 if calls else 0) if call_id or not calls else max(calls)
+                        fn: FunctionCall = tc.get("function") or {}
+                        entry = calls.setdefault(index, _Call())
+                        entry.id = call_id or entry.id
+                        name = fn.get("name")
+                        entry.name += name or ""
                         piece = fn.get("arguments") or ""
-                        entry[2].append(piece)
-                        yield ToolCallDeltaChunk(
-                            index=index, id=tc.get("id"), name=fn.get("name"), arguments_delta=piece
-                        )
-                    if choice.get("finish_reason"):
-                        finish = choice["finish_reason"]
+                        if isinstance(piece, dict):
+                            entry.whole = piece
+                            piece = ""
+                        entry.pieces.append(piece)
+                        yield ToolCallDeltaChunk(index=index, id=call_id, name=name, arguments_delta=piece)
+                if finished := choice.get("finish_reason"):
+                    finish = finished
         if not done and finish is None:
-            raise ModelUnavailable(
-                "stream ended before it finished", provider=self.provider, model=self.model
-            )
-        parts: list[Any] = []
+            raise self.unfinished(response)
+        parts: list[Part] = []
         if thinking:
             parts.append(ThinkingPart(thinking="".join(thinking)))
         if text:
             parts.append(TextPart(text="".join(text)))
         for index in sorted(calls):
-            call_id, name, pieces = calls[index]
-            part = _tool_part(call_id, index, name, "".join(pieces))
+            call = calls[index]
+            part = _tool_part(call.id, index, call.name, call.whole or "".join(call.pieces))
             parts.append(part)
             yield ToolCallChunk(part=part)
         stop = _FINISH.get(finish or "", "other")
+        if refused:
+            stop = "refusal"
         if calls:
             stop = "tool_use"
         yield UsageChunk(usage=usage)
@@ -254,3 +260,13 @@ class OpenAICompatModel(HTTPModelClient):
             request_id=request_id,
         )
         yield StopChunk(stop_reason=stop, response=result)
+
+
+@dataclass
+class _Call:
+    """A tool call being assembled from its streamed pieces."""
+
+    id: str | None = None
+    name: str = ""
+    pieces: list[str] = field(default_factory=list)
+    whole: dict[str, Any] | None = None

@@ -176,7 +176,12 @@ def estimate_tokens(request: ModelRequest, expected_output: int) -> int:
     return size // 4 + output
 
 
-class RateLimited(WrapperModel):
+class RateLimitedModel(WrapperModel):
+    """Admits each call through the family's limiter and tells it how the call went (429s halve the rate).
+
+    Named apart from `ModelRateLimited`, the error a provider raises when it is the one limiting us.
+    """
+
     def __init__(self, inner: ModelClient, limiter: AdaptiveLimiter) -> None:
         super().__init__(inner)
         self.limiter = limiter

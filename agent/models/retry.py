@@ -1,8 +1,10 @@
 """Retrying: exponential backoff with jitter around any ModelClient, honouring Retry-After.
 
-Only errors classified `retryable` are retried. A stream is retried only while it has yielded nothing: once
-a chunk reached the caller (and so, through EventEmittingModel, the run's events) a retry would duplicate
-text, so the failure is surfaced instead.
+Only errors classified `retryable` are retried. A stream is retried only while nothing in it was shown:
+chunks nobody sees as they pass (tool-call pieces, usage) are held back until the first shown chunk (text or
+thinking, which EventEmittingModel makes events of) or the end, so a cut while tool arguments stream is
+retried and the caller still sees each piece once. After a shown chunk a retry would show it twice, so the
+failure is surfaced instead.
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from agent.models.base import ModelClient
 from agent.models.errors import ModelError
-from agent.models.types import Chunk, ModelRequest, ModelResponse
+from agent.models.types import Chunk, ModelRequest, ModelResponse, is_shown
 from agent.models.wrapper import WrapperModel
+from control_bridge.retrying import RetryPolicy
 
 log = logging.getLogger("agent.models")
 
@@ -41,6 +44,14 @@ class Retrying(WrapperModel):
         self.base_delay = base_delay
         self.max_delay = max_delay
         self.max_retry_after = max_retry_after
+        self.policy = RetryPolicy(
+            max_attempts=max_attempts,
+            base_delay_s=base_delay,
+            max_delay_s=max_delay,
+            max_retry_after_s=max_retry_after,
+            long_retry_after="give_up",  # a provider asking for minutes fails the call instead of holding the run
+            retry_after_jitter=0.1,
+        )
         self._sleep = sleep
         self._rng = rng or random.Random()
         self.retries = 0
@@ -48,15 +59,9 @@ class Retrying(WrapperModel):
 
     def delay_for(self, attempt: int, error: ModelError) -> float | None:
         """Seconds to wait before try `attempt + 1`, or None to give up. `attempt` counts from 1."""
-        if not error.retryable or attempt >= self.max_attempts:
+        if not error.retryable:
             return None
-        if error.retry_after is not None:
-            if error.retry_after > self.max_retry_after:
-                return None
-            # A little jitter on top, so callers told the same instant do not return together.
-            return error.retry_after + self._rng.uniform(0, min(1.0, 0.1 * error.retry_after))
-        ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
-        return ceiling / 2 + self._rng.uniform(0, ceiling / 2)  # "equal jitter": never near zero
+        return self.policy.delay(attempt, self._rng, error.retry_after)
 
     async def _wait(self, attempt: int, error: ModelError) -> None:
         delay = self.delay_for(attempt, error)
@@ -87,14 +92,25 @@ class Retrying(WrapperModel):
     async def stream(self, request: ModelRequest) -> AsyncIterator[Chunk]:
         attempt = 1
         while True:
-            yielded = False
+            held: list[Chunk] = []
+            shown = False
             try:
                 async for chunk in self.inner.stream(request):
-                    yielded = True
+                    if not shown:
+                        if not is_shown(chunk):
+                            held.append(chunk)
+                            continue
+                        shown = True
+                        for earlier in held:
+                            yield earlier
                     yield chunk
-                return
             except ModelError as error:
-                if yielded:
+                if shown:
                     raise
                 await self._wait(attempt, error)
+            else:
+                if not shown:
+                    for chunk in held:
+                        yield chunk
+                return
             attempt += 1

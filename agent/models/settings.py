@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -23,7 +23,11 @@ ENV_VARS: dict[str, str] = {
     "MODEL_TIMEOUT_S": "seconds a model stream may stay silent before it counts as failed (300)",
     "MODEL_MAX_ATTEMPTS": "tries per model request, the first included (4)",
     "MODEL_TOKENS_PER_MINUTE": "starting tokens/minute of each model family's adaptive limiter (200000)",
+    "MODEL_THINKING_BUDGET_TOKENS": "extended thinking on every Anthropic request, with this budget (>= 1024; "
+    "unset or 0 = off)",
 }
+THINKING_MIN_BUDGET = 1024
+"""Anthropic refuses a smaller thinking budget."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -50,6 +54,8 @@ class ModelSettings:
     """A Retry-After longer than this is surfaced instead of waited for."""
     default_max_tokens: int = 4096
     """Anthropic requires max_tokens; used when the request does not set it."""
+    thinking: bool = False
+    """Ask for extended thinking on every request (Anthropic; the OpenAI format has no such switch)."""
     thinking_budget_tokens: int = 2048
     openai_base_url: str = "https://api.openai.com/v1"
     anthropic_base_url: str = "https://api.anthropic.com"
@@ -81,10 +87,20 @@ class ModelSettings:
             values["rate_limit"] = RateLimitSettings(
                 tokens_per_minute=tpm, floor=min(5_000, tpm), ceiling=max(tpm, 2_000_000)
             )
+        if get.get("MODEL_THINKING_BUDGET_TOKENS", "0") != "0":
+            budget = _number("MODEL_THINKING_BUDGET_TOKENS", get["MODEL_THINKING_BUDGET_TOKENS"], int)
+            if budget < THINKING_MIN_BUDGET:
+                raise ModelConfigError(
+                    f"MODEL_THINKING_BUDGET_TOKENS must be at least {THINKING_MIN_BUDGET} (got {budget})"
+                )
+            values["thinking"], values["thinking_budget_tokens"] = True, budget
         return cls(**values)
 
 
-def _number(name: str, raw: str, kind: type) -> Any:
+Number = TypeVar("Number", int, float)
+
+
+def _number(name: str, raw: str, kind: type[Number]) -> Number:
     try:
         value = kind(raw)
     except ValueError:

@@ -162,4 +162,13 @@ Chunk = Annotated[
     Field(discriminator="kind"),
 ]
 
+
+def is_shown(chunk: Chunk) -> bool:
+    """Whether a chunk is shown as it passes (EventEmittingModel makes an event of it): text or thinking
+    with content. Tool-call pieces, usage and signatures are only read once the stream has ended."""
+    return (isinstance(chunk, TextChunk) and bool(chunk.text)) or (
+        isinstance(chunk, ThinkingChunk) and bool(chunk.thinking)
+    )
+
+
 MESSAGES_ADAPTER: TypeAdapter[list[Message]] = TypeAdapter(list[Message])

@@ -1,4 +1,4 @@
-"""WrapperModel: the base of the behaviour wrappers (Retrying, RateLimited, EventEmittingModel)."""
+"""WrapperModel: the base of the behaviour wrappers (Retrying, RateLimitedModel, EventEmittingModel)."""
 
 from __future__ import annotations
 

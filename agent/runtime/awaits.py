@@ -7,12 +7,12 @@ denial becomes a schema-valid "denied" result rendered from a strict template, s
 from __future__ import annotations
 
 from agent.events.log import RunLog
-from agent.events.payloads import ToolAuthorization, ToolResult
-from agent.models.types import ToolResultPart
+from agent.events.payloads import ToolAuthorization
 from agent.runtime.checkpoints import CheckpointStore
 from agent.runtime.requests import ClarificationAnswer, ConfirmationDecision, ContinueRequest, RunError
 from agent.runtime.state import PendingAwait, RunState
 from agent.runtime.templates import Templates
+from agent.tools.execution import ToolOutcome
 
 
 def first_pending(state: RunState | None, req: ContinueRequest) -> PendingAwait:
@@ -68,11 +68,6 @@ async def answer(
 
 
 def _record(state: RunState, log: RunLog, item: PendingAwait, content: str, *, denied: bool = False) -> None:
-    state.batch_results[item.tool_call_id] = ToolResultPart(tool_use_id=item.tool_call_id, content=content)
-    log.append(
-        state.run_id,
-        ToolResult(
-            tool_call_id=item.tool_call_id, tool_name=item.tool_name, ok=True, output=content, denied=denied
-        ),
-        key=f"tool.result:{item.tool_call_id}",
-    )
+    outcome = ToolOutcome(item.tool_call_id, item.tool_name, True, content)
+    state.batch_results[item.tool_call_id] = outcome.part()
+    log.append(state.run_id, outcome.event(None, denied=denied), key=f"tool.result:{item.tool_call_id}")

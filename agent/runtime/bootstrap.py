@@ -37,7 +37,8 @@ from control_bridge.protocol import ControlPlaneBase
 if TYPE_CHECKING:
     from agent.runtime.manager import RunHandle
 
-PROVIDERS_WITH_KEYS = ("openai", "anthropic", "openai-compatible")
+PROVIDERS_WITH_KEYS = ("openai", "anthropic", "openai-compatible", "takos")
+"""(`takos:MODEL` is a Takos run's model: its credential and endpoint come from the Worker's api-keys.)"""
 LOCAL_MODEL = "local:echo"
 """The keyless local runner's name everywhere it is shown (`run.get`, `run.started`, `/health`)."""
 

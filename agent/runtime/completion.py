@@ -46,13 +46,14 @@ class RunCompletion:
                 forwarding.attach(state.run_id, handle.control, state.lease_version)
                 await forwarding.publish(self.log.read(state.run_id, after=0, limit=1_000_000))
             await forwarding.flush(state.run_id)
-        assert state.status in c.TERMINAL_STATUSES
+        status = state.status
+        assert status in ("completed", "failed", "canceled"), status
         await self._send(
             handle.control,
             c.RunCompleteParams(
                 run_id=state.run_id,
                 lease_version=state.lease_version,
-                status=state.status,
+                status=status,
                 output=state.output,
                 error=state.error,
                 reason=state.reason,

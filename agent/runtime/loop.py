@@ -81,6 +81,9 @@ class RunLoop:
         self.cancel_reason: str | None = None
         self.detaching = False
         self.in_model_call = False
+        self.in_remote_tools = False
+        """The batch in flight is remote calls (and pure local ones): run.cancel may interrupt it; the control
+        plane records the interrupted call's outcome (and tells an MCP server with notifications/cancelled)."""
         self.paused = False
         self._resumed = asyncio.Event()
         self._task: asyncio.Task[Any] | None = None
@@ -95,6 +98,8 @@ class RunLoop:
         if self.cancel_reason is None:
             self.cancel_reason = reason
         self._interrupt_model_call()
+        if self.in_remote_tools and self._task is not None:
+            self._task.cancel()  # the tool step turns the cancellation into a stop
         self._resumed.set()
 
     def request_detach(self) -> None:

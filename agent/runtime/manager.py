@@ -34,7 +34,9 @@ logger = logging.getLogger(__name__)
 
 MAX_FINISHED_IN_MEMORY = 1000
 
-ControlFactory = Callable[[str, str | None], ControlPlaneBase]
+ControlFactory = Callable[[str, str | None, StartRequest], ControlPlaneBase]
+"""(URL, token, the /start request) → the run's control plane client (the Takos transport needs the rest of
+the /start identity: service, tier, container id, model)."""
 CreateRun = Callable[[c.CreateRunParams], Awaitable[c.CreateRunResult]]
 
 
@@ -180,8 +182,9 @@ class RunManager:
 
     async def _start_known(self, known: RunHandle, req: StartRequest) -> StartResult:
         if req.lease_version is not None and req.lease_version > known.lease_version:
-            await self._confirm_lease(known, req.lease_version)  # before the live run is touched
-            await self._replace(known, req.lease_version)
+            control = self._control_for(req)
+            await self._confirm_lease(known, req.lease_version, control)  # before the live run is touched
+            await self._replace(known, req.lease_version, control)
             return StartResult(run_id=known.run_id, replaced=True)
         unfinished = known.state is not None and not known.state.terminal
         if not known.live and unfinished:
@@ -196,7 +199,7 @@ class RunManager:
             return self.control
         if self.control_factory is None:
             raise RunError("invalid", "this server cannot use a per-run control plane URL")
-        return self.control_factory(req.control_rpc_base_url, req.control_rpc_token)
+        return self.control_factory(req.control_rpc_base_url, req.control_rpc_token, req)
 
     async def _create(self, req: StartRequest, control: ControlPlaneBase) -> tuple[str, int]:
         """`input` on /start: the embedded control plane creates the thread, the message and the run."""
@@ -223,12 +226,12 @@ class RunManager:
         )
         return created.run_id, created.lease_version
 
-    async def _confirm_lease(self, handle: RunHandle, lease_version: int) -> None:
+    async def _confirm_lease(self, handle: RunHandle, lease_version: int, control: ControlPlaneBase) -> None:
         """A higher lease replaces the run here only if the control plane granted it: a heartbeat with it is
         fenced (newer than granted → Conflict, older than current → LeaseLost), so a forged or stale lease is
         refused while the live run goes on untouched. An unreachable plane propagates (nothing is replaced)."""
         try:
-            await handle.control.run_heartbeat(
+            await control.run_heartbeat(
                 c.RunHeartbeatParams(run_id=handle.run_id, lease_version=lease_version)
             )
         except (Conflict, LeaseLost) as exc:
@@ -241,11 +244,15 @@ class RunManager:
                 detail=exc.message,
             ) from None
 
-    async def _replace(self, handle: RunHandle, lease_version: int) -> None:
-        """A higher lease for a run we know: stop what runs here and resume from the checkpoint."""
+    async def _replace(self, handle: RunHandle, lease_version: int, control: ControlPlaneBase) -> None:
+        """A higher lease for a run we know: stop what runs here and resume from the checkpoint, through the
+        client the new /start named (under Takos its token is the new lease's)."""
         if handle.task is not None and not handle.task.done():
             handle.task.cancel()
             await asyncio.gather(handle.task, return_exceptions=True)
+        if control is not handle.control:
+            await self._release(handle)
+            handle.control = control
         handle.lease_version = lease_version
         handle.state = None
         handle.task = asyncio.create_task(self._drive(handle), name=handle.run_id)

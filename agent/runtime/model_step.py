@@ -17,10 +17,9 @@ from agent.events.payloads import (
     RunFinalizing,
     RunReminder,
     ToolCallView,
-    ToolResult,
     ToolScheduled,
 )
-from agent.models.types import Message, ModelRequest, ToolResultPart, ToolUsePart
+from agent.models.types import Message, ModelRequest, Part, ToolUsePart
 from agent.runtime.prompting import PromptParts
 from agent.runtime.signals import RunDetached, RunStopped
 from agent.tools.execution import failure
@@ -159,7 +158,7 @@ def start_finalization(loop: RunLoop, reason: FinalizeReason) -> None:
 def _refuse_batch(loop: RunLoop, calls: list[ToolUsePart]) -> None:
     s = loop.state
     left = s.policy.max_tool_calls - s.tool_calls_used
-    parts = []
+    parts: list[Part] = []
     for call in calls:
         outcome = failure(
             call,
@@ -168,19 +167,8 @@ def _refuse_batch(loop: RunLoop, calls: list[ToolUsePart]) -> None:
             f"({s.policy.max_tool_calls}, {left} left); no call in it was run",
             "finish",
         )
-        parts.append(ToolResultPart(tool_use_id=call.id, content=outcome.content, is_error=True))
-        loop.commits.emit(
-            ToolResult(
-                turn=s.turn - 1,
-                tool_call_id=call.id,
-                tool_name=call.name,
-                ok=False,
-                output=outcome.content,
-                error=outcome.error,
-                refused=True,
-            ),
-            key=f"tool.result:{call.id}",
-        )
+        parts.append(outcome.part())
+        loop.commits.emit(outcome.event(s.turn - 1, refused=True), key=f"tool.result:{call.id}")
     s.transcript.append(Message(role="tool", parts=parts))
     start_finalization(loop, "tool_cap")
 

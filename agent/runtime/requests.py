@@ -40,6 +40,11 @@ class StartRequest(StrictWireModel):
     labels: dict[str, str] = Field(default_factory=dict)
     locale: str | None = Field(default=None, max_length=32)
     config: c.RunConfigResult | None = None
+    # What Takos's executor host always sends (README "Running under Takos"); ignored by the JSON-RPC side.
+    executor_tier: int | None = Field(default=None, ge=1, le=3)
+    executor_container_id: str | None = Field(default=None, min_length=1, max_length=256)
+    start_token: str | None = Field(default=None, max_length=4096, repr=False)
+    checkpoint_protocol_version: int | None = Field(default=None, ge=0)
 
 
 class StartResult(WireModel):

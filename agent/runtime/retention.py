@@ -28,11 +28,11 @@ def prune(db: LocalDB, *, max_age_days: float, max_runs: int, now: float | None 
     if not doomed:
         return PruneResult(runs=0, events=0)
     events = 0
-    db.begin()
-    for run_id in doomed:
-        events += db.conn.execute("DELETE FROM events WHERE run_id=?", (run_id,)).rowcount
-        db.conn.execute("DELETE FROM checkpoints WHERE run_id=?", (run_id,))
-        db.conn.execute("DELETE FROM checkpoint_runs WHERE run_id=?", (run_id,))
-        db.conn.execute("DELETE FROM checkpoint_messages WHERE run_id=?", (run_id,))
-    db.commit()
+    with db.transaction() as conn:  # a failure halfway deletes nothing
+        for run_id in doomed:
+            events += conn.execute("DELETE FROM events WHERE run_id=?", (run_id,)).rowcount
+            conn.execute("DELETE FROM checkpoints WHERE run_id=?", (run_id,))
+            conn.execute("DELETE FROM checkpoint_runs WHERE run_id=?", (run_id,))
+            conn.execute("DELETE FROM checkpoint_messages WHERE run_id=?", (run_id,))
+    db.commit()  # (durable now even when it joined an open group commit, as before)
     return PruneResult(runs=len(doomed), events=events)

@@ -1,4 +1,4 @@
-"""The FastAPI application: /health, /start, /rpc, /runs/{runId}/events, /metrics."""
+"""The FastAPI application: /health, /start, /rpc, /runs/{runId}/events, /metrics, and A2A (/a2a, the card)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ from pydantic import ValidationError
 from agent.events.types import profile_types
 from agent.models.errors import ModelConfigError
 from agent.runtime.requests import RunError, StartRequest
+from agent.server.a2a import add_a2a_routes, close_a2a
 from agent.server.auth import check_request
+from agent.server.mcp_endpoint import mount_mcp
 from agent.server.rpc_methods import build_methods, health
 from agent.server.services import Services
 from agent.server.sse import event_stream
@@ -59,7 +61,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         svc = services or Services.build(settings)
-        if owned and settings.start_token is None and svc.start_token is not None:
+        if owned and settings.effective_start_token is None and svc.start_token is not None:
             # Printed once, so `docker run` is secure by default and still usable.
             print(
                 f"START_TOKEN was not set; this server accepts the bearer token: {svc.start_token}",
@@ -76,6 +78,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
             logger.info(
                 "model: %s (a scripted model: it replays its script; not a language model)", svc.model_name
             )
+        elif svc.model_name == "a2a-conformance":
+            logger.warning("model: a2a-conformance (deterministic A2A TCK scenarios; not a language model)")
         else:
             logger.warning(
                 "model: %s (no language model is configured: runs answer with the built-in local runner; "
@@ -88,10 +92,13 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await close_mcp()
+            close_a2a(app)
             if owned:
                 await svc.aclose()
 
     app = FastAPI(title="agent-container", lifespan=lifespan, docs_url=None, redoc_url=None)
+    close_mcp = mount_mcp(app)  # /mcp: the local memory and skill tools over MCP
 
     def svc_of(request: Request) -> Services:
         return request.app.state.services  # type: ignore[no-any-return]
@@ -106,6 +113,9 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
 
     @app.post("/start")
     async def post_start(request: Request) -> Response:
+        takos = svc_of(request).takos
+        if takos is not None and svc_of(request).start_token is None and not svc_of(request).settings.dev:
+            return JSONResponse({"error": "start auth token is not configured"}, 503)
         if (refusal := denied(request)) is not None:
             return refusal
         body = await _read_body(request, MAX_START_BODY, svc_of(request).settings.http_body_timeout_s)
@@ -136,6 +146,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
                 headers={"Retry-After": "30"},
             )
         try:
+            if takos is not None:
+                start = takos.prepare(start)
             result = await svc_of(request).manager.start(start)
         except BridgeError as exc:  # the control plane refused (e.g. a runId it already has)
             status = {
@@ -155,6 +167,8 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
                 return JSONResponse({"error": exc.message, **exc.data}, 503, headers={"Retry-After": "5"})
             status = {"not_found": 404, "conflict": 409}.get(exc.code, 400)
             return JSONResponse({"error": exc.message, **exc.data}, status)
+        if takos is not None:
+            return JSONResponse(takos.answer(result, start), 202)
         return JSONResponse(result.model_dump(by_alias=True, exclude_none=True), 202)
 
     @app.post("/rpc")
@@ -195,11 +209,10 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
 
     @app.get("/metrics")
     async def get_metrics(request: Request) -> Response:
-        metrics = svc_of(request).metrics
-        if metrics is None:
-            return JSONResponse({"error": "metrics are not enabled"}, 404)
-        body, content_type = metrics.render()
+        body, content_type = svc_of(request).metrics.render()
         return Response(body, media_type=content_type)
+
+    add_a2a_routes(app)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -10,17 +10,24 @@ from __future__ import annotations
 import asyncio
 import importlib
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from control_bridge import contract as c
 from control_bridge.protocol import ControlPlaneBase
+
+if TYPE_CHECKING:
+    from control_bridge.mcp.config import McpConfig
+    from control_bridge.mcp.plane import ProgressSink
 
 
 class DeferredEmbeddedControlPlane(ControlPlaneBase):
     in_process: ClassVar[bool] = True
 
-    def __init__(self, db_path: Path) -> None:
+    def __init__(self, db_path: Path, *, mcp_config: McpConfig | None = None) -> None:
         self.db_path = db_path
+        self.mcp_config = mcp_config
+        self.progress_sink: ProgressSink | None = None
+        """Given to the plane's MCP side when it opens (tool progress → the run's events)."""
         self._plane: Any = None
         self._opened: asyncio.Task[Any] | None = None
 
@@ -29,7 +36,16 @@ class DeferredEmbeddedControlPlane(ControlPlaneBase):
 
     async def _open(self) -> Any:
         module = await asyncio.to_thread(importlib.import_module, "control_bridge.embedded")
-        self._plane = module.EmbeddedControlPlane(self.db_path, inline=True)
+        plane = module.EmbeddedControlPlane(self.db_path, inline=True, mcp_config=self.mcp_config)
+        if plane.mcp is not None:
+            plane.mcp.progress_sink = self.progress_sink
+            plane.start_mcp()
+        self._plane = plane
+        return plane
+
+    @property
+    def opened(self) -> Any:
+        """The EmbeddedControlPlane if it is open already, else None (never waits: for /health)."""
         return self._plane
 
     async def plane(self) -> Any:
@@ -43,7 +59,8 @@ class DeferredEmbeddedControlPlane(ControlPlaneBase):
 
     async def call(self, method: str, params: c.WireModel) -> c.WireModel:
         plane = self._plane or await self.plane()
-        return await plane.call(method, params)
+        result: c.WireModel = await plane.call(method, params)
+        return result
 
     async def create_run(self, params: c.CreateRunParams) -> c.CreateRunResult:
         return await (await self.plane()).create_run(params)  # type: ignore[no-any-return]

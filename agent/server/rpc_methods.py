@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from agent.events.types import profile_types
 from agent.models.errors import ModelConfigError
@@ -13,18 +13,22 @@ from agent.redaction import redact
 from agent.runtime.manager import RunHandle
 from agent.runtime.policy import PolicyOverride
 from agent.runtime.requests import ContinueRequest, RunError, StartRequest
+from agent.server.mcp_wiring import mcp_health
 from agent.server.views import Health, RunCapacity, RunView
 from agent.storage import is_storage_full
+from control_bridge.contract import RunIdParams
 from control_bridge.errors import BridgeError, Conflict, InvalidParams, NotFound, Unavailable
 from control_bridge.jsonrpc import MethodTable
-from control_bridge.wire import StrictWireModel, WireModel
+from control_bridge.wire import WireModel
 
 if TYPE_CHECKING:
     from agent.server.services import Services
 
 
-class RunParams(StrictWireModel):
-    run_id: str = Field(min_length=1, max_length=256)
+class RunParams(RunIdParams):
+    """The contract's run reference, refusing unknown members: a mistyped key is an error, not ignored."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 class CancelParams(RunParams):
@@ -104,13 +108,14 @@ def health(services: Services) -> dict[str, Any]:
     storage = services.db.storage.health()
     return Health(
         status=("ok" if storage.ok else "degraded") if manager.accepting else "draining",
-        service="agent-container",
+        service="takos-agent" if services.takos is not None else "agent-container",  # (Takos's contract type)
         version=_version(),
         runs=RunCapacity(active=active, max=maximum, available=max(0, maximum - active)),
         model=services.model_name,
         language_model=services.is_language_model,
         control_plane="embedded" if services.embedded is not None else "remote",
         storage=storage,
+        mcp=mcp_health(services),
     ).wire()
 
 

@@ -26,7 +26,6 @@ from agent.localdb import LocalDB
 from agent.memoryhost import MemoryHost
 from agent.models import RateLimiters, parse_model_spec, resolve_model
 from agent.models.base import ModelClient
-from agent.models.factory import ModelSpec
 from agent.models.scripted import ScriptedModel
 from agent.observability import RunMetrics
 from agent.observability.tracing import RunTracer, make_tracer
@@ -35,12 +34,15 @@ from agent.runcontext import RunContextFactory
 from agent.runtime.bootstrap import LOCAL_MODEL
 from agent.runtime.checkpoints import CheckpointStore
 from agent.runtime.manager import ManagerConfig, RunManager
+from agent.runtime.requests import StartRequest
 from agent.runtime.retention import prune
 from agent.runtime.state import RunState
 from agent.server.deferred_control import DeferredEmbeddedControlPlane
+from agent.server.mcp_wiring import progress_sink
 from agent.server.model_access import checked_spec, load_script
 from agent.server.operator_methods import operator_methods
 from agent.server.recovery import recover_runs
+from agent.server.takos import TakosWiring
 from agent.settings import Settings
 from agent.storage import StorageStatus
 from control_bridge.protocol import ControlPlaneBase
@@ -67,12 +69,24 @@ class ModelFactory:
             self._http = httpx.AsyncClient(timeout=self.settings.model_settings.timeout)
         return self._http
 
-    def check(self, spec: str | None) -> ModelSpec:
+    def check(self, spec: str | None) -> None:
         """Raises ModelConfigError for a spec this server will not run (a script outside SCRIPTS_DIR)."""
-        return checked_spec(spec, operator_spec=self.settings.model, scripts_dir=self.settings.scripts_dir)
+        if spec and spec.startswith("takos:"):  # (resolved by the Takos wiring, not a file or a URL)
+            return
+        checked_spec(spec, operator_spec=self.settings.model, scripts_dir=self.settings.scripts_dir)
 
     def __call__(self, spec: str | None, keys: dict[str, str]) -> ModelClient:
-        parsed = self.check(spec)
+        if spec and spec.startswith("takos:"):
+            from agent.server.takos import takos_model
+
+            return takos_model(
+                spec,
+                keys,
+                http_client=self.http,
+                settings=self.settings.model_settings,
+                limiters=self.limiters,
+            )
+        parsed = checked_spec(spec, operator_spec=self.settings.model, scripts_dir=self.settings.scripts_dir)
         if parsed.provider == "scripted":
             return ScriptedModel(load_script(parsed), model=parsed.model)
         return resolve_model(
@@ -116,15 +130,19 @@ class RemotePlanes:
     """One control-plane client per (URL, token) a /start named, reused by its runs, closed when the last
     run on it ends (and at shutdown)."""
 
-    def __init__(self) -> None:
+    def __init__(self, takos: TakosWiring | None = None) -> None:
         self.planes: dict[tuple[str, str | None], ControlPlaneBase] = {}
+        self.takos = takos
+        """Under Takos each /start gets a Takos transport (its token is per run and lease)."""
 
-    def __call__(self, url: str, token: str | None) -> ControlPlaneBase:
+    def __call__(self, url: str, token: str | None, start: StartRequest) -> ControlPlaneBase:
         from control_bridge.client import RpcControlPlane
 
         key = (url, token)
         if key not in self.planes:
-            self.planes[key] = RpcControlPlane(url, token)
+            self.planes[key] = (
+                self.takos.control_factory(url, token, start) if self.takos else RpcControlPlane(url, token)
+            )
         return self.planes[key]
 
     async def release(self, plane: ControlPlaneBase) -> None:
@@ -158,14 +176,16 @@ class Services:
     metrics: RunMetrics
     tracer: RunTracer | None
     background: BackgroundTasks
+    takos: TakosWiring | None = None
+    """What CONTROL_PROTOCOL=takos changes at /start (None for the JSON-RPC contract)."""
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
         """Everything in one pass, leaves first: nothing is patched onto an object after it is built."""
         data_dir = Path(settings.data_dir)
         data_dir.mkdir(parents=True, exist_ok=True)
-        token = settings.secret("start_token")
-        if token is None and not settings.dev:
+        token = settings.effective_start_token
+        if token is None and not settings.dev and not settings.takos:  # (Takos: /start answers 503)
             token = secrets.token_urlsafe(32)
         storage = StorageStatus(
             data_dir,
@@ -176,7 +196,9 @@ class Services:
         log = RunLog(db)
         checkpoints = CheckpointStore(db)
         embedded = (
-            DeferredEmbeddedControlPlane(data_dir / "control.db") if settings.embedded_control_plane else None
+            DeferredEmbeddedControlPlane(data_dir / "control.db", mcp_config=settings.mcp)
+            if settings.embedded_control_plane
+            else None
         )
         control: ControlPlaneBase
         if embedded is not None:
@@ -190,7 +212,8 @@ class Services:
         official_skills = load_official_catalog()
         models = ModelFactory(settings)
         forwarding = EventForwarding()
-        remote_planes = RemotePlanes()
+        takos = TakosWiring(settings) if settings.takos else None
+        remote_planes = RemotePlanes(takos)
         create_run = embedded.create_run if embedded is not None else None
         manager = RunManager.assemble(
             config=ManagerConfig(
@@ -215,6 +238,8 @@ class Services:
             control_factory=remote_planes,
             release_control=remote_planes.release,
         )
+        if embedded is not None and settings.mcp is not None:
+            embedded.progress_sink = progress_sink(manager)
         bus = HookBus()
         metrics = RunMetrics(active_runs=lambda: manager.active)
         tracer = make_tracer(settings.otel_endpoint)
@@ -242,6 +267,7 @@ class Services:
             metrics=metrics,
             tracer=tracer,
             background=background,
+            takos=takos,
         )
 
     @property
@@ -250,7 +276,7 @@ class Services:
 
     @property
     def is_language_model(self) -> bool:
-        return not self.model_name.startswith(("local", "scripted"))
+        return not self.model_name.startswith(("local", "scripted", "a2a-conformance"))
 
     async def start(self) -> None:
         """Work that needs the running event loop: background housekeeping."""

@@ -17,6 +17,21 @@ class RunCapacity(WireModel):
     available: int
 
 
+class McpServerHealth(WireModel):
+    state: str
+    transport: str | None = None
+    tools: int = 0
+    restarts: int = 0
+    error: str | None = None
+
+
+class McpHealth(WireModel):
+    """The embedded plane's MCP servers (present only when MCP_CONFIG names some)."""
+
+    servers: dict[str, McpServerHealth]
+    failed_servers: list[str]
+
+
 class Health(WireModel):
     status: Literal["ok", "degraded", "draining"]
     """`degraded`: storage cannot take new runs (see `storage.reason`); runs in flight wait for space."""
@@ -26,6 +41,7 @@ class Health(WireModel):
     model: str
     language_model: bool
     control_plane: Literal["embedded", "remote"]
+    mcp: McpHealth | None = None
     storage: StorageHealth
 
 

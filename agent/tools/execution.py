@@ -17,7 +17,7 @@ import fastjsonschema
 import jsonschema
 
 from agent.eager import bounded, run_concurrently
-from agent.events.payloads import ToolErrorInfo
+from agent.events.payloads import ToolErrorInfo, ToolResult
 from agent.models.types import ToolResultPart, ToolUsePart
 from agent.tools.registry import ToolRegistry
 from agent.tools.spec import DEFAULT_HINTS, FAILURE_KINDS, ToolCallContext, ToolFailure
@@ -44,6 +44,19 @@ class ToolOutcome:
     def part(self) -> ToolResultPart:
         """The transcript's record of this outcome (what the model reads next turn)."""
         return ToolResultPart(tool_use_id=self.tool_call_id, content=self.content, is_error=not self.ok)
+
+    def event(self, turn: int | None, *, refused: bool = False, denied: bool = False) -> ToolResult:
+        """The `tool.result` event of this outcome (the one place it is built)."""
+        return ToolResult(
+            turn=turn,
+            tool_call_id=self.tool_call_id,
+            tool_name=self.name,
+            ok=self.ok,
+            output=self.content,
+            error=self.error,
+            refused=refused,
+            denied=denied,
+        )
 
 
 _Check = Callable[[Any], Any]

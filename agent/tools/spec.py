@@ -2,8 +2,8 @@
 
 Tools from `memory` and `skills` cannot import this module (dependency direction); they are plain objects
 with `name`, `description`, `parameters`, `side_effects` and `async execute(arguments, ctx)`, adapted by
-`agent.tools.registry`. A failure is signalled by raising any exception with a `kind` attribute from
-FAILURE_KINDS (and optionally `hint`), or `ToolFailure` itself.
+`agent.tools.registry`. A failure is signalled by raising `ToolFailure` (defined in `control_bridge.tool_failure`,
+so memory and skills raise it too), or any exception with a `kind` attribute from FAILURE_KINDS.
 """
 
 from __future__ import annotations
@@ -12,20 +12,19 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from control_bridge.contract import RecoveryHint
 from control_bridge.contract import ToolFailureKind as FailureKind
+from control_bridge.tool_failure import DEFAULT_HINTS, FAILURE_KINDS, RecoveryHint, ToolFailure
 
-FAILURE_KINDS: frozenset[str] = frozenset(FailureKind.__args__)  # type: ignore[attr-defined]
-DEFAULT_HINTS: dict[str, RecoveryHint] = {
-    "invalid_call": "correct_call",
-    "unknown_tool": "replan",
-    "domain_rejection": "replan",
-    "unavailable": "replan",
-    "rate_limited": "replan",
-    "timeout": "replan",
-    "malformed_result": "replan",
-    "internal": "replan",
-}
+__all__ = [
+    "DEFAULT_HINTS",
+    "FAILURE_KINDS",
+    "FailureKind",
+    "RecoveryHint",
+    "Tool",
+    "ToolCallContext",
+    "ToolFailure",
+    "ToolSpec",
+]
 
 
 class ToolSpec(BaseModel):
@@ -56,16 +55,6 @@ class ToolCallContext(BaseModel):
     lease_version: int = 0
     step: int = 0
     locale: str | None = None
-
-
-class ToolFailure(Exception):
-    """A typed tool failure; goes back to the model as a tool result with a recovery hint."""
-
-    def __init__(self, kind: FailureKind, message: str, hint: RecoveryHint | None = None) -> None:
-        super().__init__(message)
-        self.kind: FailureKind = kind
-        self.message = message
-        self.hint: RecoveryHint = hint or DEFAULT_HINTS[kind]
 
 
 @runtime_checkable

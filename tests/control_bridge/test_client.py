@@ -111,7 +111,7 @@ async def test_transient_failures_are_retried_with_growing_backoff(failure: Any)
 
 
 async def test_retryable_rpc_codes_and_exhaustion() -> None:
-    script = Script(rpc_error(-32050, "later"), rpc_error(-32029, "slow", {"retryAfter": 0.5}), status(503))
+    script = Script(rpc_error(-32050, "later"), rpc_error(-32029, "slow", {"retryAfterMs": 500}), status(503))
     rpc = script.client()
     with pytest.raises(Unavailable):
         await rpc.run_heartbeat(HEARTBEAT)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -40,6 +41,20 @@ def wait_terminal(plane: ControlPlaneProc, run_id: str, timeout: float = 60) -> 
             return str(status)
         time.sleep(0.1)
     raise AssertionError("run never finished")
+
+
+TERMINAL = ("run.completed", "run.failed", "run.canceled")
+
+
+def wait_terminal_event(plane: ControlPlaneProc, run_id: str, timeout: float = 30) -> None:
+    """run.complete reaches the plane before the terminal event is forwarded (the plane records the answer
+    first); a test that kills the container must wait for both."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(e.type in TERMINAL for e in plane.admin("events", run_id)):
+            return
+        time.sleep(0.1)
+    raise AssertionError("the terminal event never reached the control plane")
 
 
 POSITIONS: dict[str, Callable[[CountingToolServer], None]] = {
@@ -88,6 +103,7 @@ def test_kill_9_and_resume_with_a_higher_lease(
         assert wait_terminal(plane, run_id) == "completed"
         view = second.rpc("run.get", {"runId": run_id})["result"]
         assert view["output"] == "all done"
+        wait_terminal_event(plane, run_id)
     finally:
         second.stop()
 
@@ -95,6 +111,7 @@ def test_kill_9_and_resume_with_a_higher_lease(
     events = plane.admin("events", run_id)
     sequences = [e.sequence for e in events]
     assert sequences == list(range(1, len(sequences) + 1)), "no gap, no duplicate at the control plane"
-    terminal = [e for e in events if e.type in ("run.completed", "run.failed", "run.canceled")]
+    terminal = [e for e in events if e.type in TERMINAL]
     assert len(terminal) == 1 and events[-1].type == "run.completed"
     assert "run.resumed" in {e.type for e in events}
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", e.time or "") for e in events)

@@ -43,7 +43,15 @@ async def provider(
 @pytest.mark.parametrize("via", ["stream", "complete"])
 async def test_deltas_and_usage_become_events_once(server: ModelServer, provider: Any, via: str) -> None:
     server.script(
-        [Reply(thinking="let me see", text="The answer is four.", input_tokens=90, output_tokens=12)]
+        [
+            Reply(
+                thinking="let me see",
+                text="The answer is four.",
+                input_tokens=90,
+                output_tokens=12,
+                reasoning_key="reasoning_content",  # ignored in the Anthropic format
+            )
+        ]
     )
     emit = Recorder()
     model = EventEmittingModel(provider, emit, turn=3)
@@ -128,3 +136,34 @@ async def test_a_model_that_cannot_stream_emits_what_its_made_up_stream_would() 
     assert direct.events == streamed.events
     assert [k for k, _ in direct.events] == ["thinking.delta", "assistant.delta", "usage"]
     assert response.message.tool_uses[0].name == "t"
+
+
+async def test_what_becomes_an_event_is_what_blocks_a_retry() -> None:
+    """Retrying holds back exactly the chunks EventEmittingModel does not show (`is_shown`)."""
+    from agent.models import ToolCallDeltaChunk, Usage, UsageChunk
+    from agent.models.types import TextChunk, ThinkingChunk, is_shown
+
+    class Replay:
+        name = "replay:m"
+
+        def __init__(self, chunk: Any) -> None:
+            self.chunk = chunk
+
+        async def complete(self, request: Any) -> Any:
+            raise NotImplementedError
+
+        async def stream(self, request: Any) -> Any:
+            yield self.chunk
+
+    for chunk in [
+        TextChunk(text="a"),
+        TextChunk(text=""),
+        ThinkingChunk(thinking="t"),
+        ThinkingChunk(thinking="", signature="sig"),
+        ToolCallDeltaChunk(index=0, arguments_delta='{"x"'),
+        UsageChunk(usage=Usage(input_tokens=1)),
+    ]:
+        emit = Recorder()
+        async for _ in EventEmittingModel(Replay(chunk), emit).stream(with_tools()):
+            pass
+        assert bool(emit.events) == is_shown(chunk), chunk

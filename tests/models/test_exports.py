@@ -36,7 +36,7 @@ def test_public_api_is_pinned() -> None:
             "OpenAICompatModel",
             "Part",
             "RateLimitSettings",
-            "RateLimited",
+            "RateLimitedModel",
             "RateLimiters",
             "Retrying",
             "Script",
@@ -69,3 +69,14 @@ def test_public_api_is_pinned() -> None:
     )
     for name in agent.models.__all__:
         assert getattr(agent.models, name) is not None
+
+
+def test_exports_are_plain_imports_that_stay_light() -> None:
+    """No lazy `__getattr__` (it made every export `Any` to type checkers); no server stack on import."""
+    import subprocess
+    import sys
+
+    assert "__getattr__" not in vars(agent.models)
+    code = "import sys, agent.models; print(sorted({'uvicorn', 'starlette', 'torch'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

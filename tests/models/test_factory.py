@@ -12,7 +12,7 @@ from agent.models import (
     ModelConfigError,
     ModelSpec,
     OpenAICompatModel,
-    RateLimited,
+    RateLimitedModel,
     RateLimiters,
     Retrying,
     ScriptedModel,
@@ -76,7 +76,7 @@ def test_missing_key_names_the_variable(spec: str, variable: str) -> None:
 @pytest.mark.parametrize("key_name", ["openai", "OPENAI_API_KEY"])
 async def test_keys_by_provider_or_variable_name(key_name: str) -> None:
     model = resolve_model("openai:gpt-4o-mini", keys={key_name: "sk-secret-value"})
-    assert isinstance(model, Retrying) and isinstance(model.inner, RateLimited)
+    assert isinstance(model, Retrying) and isinstance(model.inner, RateLimitedModel)
     provider = model.unwrap()
     assert isinstance(provider, OpenAICompatModel) and provider.name == "openai:gpt-4o-mini"
     assert "sk-secret-value" not in repr(model)

@@ -86,8 +86,14 @@ async def test_complete_parses_text_usage_and_request_id(
     assert response.provider == "openai"
 
 
-async def test_stream_usage_and_reasoning(server: ModelServer, openai_model: OpenAICompatModel) -> None:
-    server.script([Reply(text="ok", thinking="pondering", input_tokens=50, output_tokens=9)])
+@pytest.mark.parametrize("key", ["reasoning_content", "reasoning"])
+async def test_stream_usage_and_reasoning(
+    server: ModelServer, openai_model: OpenAICompatModel, key: str
+) -> None:
+    """Compatible servers put thinking in `reasoning_content` (vLLM, DeepSeek) or `reasoning` (Ollama)."""
+    server.script(
+        [Reply(text="ok", thinking="pondering", input_tokens=50, output_tokens=9, reasoning_key=key)]
+    )
     stop = (await collect(openai_model, with_tools()))[-1]
     assert isinstance(stop, StopChunk)
     assert stop.response.usage.input_tokens == 50 and stop.response.usage.output_tokens == 9

@@ -9,7 +9,7 @@ from agent.models import (
     AdaptiveLimiter,
     ModelRateLimited,
     OpenAICompatModel,
-    RateLimited,
+    RateLimitedModel,
     RateLimiters,
     RateLimitSettings,
     Retrying,
@@ -169,7 +169,7 @@ async def test_429_through_the_server_halves_then_success_recovers(
     server: ModelServer, openai_model: OpenAICompatModel, sleeps: SleepRecorder, stream: bool
 ) -> None:
     lim = AdaptiveLimiter(SETTINGS)
-    model = Retrying(RateLimited(openai_model, lim), sleep=sleeps, rng=random.Random(1))
+    model = Retrying(RateLimitedModel(openai_model, lim), sleep=sleeps, rng=random.Random(1))
     server.script(
         [Fault(429, retry_after=0.01), Fault(429, retry_after=0.01), Reply(text="ok"), Reply(text="ok")]
     )
@@ -189,7 +189,7 @@ async def test_rate_limited_error_without_retry_releases_the_permit(
     lim = AdaptiveLimiter(SETTINGS)
     server.script([Fault(429)])
     with pytest.raises(ModelRateLimited):
-        await RateLimited(openai_model, lim).complete(with_tools())
+        await RateLimitedModel(openai_model, lim).complete(with_tools())
     assert lim.in_flight == 0 and lim.rate == 30_000
 
 
@@ -197,7 +197,7 @@ async def test_cancelling_a_slow_stream_returns_its_permit(
     server: ModelServer, openai_model: OpenAICompatModel
 ) -> None:
     lim = AdaptiveLimiter(SETTINGS)
-    model = RateLimited(openai_model, lim)
+    model = RateLimitedModel(openai_model, lim)
     server.script([Reply(text="slow " * 50, chunk_size=1, chunk_delay=0.05)])
     started = asyncio.Event()
 

@@ -16,7 +16,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 def test_select_json_prints_one_object_last(capsys):
     args = parse(["skills", "select", "来週の発表スライドを作って", "--json"])
-    assert args.func(args) == 0
+    assert args.fn(args) == 0
     out = capsys.readouterr().out.strip().splitlines()
     result = json.loads(out[-1])
     assert result["locale"] == "ja" and result["localeSource"] == "script"
@@ -41,18 +41,18 @@ def test_select_human_output_shows_reasons(capsys, tmp_path):
     args = parse(
         ["skills", "select", "Help me file my tax return", "--locale", "en", "--custom", str(custom)]
     )
-    assert args.func(args) == 0
+    assert args.fn(args) == 0
     out = capsys.readouterr().out
     assert "activated" in out and "custom/tax-helper" in out and "trigger 'tax return'" in out
 
 
 def test_validate(capsys, tmp_path):
     args = parse(["skills", "validate"])
-    assert args.func(args) == 0 and "5 official skills, 10 files" in capsys.readouterr().out
+    assert args.fn(args) == 0 and "5 official skills, 10 files" in capsys.readouterr().out
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "en.md").write_text("no front matter")
     args = parse(["skills", "validate", "--root", str(tmp_path)])
-    assert args.func(args) == 1 and "broken/en.md" in capsys.readouterr().err
+    assert args.fn(args) == 1 and "broken/en.md" in capsys.readouterr().err
 
 
 def test_select_requires_text():
