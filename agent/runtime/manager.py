@@ -344,7 +344,9 @@ class RunManager:
         and `get` reloads them on demand)."""
         # (A run that failed before it had a state, e.g. at bootstrap, is finished too: its log has the end.)
         finished = [
-            rid for rid, h in self.runs.items() if not h.live and (h.state is None or h.state.terminal)
+            rid
+            for rid, h in self.runs.items()
+            if (h.state is not None and h.state.terminal) or (h.state is None and not h.live)
         ]
         for run_id in finished[: max(0, len(finished) - MAX_FINISHED_IN_MEMORY)]:
             del self.runs[run_id]

@@ -135,19 +135,19 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
             errors = [{"loc": ".".join(map(str, e["loc"])), "msg": e["msg"]} for e in exc.errors()[:20]]
             return JSONResponse({"error": "invalid body", "detail": errors}, 400)
         try:
-            svc_of(request).models.check(start.model)
-        except ModelConfigError as exc:
-            return JSONResponse({"error": "invalid model", "detail": str(exc)}, 400)
-        storage = svc_of(request).db.storage.health()
-        if not storage.ok:  # a run started now could not write its first event
-            return JSONResponse(
-                {"error": "storage unavailable", "detail": storage.reason, "storage": storage.wire()},
-                503,
-                headers={"Retry-After": "30"},
-            )
-        try:
             if takos is not None:
                 start = takos.prepare(start)
+            try:
+                svc_of(request).models.check(start.model)
+            except ModelConfigError as exc:
+                return JSONResponse({"error": "invalid model", "detail": str(exc)}, 400)
+            storage = svc_of(request).db.storage.health()
+            if not storage.ok:  # a run started now could not write its first event
+                return JSONResponse(
+                    {"error": "storage unavailable", "detail": storage.reason, "storage": storage.wire()},
+                    503,
+                    headers={"Retry-After": "30"},
+                )
             result = await svc_of(request).manager.start(start)
         except BridgeError as exc:  # the control plane refused (e.g. a runId it already has)
             status = {
