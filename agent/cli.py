@@ -33,14 +33,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from agent.logs import configure_logging
+    from agent.preflight import preflight
     from agent.server.app import create_app
     from agent.server.auth import is_loopback
+    from agent.server.http_limits import uvicorn_limits
 
     if args.dev and args.host and not is_loopback(args.host):
         raise SystemExit(f"agent: --dev binds to loopback only; refusing host {args.host!r}")
     host = "127.0.0.1" if args.dev else (args.host or os.environ.get("HOST") or "0.0.0.0")
     settings = _settings(port=args.port, dev=args.dev or None, host=host, mcp_config_path=args.mcp_config)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, max_per_s=settings.log_max_per_s)
+    preflight(settings.data_dir)  # a damaged or read-only DATA_DIR: one line and exit, never a traceback
     app = create_app(settings)
     # uvicorn drains (runs checkpoint in the lifespan shutdown) and then re-raises SIGTERM; with this
     # handler in place that ends the process with status 0, as orchestrators expect from a clean stop.
@@ -50,8 +53,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host=host,
         port=settings.port,
         log_level=settings.log_level.lower(),
+        log_config=None,  # uvicorn's lines go through our JSON handler and its rate limit too
         access_log=False,
         timeout_graceful_shutdown=int(settings.shutdown_grace_s),
+        **uvicorn_limits(
+            header_timeout_s=settings.http_header_timeout_s,
+            max_connections=settings.http_max_connections,
+            keep_alive_s=settings.http_keep_alive_s,
+        ),
     )
     return 0
 

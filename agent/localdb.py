@@ -11,6 +11,7 @@ import sqlite3
 from contextlib import AbstractContextManager
 from pathlib import Path
 
+from agent.storage import StorageStatus, is_storage_full
 from control_bridge import sqlite
 
 SCHEMA_VERSION = 3
@@ -50,8 +51,9 @@ CREATE TABLE IF NOT EXISTS checkpoint_messages (
 
 
 class LocalDB:
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, storage: StorageStatus | None = None) -> None:
         self.path = Path(path)
+        self.storage = storage or StorageStatus(self.path.parent, min_free_bytes=0)
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
         # No WAL checkpoint inside a COMMIT on the event loop: `checkpoint()` runs it from a worker thread.
@@ -84,15 +86,29 @@ class LocalDB:
                 [(json.dumps(upgrade_event(t, json.loads(d))), r, q) for r, q, t, d in rows],
             )
 
+    # The transaction state is SQLite's own (`in_transaction`), never a flag of ours: on SQLITE_FULL SQLite
+    # may already have rolled back, and a ROLLBACK then fails with "no transaction is active", hiding the cause.
     def begin(self) -> None:
         """Opens the write transaction lazily; owners call it before buffered writes (a group commit)."""
         sqlite.begin(self.conn)
 
     def commit(self) -> None:
-        sqlite.commit(self.conn)
+        if not self.conn.in_transaction:
+            return
+        try:
+            sqlite.commit(self.conn)
+        except sqlite3.Error as exc:
+            self.failed(exc)
+            raise
+        self.storage.record_ok()
 
     def rollback(self) -> None:
-        sqlite.rollback(self.conn)
+        sqlite.rollback(self.conn)  # (only if still open: on SQLITE_FULL SQLite may have rolled back)
+
+    def failed(self, exc: BaseException) -> None:
+        """A write failed: remember a full disk (for /health and admission)."""
+        if is_storage_full(exc):
+            self.storage.record_full(exc)
 
     def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
         """One atomic unit of writes; inside an open group commit, a savepoint of it (committed with it)."""

@@ -46,6 +46,32 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     ),
     "OPENAI_API_KEY": ("openai_api_key", "key for openai: models (or from secrets.apiKeys)"),
     "ANTHROPIC_API_KEY": ("anthropic_api_key", "key for anthropic: models (or from secrets.apiKeys)"),
+    "SCRIPTS_DIR": (
+        "scripts_dir",
+        "the only directory a run's scripted:FILE model may name (unset: per-run scripts refused)",
+    ),
+    "MIN_FREE_DISK_MB": (
+        "min_free_disk_mb",
+        "below this much free space under DATA_DIR, /start answers 503 and /health reports it (50)",
+    ),
+    "STORAGE_WAIT_S": (
+        "storage_wait_s",
+        "seconds a run waits for a full disk to free before it fails with storage_full (30)",
+    ),
+    "HTTP_HEADER_TIMEOUT_S": (
+        "http_header_timeout_s",
+        "a connection must send complete request headers within this (10)",
+    ),
+    "HTTP_BODY_TIMEOUT_S": ("http_body_timeout_s", "a request body must arrive whole within this (30)"),
+    "HTTP_KEEP_ALIVE_S": ("http_keep_alive_s", "idle keep-alive connections are closed after this (5)"),
+    "HTTP_MAX_CONNECTIONS": (
+        "http_max_connections",
+        "open connections served; beyond, 503 and then refused (1000)",
+    ),
+    "LOG_MAX_PER_S": (
+        "log_max_per_s",
+        "log lines per second of one kind before the rest are counted, not written (20)",
+    ),
     "LOG_LEVEL": ("log_level", "DEBUG, INFO, WARNING or ERROR (INFO)"),
     "MEMORY_EMBEDDER": ("memory_embedder", "minilm (default, loaded lazily) or hash (fast, for tests)"),
     "SHUTDOWN_GRACE_S": ("shutdown_grace_s", "seconds SIGTERM waits for runs to checkpoint (20)"),
@@ -128,6 +154,14 @@ class Settings(BaseSettings):
     model: str | None = None
     openai_api_key: SecretStr | None = None
     anthropic_api_key: SecretStr | None = None
+    scripts_dir: Path | None = None
+    min_free_disk_mb: float = Field(default=50.0, ge=0)
+    storage_wait_s: float = Field(default=30.0, ge=0, le=86400)
+    http_header_timeout_s: float = Field(default=10.0, gt=0, le=3600)
+    http_body_timeout_s: float = Field(default=30.0, gt=0, le=3600)
+    http_keep_alive_s: float = Field(default=5.0, ge=1, le=3600)
+    http_max_connections: int = Field(default=1000, ge=1, le=1_000_000)
+    log_max_per_s: float = Field(default=20.0, gt=0)
     log_level: LogLevel = "INFO"
     memory_embedder: Literal["minilm", "hash"] = "minilm"
     shutdown_grace_s: float = Field(default=20.0, gt=0, le=3600)

@@ -63,6 +63,10 @@ _BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
 _UNARY: dict[type[ast.unaryop], Callable[[Any], Any]] = {ast.UAdd: operator.pos, ast.USub: operator.neg}
 _FUNCS: dict[str, Callable[..., Any]] = {"abs": abs, "round": round, "sqrt": math.sqrt}
 _MAX_MAGNITUDE = 1e100
+_MAX_DEPTH = 200
+"""Deepest expression tree evaluated; `_eval` recurses once per level, so depth is bounded well below the
+interpreter's recursion limit (which a 1,000-character expression can otherwise exceed)."""
+_TOO_DEEP = "expression nested too deeply (at most 200 levels of operators and parentheses)"
 
 
 def calculate(expression: str) -> float | int:
@@ -71,6 +75,10 @@ def calculate(expression: str) -> float | int:
         tree = ast.parse(expression, mode="eval")
     except SyntaxError as exc:
         raise ToolFailure("domain_rejection", f"not an arithmetic expression: {exc.msg}") from None
+    except (RecursionError, MemoryError):  # the parser's own nesting limits ("-" * 999 + "1")
+        raise ToolFailure("domain_rejection", _TOO_DEEP) from None
+    if _depth(tree.body) > _MAX_DEPTH:
+        raise ToolFailure("domain_rejection", _TOO_DEEP)
     try:
         value = _eval(tree.body)
     except ZeroDivisionError:
@@ -78,6 +86,16 @@ def calculate(expression: str) -> float | int:
     except (OverflowError, ValueError, TypeError) as exc:
         raise ToolFailure("domain_rejection", f"cannot evaluate: {exc}") from None
     return value
+
+
+def _depth(root: ast.AST) -> int:
+    """The tree's depth, without recursion."""
+    deepest, stack = 0, [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return deepest
 
 
 def _eval(node: ast.AST) -> float | int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -21,7 +22,7 @@ from control_bridge import contract as c
 from control_bridge._params import coerce_params
 from control_bridge._store import PendingHttpTool
 from control_bridge._store_admin import AdminStore
-from control_bridge.errors import NotFound
+from control_bridge.errors import NotFound, Unavailable
 from control_bridge.protocol import ControlPlaneBase
 
 if TYPE_CHECKING:
@@ -105,10 +106,15 @@ class EmbeddedControlPlane(ControlPlaneBase):
     async def _db(self, fn: Callable[..., T], *args: Any) -> T:
         if self._closed:
             raise RuntimeError("control plane is closed")
-        if self._inline:
-            return fn(*args)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, functools.partial(fn, *args))
+        try:
+            if self._inline:
+                return fn(*args)
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._executor, functools.partial(fn, *args))
+        except sqlite3.OperationalError as exc:
+            # Its storage failing (a full disk, a lock held too long) is the plane being unavailable, which
+            # callers retry or report, not an unexplained internal error.
+            raise Unavailable(f"embedded control plane storage: {exc}") from None
 
     # --- the contract ----------------------------------------------------------------------------------
     async def call(self, method: str, params: c.WireModel | Mapping[str, Any] | None) -> c.WireModel:

@@ -17,6 +17,7 @@ from jsonrpcserver import Error, Success, async_dispatch
 from pydantic import ValidationError
 
 from control_bridge.errors import BridgeError
+from control_bridge.json_limits import JsonTooDeep, loads_bounded
 
 logger = logging.getLogger(__name__)
 
@@ -95,8 +96,10 @@ async def handle_jsonrpc(body: bytes | str, methods: MethodTable) -> str | None:
 
     NaN and Infinity are not JSON (RFC 8259): a payload with them is a parse error, never echoed back."""
     try:
-        payload = json.loads(body, parse_constant=_no_constants)
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        payload = loads_bounded(body, parse_constant=_no_constants)
+    except JsonTooDeep as exc:  # a depth-bounded parser refuses it (no request of ours nests like this)
+        return json.dumps(error_response(PARSE_ERROR, "Parse error", data={"maxDepth": exc.limit}))
+    except (ValueError, UnicodeDecodeError):
         return json.dumps(error_response(PARSE_ERROR, "Parse error"))
     wrapped = methods if isinstance(methods, DispatchTable) else DispatchTable(methods)
     if isinstance(payload, list):

@@ -93,10 +93,10 @@ def transaction(conn: sqlite3.Connection, *, immediate: bool = True) -> Iterator
     conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
     try:
         yield conn
+        conn.execute("COMMIT")  # (inside: a COMMIT that fails on SQLITE_FULL must not leave it open)
     except BaseException:
         rollback(conn)  # (if still open: SQLite may have rolled back already, e.g. on SQLITE_FULL)
         raise
-    conn.execute("COMMIT")
 
 
 def begin(conn: sqlite3.Connection, *, immediate: bool = False) -> None:

@@ -131,6 +131,7 @@ class _Server:
         self.url = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if k not in ("MODEL", "CONTROL_RPC_URL", "START_TOKEN")}
         env.update({"DATA_DIR": str(data_dir), "LOG_LEVEL": "WARNING", "HF_HUB_OFFLINE": "1"})
+        env["SCRIPTS_DIR"] = str(data_dir)  # the bench names its script per run, in DATA_DIR
         if embedder:
             env["MEMORY_EMBEDDER"] = embedder
         self._log = log_path.open("a")

@@ -52,6 +52,10 @@ class RunLog:
         self._waiters: dict[str, asyncio.Event] = {}
         self._publishers: list[Publisher] = []
 
+    @property
+    def db(self) -> LocalDB:
+        return self._db
+
     def add_publisher(self, publisher: Publisher) -> None:
         self._publishers.append(publisher)
 
@@ -124,9 +128,10 @@ class RunLog:
                         values += (e.run_id, e.sequence, e.key, e.type, _encode(e.data), e.ts)
                     self._db.conn.execute(_insert_sql(len(chunk)), values)
             self._db.commit()
-        except BaseException:
+        except BaseException as exc:
             # Nothing of the transaction happened (the checkpoint in it included): the events wait for the
             # next commit instead of being lost.
+            self._db.failed(exc)
             self._db.rollback()
             for e in events:
                 self._pending.setdefault(e.run_id, []).append(e)

@@ -35,6 +35,7 @@ from agent.models.ratelimit import RateLimitedModel, RateLimiters
 from agent.models.retry import Retrying
 from agent.models.scripted import LocalEchoModel, Script, ScriptedModel
 from agent.models.settings import ModelSettings
+from agent.redaction import redact
 
 ProviderName = Literal["openai", "anthropic", "openai-compatible", "scripted", "local", "a2a-conformance"]
 KEY_VARIABLES: dict[str, str] = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
@@ -64,13 +65,13 @@ class ModelSpec(BaseModel):
 
 
 def _bad(spec: str, why: str) -> ModelConfigError:
-    return ModelConfigError(f"invalid MODEL {spec!r}: {why}. Expected one of: {SPEC_FORMS}")
+    return ModelConfigError(f"invalid MODEL {redact(spec)!r}: {why}. Expected one of: {SPEC_FORMS}")
 
 
 def parse_model_spec(spec: str | None, *, check_files: bool = True) -> ModelSpec:
     """Parses and validates a MODEL value; raises ModelConfigError saying what is wrong and what is expected."""
     text = (spec or "").strip()
-    if text in ("", "local"):
+    if text in ("", "local", "local:echo"):  # (local:echo is how a run records the local runner)
         return ModelSpec(provider="local", model="echo")
     if text == "a2a-conformance":
         return ModelSpec(provider="a2a-conformance", model="a2a-conformance")
@@ -147,7 +148,7 @@ def resolve_model(
         try:
             return ScriptedModel(Script.load(parsed.script or ""), model=parsed.model)
         except ValueError as exc:
-            raise ModelConfigError(f"invalid MODEL {str(parsed)!r}: {exc}") from None
+            raise ModelConfigError(f"invalid MODEL {redact(str(parsed))!r}: {exc}") from None
     key = find_key(parsed, keys)
     provider: ModelClient
     if parsed.provider == "anthropic":

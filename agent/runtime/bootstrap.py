@@ -19,6 +19,7 @@ from agent.events.payloads import (
     ToolShadowed,
 )
 from agent.models.base import ModelClient
+from agent.redaction import redact
 from agent.runtime.checkpoints import CheckpointStore
 from agent.runtime.history import history_to_transcript
 from agent.runtime.loop import RunDeps, RunLoop
@@ -156,7 +157,7 @@ class RunBuilder:
                 agent_type=state.agent_type,
                 input=state.input,
                 labels=state.labels,
-                model=state.model,
+                model=redact(state.model),
             ),
             key="run.started",
         )

@@ -6,7 +6,9 @@ run is left running anywhere.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -18,13 +20,15 @@ from agent.runtime.checkpoints import CheckpointStore
 from agent.runtime.history import transcript_to_history
 from agent.runtime.state import RunState
 from control_bridge import contract as c
-from control_bridge.errors import BridgeError
+from control_bridge.errors import BridgeError, Unavailable
 from control_bridge.protocol import ControlPlaneBase
 
 if TYPE_CHECKING:
     from agent.runtime.manager import RunHandle
 
 logger = logging.getLogger(__name__)
+
+REPORT_RETRY_S = 60.0
 
 
 @dataclass
@@ -110,7 +114,17 @@ class RunCompletion:
             await self.finished(handle, state, report=True)
 
     async def _send(self, control: ControlPlaneBase, params: c.RunCompleteParams) -> None:
-        try:
-            await control.run_complete(params)
-        except BridgeError as exc:
-            logger.warning("run.complete failed for %s: %s", params.run_id, exc.name)
+        """run.complete; an unavailable plane (e.g. the embedded one on a full disk) is asked again for up to
+        REPORT_RETRY_S, so its record does not stay `running` (a restart reports a finished run again)."""
+        deadline = time.monotonic() + REPORT_RETRY_S
+        delay = 0.1
+        while True:
+            try:
+                await control.run_complete(params)
+                return
+            except BridgeError as exc:
+                if not isinstance(exc, Unavailable) or time.monotonic() + delay > deadline:
+                    logger.warning("run.complete failed for %s: %s", params.run_id, exc.name)
+                    return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)

@@ -27,7 +27,7 @@ from agent.runtime.requests import ContinueRequest, RunError, StartRequest, Star
 from agent.runtime.state import RunState
 from agent.runtime.templates import Templates
 from control_bridge import contract as c
-from control_bridge.errors import BridgeError, LeaseLost
+from control_bridge.errors import BridgeError, Conflict, LeaseLost
 from control_bridge.protocol import ControlPlaneBase
 
 logger = logging.getLogger(__name__)
@@ -65,6 +65,12 @@ class RunHandle:
     @property
     def live(self) -> bool:
         return self.task is not None and not self.task.done()
+
+
+def _with_model(config: c.RunConfigResult | None, model: str | None) -> c.RunConfigResult | None:
+    if model is None or (config is not None and config.model):
+        return config
+    return (config or c.RunConfigResult()).model_copy(update={"model": model})
 
 
 class RunManager:
@@ -176,7 +182,9 @@ class RunManager:
 
     async def _start_known(self, known: RunHandle, req: StartRequest) -> StartResult:
         if req.lease_version is not None and req.lease_version > known.lease_version:
-            await self._replace(known, req.lease_version, self._control_for(req))
+            control = self._control_for(req)
+            await self._confirm_lease(known, req.lease_version, control)  # before the live run is touched
+            await self._replace(known, req.lease_version, control)
             return StartResult(run_id=known.run_id, replaced=True)
         unfinished = known.state is not None and not known.state.terminal
         if not known.live and unfinished:
@@ -211,10 +219,30 @@ class RunManager:
                 agent_type=req.agent_type or "default",
                 labels=req.labels,
                 locale=req.locale,
-                config=req.config,
+                # The run's model is kept with the run, so a restart before its first checkpoint resumes
+                # it with the same model (see `adopt`).
+                config=_with_model(req.config, req.model),
             )
         )
         return created.run_id, created.lease_version
+
+    async def _confirm_lease(self, handle: RunHandle, lease_version: int, control: ControlPlaneBase) -> None:
+        """A higher lease replaces the run here only if the control plane granted it: a heartbeat with it is
+        fenced (newer than granted → Conflict, older than current → LeaseLost), so a forged or stale lease is
+        refused while the live run goes on untouched. An unreachable plane propagates (nothing is replaced)."""
+        try:
+            await control.run_heartbeat(
+                c.RunHeartbeatParams(run_id=handle.run_id, lease_version=lease_version)
+            )
+        except (Conflict, LeaseLost) as exc:
+            raise RunError(
+                "conflict",
+                f"lease {lease_version} was not granted by the control plane; run {handle.run_id} continues "
+                f"under lease {handle.lease_version}",
+                runId=handle.run_id,
+                leaseVersion=handle.lease_version,
+                detail=exc.message,
+            ) from None
 
     async def _replace(self, handle: RunHandle, lease_version: int, control: ControlPlaneBase) -> None:
         """A higher lease for a run we know: stop what runs here and resume from the checkpoint, through the
@@ -228,6 +256,28 @@ class RunManager:
         handle.lease_version = lease_version
         handle.state = None
         handle.task = asyncio.create_task(self._drive(handle), name=handle.run_id)
+
+    async def adopt(self, run_id: str, lease_version: int) -> str:
+        """At start, an unfinished run the embedded control plane has (this container owns all of them):
+        `started` (driven from its checkpoint, or bootstrapped from its input when the log never saw it),
+        `loaded` (suspended: it waits for its answers, as before the restart), `busy` (no free slot: ask
+        again later) or `known` (already here)."""
+        async with self._admission:
+            known = self.runs.get(run_id)  # (a reader may have loaded it from its checkpoint already)
+            if known is not None and (known.live or known.task is not None):
+                return "known"
+            saved = known.state if known is not None else self.checkpoints.load(run_id)
+            if saved is not None and saved.status == "suspended" and saved.pending:
+                self.runs[run_id] = known or RunHandle(
+                    run_id=run_id, control=self.control, state=saved, lease_version=saved.lease_version
+                )
+                return "loaded"
+            if self.active >= self.config.max_concurrent_runs:
+                return "busy"
+            handle = known or RunHandle(run_id=run_id, control=self.control, lease_version=lease_version)
+            self.runs[run_id] = handle
+            handle.task = asyncio.create_task(self._drive(handle), name=run_id)
+            return "started"
 
     # --- child runs (agent tools) -------------------------------------------------------------------------
     async def run_child(self, run_id: str, lease_version: int, model: str | None) -> RunState | None:
@@ -292,7 +342,12 @@ class RunManager:
     def _drop_finished(self) -> None:
         """Keeps the registry bounded: the oldest finished runs leave memory (their log and checkpoint stay,
         and `get` reloads them on demand)."""
-        finished = [rid for rid, h in self.runs.items() if h.state is not None and h.state.terminal]
+        # (A run that failed before it had a state, e.g. at bootstrap, is finished too: its log has the end.)
+        finished = [
+            rid
+            for rid, h in self.runs.items()
+            if (h.state is not None and h.state.terminal) or (h.state is None and not h.live)
+        ]
         for run_id in finished[: max(0, len(finished) - MAX_FINISHED_IN_MEMORY)]:
             del self.runs[run_id]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import asyncio
 import logging
 import sys
 from collections.abc import AsyncIterator
@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
 from agent.events.types import profile_types
+from agent.models.errors import ModelConfigError
 from agent.runtime.requests import RunError, StartRequest
 from agent.server.a2a import add_a2a_routes, close_a2a
 from agent.server.auth import check_request
@@ -23,6 +24,7 @@ from agent.server.services import Services
 from agent.server.sse import event_stream
 from agent.settings import Settings
 from control_bridge.errors import BridgeError
+from control_bridge.json_limits import JsonTooDeep, loads_bounded
 from control_bridge.jsonrpc import DispatchTable, handle_jsonrpc
 
 logger = logging.getLogger("agent.server")
@@ -32,15 +34,23 @@ MAX_RPC_BODY = 4 * 1024 * 1024
 MAX_SEQUENCE = 2**63 - 1
 
 
-async def _read_body(request: Request, limit: int) -> bytes | JSONResponse:
+async def _read_body(request: Request, limit: int, timeout_s: float) -> bytes | JSONResponse:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         return JSONResponse({"error": "payload too large", "limit": limit}, 413)
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            return JSONResponse({"error": "payload too large", "limit": limit}, 413)
+    try:
+        async with asyncio.timeout(timeout_s):  # the whole body, so a trickle cannot hold the connection
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > limit:
+                    return JSONResponse({"error": "payload too large", "limit": limit}, 413)
+    except TimeoutError:
+        return JSONResponse(
+            {"error": "request timeout", "detail": f"the body did not arrive within {timeout_s:g} s"},
+            408,
+            headers={"Connection": "close"},
+        )
     return bytes(body)
 
 
@@ -64,6 +74,10 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
             )
         if svc.is_language_model:
             logger.info("model: %s", svc.model_name)
+        elif svc.model_name.startswith("scripted"):
+            logger.info(
+                "model: %s (a scripted model: it replays its script; not a language model)", svc.model_name
+            )
         elif svc.model_name == "a2a-conformance":
             logger.warning("model: a2a-conformance (deterministic A2A TCK scenarios; not a language model)")
         else:
@@ -104,11 +118,13 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
             return JSONResponse({"error": "start auth token is not configured"}, 503)
         if (refusal := denied(request)) is not None:
             return refusal
-        body = await _read_body(request, MAX_START_BODY)
+        body = await _read_body(request, MAX_START_BODY, svc_of(request).settings.http_body_timeout_s)
         if isinstance(body, JSONResponse):
             return body
         try:
-            payload = json.loads(body)
+            payload = loads_bounded(body)
+        except JsonTooDeep as exc:
+            return JSONResponse({"error": "invalid body", "detail": f"{exc}: nest less deeply"}, 400)
         except (ValueError, UnicodeDecodeError):
             return JSONResponse({"error": "invalid JSON", "detail": "the body must be a JSON object"}, 400)
         if not isinstance(payload, dict):
@@ -121,6 +137,17 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
         try:
             if takos is not None:
                 start = takos.prepare(start)
+            try:
+                svc_of(request).models.check(start.model)
+            except ModelConfigError as exc:
+                return JSONResponse({"error": "invalid model", "detail": str(exc)}, 400)
+            storage = svc_of(request).db.storage.health()
+            if not storage.ok:  # a run started now could not write its first event
+                return JSONResponse(
+                    {"error": "storage unavailable", "detail": storage.reason, "storage": storage.wire()},
+                    503,
+                    headers={"Retry-After": "30"},
+                )
             result = await svc_of(request).manager.start(start)
         except BridgeError as exc:  # the control plane refused (e.g. a runId it already has)
             status = {
@@ -148,7 +175,7 @@ def create_app(settings: Settings, services: Services | None = None) -> FastAPI:
     async def post_rpc(request: Request) -> Response:
         if (refusal := denied(request)) is not None:
             return refusal
-        body = await _read_body(request, MAX_RPC_BODY)
+        body = await _read_body(request, MAX_RPC_BODY, svc_of(request).settings.http_body_timeout_s)
         if isinstance(body, JSONResponse):
             return body
         answer = await handle_jsonrpc(body, request.app.state.methods)

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import sqlite3
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.events.types import profile_types
+from agent.models.errors import ModelConfigError
+from agent.redaction import redact
 from agent.runtime.manager import RunHandle
 from agent.runtime.policy import PolicyOverride
 from agent.runtime.requests import ContinueRequest, RunError, StartRequest
 from agent.server.mcp_wiring import mcp_health
 from agent.server.views import Health, RunCapacity, RunView
+from agent.storage import is_storage_full
 from control_bridge.contract import RunIdParams
 from control_bridge.errors import BridgeError, Conflict, InvalidParams, NotFound, Unavailable
 from control_bridge.jsonrpc import MethodTable
@@ -82,7 +86,7 @@ def run_view(services: Services, handle: RunHandle) -> dict[str, Any]:
         space_id=state.space_id,
         status=state.status,
         phase=state.phase,
-        model=state.model,
+        model=redact(state.model),
         labels=state.labels,
         policy=state.policy,
         usage=state.usage,
@@ -101,14 +105,16 @@ def health(services: Services) -> dict[str, Any]:
     manager = services.manager
     active = manager.active
     maximum = manager.config.max_concurrent_runs
+    storage = services.db.storage.health()
     return Health(
-        status="ok" if manager.accepting else "draining",
+        status=("ok" if storage.ok else "degraded") if manager.accepting else "draining",
         service="takos-agent" if services.takos is not None else "agent-container",  # (Takos's contract type)
         version=_version(),
         runs=RunCapacity(active=active, max=maximum, available=max(0, maximum - active)),
         model=services.model_name,
         language_model=services.is_language_model,
         control_plane="embedded" if services.embedded is not None else "remote",
+        storage=storage,
         mcp=mcp_health(services),
     ).wire()
 
@@ -127,6 +133,13 @@ def build_methods(services: Services) -> MethodTable:
 
     async def run_start(params: Any) -> Any:
         req = _params(StartRequest, params)
+        try:
+            services.models.check(req.model)
+        except ModelConfigError as exc:
+            raise InvalidParams(str(exc)) from None
+        storage = services.db.storage.health()
+        if not storage.ok:
+            raise Unavailable(f"not accepting runs: {storage.reason}", data={"storage": storage.wire()})
         try:
             result = await manager.start(req)
         except RunError as exc:
@@ -198,4 +211,23 @@ def build_methods(services: Services) -> MethodTable:
         "policy.override": policy_override,
     }
     methods.update(services.extra_methods())
-    return methods
+    return {name: _storage_errors_typed(fn, services) for name, fn in methods.items()}
+
+
+def _storage_errors_typed(fn: Any, services: Services) -> Any:
+    """A damaged page of runs.db (garbage written into the file) is a typed, explained error, not -32603."""
+
+    async def method(params: Any) -> Any:
+        try:
+            return await fn(params)
+        except sqlite3.DatabaseError as exc:
+            if is_storage_full(exc):
+                services.db.failed(exc)
+                raise Unavailable(f"not written: {exc} under {services.db.path.parent}") from None
+            raise Unavailable(
+                f"the run log {services.db.path} could not be read here ({exc}): the file is damaged; stop the "
+                "server and restore it from a backup (other runs may still be readable)",
+                data={"type": "storage_damaged", "path": str(services.db.path)},
+            ) from None
+
+    return method

@@ -26,8 +26,10 @@ from agent.localdb import LocalDB
 from agent.memoryhost import MemoryHost
 from agent.models import RateLimiters, parse_model_spec, resolve_model
 from agent.models.base import ModelClient
+from agent.models.scripted import ScriptedModel
 from agent.observability import RunMetrics
 from agent.observability.tracing import RunTracer, make_tracer
+from agent.redaction import redact
 from agent.runcontext import RunContextFactory
 from agent.runtime.bootstrap import LOCAL_MODEL
 from agent.runtime.checkpoints import CheckpointStore
@@ -37,9 +39,12 @@ from agent.runtime.retention import prune
 from agent.runtime.state import RunState
 from agent.server.deferred_control import DeferredEmbeddedControlPlane
 from agent.server.mcp_wiring import progress_sink
+from agent.server.model_access import checked_spec, load_script
 from agent.server.operator_methods import operator_methods
+from agent.server.recovery import recover_runs
 from agent.server.takos import TakosWiring
 from agent.settings import Settings
+from agent.storage import StorageStatus
 from control_bridge.protocol import ControlPlaneBase
 from skills import Skill, load_official_catalog
 
@@ -64,6 +69,12 @@ class ModelFactory:
             self._http = httpx.AsyncClient(timeout=self.settings.model_settings.timeout)
         return self._http
 
+    def check(self, spec: str | None) -> None:
+        """Raises ModelConfigError for a spec this server will not run (a script outside SCRIPTS_DIR)."""
+        if spec and spec.startswith("takos:"):  # (resolved by the Takos wiring, not a file or a URL)
+            return
+        checked_spec(spec, operator_spec=self.settings.model, scripts_dir=self.settings.scripts_dir)
+
     def __call__(self, spec: str | None, keys: dict[str, str]) -> ModelClient:
         if spec and spec.startswith("takos:"):
             from agent.server.takos import takos_model
@@ -75,19 +86,24 @@ class ModelFactory:
                 settings=self.settings.model_settings,
                 limiters=self.limiters,
             )
+        parsed = checked_spec(spec, operator_spec=self.settings.model, scripts_dir=self.settings.scripts_dir)
+        if parsed.provider == "scripted":
+            return ScriptedModel(load_script(parsed), model=parsed.model)
         return resolve_model(
-            spec,
+            parsed,
             keys={**self.settings.provider_keys(), **keys},
-            http_client=self.http
-            if parse_model_spec(spec, check_files=False).provider
-            not in ("local", "scripted", "a2a-conformance")
-            else None,
+            http_client=self.http if parsed.provider != "local" else None,
             settings=self.settings.model_settings,
             limiters=self.limiters,
         )
 
     def display_name(self, spec: str | None) -> str:
-        return LOCAL_MODEL if not spec or spec == "local" else str(parse_model_spec(spec, check_files=False))
+        """The spec as it may be shown (health, logs): credentials in its URL masked."""
+        return (
+            LOCAL_MODEL
+            if not spec or spec == "local"
+            else redact(str(parse_model_spec(spec, check_files=False)))
+        )
 
     async def aclose(self) -> None:
         if self._http is not None:
@@ -171,7 +187,12 @@ class Services:
         token = settings.effective_start_token
         if token is None and not settings.dev and not settings.takos:  # (Takos: /start answers 503)
             token = secrets.token_urlsafe(32)
-        db = LocalDB(data_dir / "runs.db")
+        storage = StorageStatus(
+            data_dir,
+            min_free_bytes=int(settings.min_free_disk_mb * 1024 * 1024),
+            wait_s=settings.storage_wait_s,
+        )
+        db = LocalDB(data_dir / "runs.db", storage)
         log = RunLog(db)
         checkpoints = CheckpointStore(db)
         embedded = (
@@ -261,9 +282,18 @@ class Services:
         """Work that needs the running event loop: background housekeeping."""
         if self.embedded is not None:
             self.embedded.start()
+            self.background.spawn(self._recover(), "recover-runs")
         self.background.spawn(self._retention_loop(), "retention")
         self.background.spawn(self._wal_loop(), "wal-checkpoint")
         self.memory.start()
+
+    async def _recover(self) -> None:
+        try:
+            outcomes = await recover_runs(self)
+            if outcomes:
+                logger.info("recovered unfinished runs after the restart: %s", dict(outcomes))
+        except Exception:
+            logger.exception("recovering unfinished runs failed; they resume on /start or run.get")
 
     async def _wal_loop(self) -> None:
         """Autocheckpoint is off in runs.db and the embedded plane's control.db (it would fsync inside a
@@ -296,6 +326,7 @@ class Services:
         return operator_methods(self)
 
     async def aclose(self) -> None:
+        self.db.storage.closing = True  # a run waiting for disk space stops waiting: it resumes after restart
         self.background.cancel_all()
         await self.manager.shutdown(self.settings.shutdown_grace_s)
         await self.forwarding.aclose()

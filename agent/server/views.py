@@ -6,6 +6,7 @@ from typing import Literal
 
 from agent.runtime.policy import RunPolicy
 from agent.runtime.state import PendingAwait
+from agent.storage import StorageHealth
 from control_bridge.contract import RunErrorInfo, RunStatus, UsageRecord
 from control_bridge.wire import WireModel
 
@@ -32,7 +33,8 @@ class McpHealth(WireModel):
 
 
 class Health(WireModel):
-    status: Literal["ok", "draining"]
+    status: Literal["ok", "degraded", "draining"]
+    """`degraded`: storage cannot take new runs (see `storage.reason`); runs in flight wait for space."""
     service: str
     version: str
     runs: RunCapacity
@@ -40,6 +42,7 @@ class Health(WireModel):
     language_model: bool
     control_plane: Literal["embedded", "remote"]
     mcp: McpHealth | None = None
+    storage: StorageHealth
 
 
 class RunView(WireModel):

@@ -97,6 +97,7 @@ class ContainerProc:
                 "HF_HUB_OFFLINE": "1",
                 "HEARTBEAT_INTERVAL_S": "0.5",
                 "SHUTDOWN_GRACE_S": "5",
+                "SCRIPTS_DIR": str(data_dir.parent),  # tests write scripted-model files beside DATA_DIR
                 **env,
             }
         )

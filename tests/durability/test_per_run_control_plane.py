@@ -15,7 +15,7 @@ from tests.support import write_script
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
-    yield from make_server(tmp_path / "container")
+    yield from make_server(tmp_path / "container", scripts_dir=tmp_path)
 
 
 def test_run_on_a_control_plane_named_by_start(

@@ -36,6 +36,7 @@ def make_server(tmp_path: Path, **overrides: object) -> Iterator[Server]:
         "start_token": TOKEN,
         "memory_embedder": "hash",
         "heartbeat_interval_s": 0.5,
+        "scripts_dir": tmp_path,  # tests write their scripted-model files in tmp_path
     }
     values.update(overrides)
     settings = Settings(**values)  # type: ignore[arg-type]
