@@ -15,7 +15,6 @@ import hashlib
 import random
 import re
 import resource
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from agent.bench.memory import _pct, _say
 from memory import EpisodeIn, MemoryService, MiniLMEmbedder, SearchQuery
 from memory._embedder import EmbedderId
 from memory._store import SpaceStore
@@ -115,17 +115,6 @@ def synthetic_chunks(n: int, chunk: int = 5000, seed: int = 7) -> Iterator[list[
 
 def synthetic_episodes(n: int, seed: int = 7) -> list[EpisodeIn]:
     return [e for chunk in synthetic_chunks(n, seed=seed) for e in chunk]
-
-
-def _say(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
-
-
-def _pct(values: list[float], q: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3)
 
 
 def rss_mb() -> float:
