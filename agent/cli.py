@@ -15,7 +15,7 @@ from typing import Any
 from agent import __version__
 from agent.settings import Settings, SettingsError
 
-BENCHES = ("startup", "bridge", "loop", "models", "memory", "skills", "durability", "mcp")
+BENCHES = ("startup", "bridge", "loop", "models", "memory", "skills", "durability", "mcp", "wal")
 
 
 def _settings(**overrides: Any) -> Settings:

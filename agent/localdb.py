@@ -115,7 +115,7 @@ class LocalDB:
         return sqlite.transaction(self.conn, immediate=False)
 
     def checkpoint(self) -> None:
-        """Folds the WAL back into the database (PASSIVE: never blocks writers). Call from a worker thread."""
+        """Folds the WAL back and resets its file (see `sqlite.fold_wal`). Call from a worker thread."""
         sqlite.fold_wal(self.path)
 
     def close(self) -> None:

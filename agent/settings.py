@@ -76,6 +76,10 @@ ENV_VARS: dict[str, tuple[str, str]] = {
     "MEMORY_EMBEDDER": ("memory_embedder", "minilm (default, loaded lazily) or hash (fast, for tests)"),
     "SHUTDOWN_GRACE_S": ("shutdown_grace_s", "seconds SIGTERM waits for runs to checkpoint (20)"),
     "HEARTBEAT_INTERVAL_S": ("heartbeat_interval_s", "run.heartbeat period (15)"),
+    "TOOL_OUTAGE_WINDOW_MS": (
+        "tool_outage_window_ms",
+        "a remote tool call retries an unreachable control plane this long, then fails (30000)",
+    ),
     "RETENTION_DAYS": (
         "retention_days",
         "finished runs' logs and checkpoints older than this are pruned (30)",
@@ -166,6 +170,7 @@ class Settings(BaseSettings):
     memory_embedder: Literal["minilm", "hash"] = "minilm"
     shutdown_grace_s: float = Field(default=20.0, gt=0, le=3600)
     heartbeat_interval_s: float = Field(default=15.0, gt=0, le=3600)
+    tool_outage_window_ms: int = Field(default=30000, ge=0, le=3_600_000)
     retention_days: float = Field(default=30.0, gt=0)
     retention_max_runs: int = Field(default=10_000, ge=1)
     context_window: int = Field(default=128_000, ge=1024)

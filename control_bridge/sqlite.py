@@ -25,6 +25,7 @@ from pathlib import Path
 
 __all__ = [
     "JOURNAL_SIZE_LIMIT",
+    "TRUNCATE_BUSY_TIMEOUT_MS",
     "begin",
     "commit",
     "connect",
@@ -117,12 +118,28 @@ def rollback(conn: sqlite3.Connection) -> None:
         conn.execute("ROLLBACK")
 
 
+TRUNCATE_BUSY_TIMEOUT_MS = 50
+"""How long folding's TRUNCATE step waits for a writer or reader before giving up until the next fold."""
+
+
 def fold_wal(path: str | Path) -> None:
-    """A PASSIVE WAL checkpoint on a connection of its own: never blocks writers, safe from any thread."""
+    """Folds the WAL back into the database and, when that copied every frame, resets the WAL file to 0 bytes.
+
+    PASSIVE never blocks writers but leaves the file at its high-water mark, so under sustained load it
+    only grows. After a PASSIVE that copied everything, TRUNCATE has almost nothing left to copy; its short
+    busy timeout means a concurrent writer or reader makes it give up (until the next fold) rather than
+    wait. Safe from any thread: it uses a connection of its own.
+    """
     if str(path) == ":memory:":
         return
     conn = sqlite3.connect(str(path), timeout=5)
     try:
-        conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        busy, frames, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        if busy == 0 and frames >= 0 and copied == frames:
+            conn.execute(f"PRAGMA busy_timeout={TRUNCATE_BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    except sqlite3.OperationalError as exc:
+        if "locked" not in str(exc) and "busy" not in str(exc):
+            raise
     finally:
         conn.close()

@@ -29,7 +29,7 @@ from agent.runtime.remote_checkpoints import RemoteCheckpoints
 from agent.runtime.requests import RunError
 from agent.runtime.state import RunState
 from agent.runtime.templates import Templates
-from agent.tools.registry import ToolRegistry
+from agent.tools.registry import TOOL_OUTAGE_WINDOW_S, ToolRegistry
 from agent.tools.spec import Tool
 from control_bridge import contract as c
 from control_bridge.protocol import ControlPlaneBase
@@ -77,6 +77,7 @@ class RunBuilder:
     default_model: str | None
     heartbeat_interval_s: float
     run_context: RunContextFactory | None = None
+    tool_outage_window_s: float = TOOL_OUTAGE_WINDOW_S
 
     def forwarding_for(self, control: ControlPlaneBase) -> EventForwarding | None:
         """The event forwarding for runs on `control`, or None: an in-process control plane shares DATA_DIR
@@ -182,7 +183,13 @@ class RunBuilder:
             if self.run_context
             else RunExtras()
         )
-        registry = ToolRegistry.build(extras.tools, catalog.tools, handle.control, state.policy)
+        registry = ToolRegistry.build(
+            extras.tools,
+            catalog.tools,
+            handle.control,
+            state.policy,
+            outage_window_s=self.tool_outage_window_s,
+        )
         for event in extras.events:
             self.log.append(handle.run_id, event)
         for name in registry.shadowed:

@@ -26,6 +26,7 @@ from agent.runtime.policy import PolicyOverride, RunPolicy
 from agent.runtime.requests import ContinueRequest, RunError, StartRequest, StartResult
 from agent.runtime.state import RunState
 from agent.runtime.templates import Templates
+from agent.tools.registry import TOOL_OUTAGE_WINDOW_S
 from control_bridge import contract as c
 from control_bridge.errors import BridgeError, Conflict, LeaseLost
 from control_bridge.protocol import ControlPlaneBase
@@ -45,6 +46,7 @@ class ManagerConfig:
     max_concurrent_runs: int = 5
     default_model: str | None = None
     heartbeat_interval_s: float = 15.0
+    tool_outage_window_s: float = TOOL_OUTAGE_WINDOW_S
     default_policy: RunPolicy = field(default_factory=RunPolicy)
 
 
@@ -127,6 +129,7 @@ class RunManager:
             default_policy=config.default_policy,
             default_model=config.default_model,
             heartbeat_interval_s=config.heartbeat_interval_s,
+            tool_outage_window_s=config.tool_outage_window_s,
             run_context=run_context,
         )
         completion = RunCompletion(log=log, checkpoints=checkpoints, builder=builder, on_finished=on_finished)

@@ -220,6 +220,7 @@ class Services:
                 max_concurrent_runs=settings.max_concurrent_runs,
                 default_model=settings.model,
                 heartbeat_interval_s=settings.heartbeat_interval_s,
+                tool_outage_window_s=settings.tool_outage_window_ms / 1000,
             ),
             control=control,
             log=log,

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from agent.models.types import ToolDefinition
 from agent.runtime.policy import RunPolicy
 from agent.tools.spec import Tool, ToolCallContext, ToolFailure, ToolSpec
-from control_bridge.contract import RemoteTool, ToolCall, ToolsExecuteParams
-from control_bridge.errors import BridgeError, LeaseLost, RateLimited
+from control_bridge.contract import RemoteTool, ToolCall, ToolsExecuteParams, ToolsExecuteResult
+from control_bridge.errors import BridgeError, LeaseLost, RateLimited, Unavailable
 from control_bridge.protocol import ControlPlaneBase
+from control_bridge.retrying import RetryPolicy
+
+TOOL_OUTAGE_WINDOW_S = 30.0
+"""How long a remote tool call keeps retrying an unreachable control plane (TOOL_OUTAGE_WINDOW_MS)."""
+
+_OUTAGE_BACKOFF = RetryPolicy(max_attempts=None, base_delay_s=0.25, max_delay_s=2.0)
+"""Between the client's own retry bursts; the same idempotency key is re-sent, so the plane runs it once."""
 
 
 class AdaptedTool:
@@ -34,8 +44,12 @@ class AdaptedTool:
 class RemoteToolAdapter:
     """A catalog tool executed by the control plane through `tools.execute`, with an idempotency key."""
 
-    def __init__(self, remote: RemoteTool, control: ControlPlaneBase) -> None:
+    def __init__(
+        self, remote: RemoteTool, control: ControlPlaneBase, *, outage_window_s: float = TOOL_OUTAGE_WINDOW_S
+    ) -> None:
         self._control = control
+        self._outage_window_s = outage_window_s
+        self._rng = random.Random()
         self.spec = ToolSpec(
             name=remote.name,
             description=remote.description,
@@ -56,11 +70,18 @@ class RemoteToolAdapter:
             idempotency_key=idempotency_key(ctx.run_id, ctx.step, ctx.tool_call_id),
         )
         try:
-            result = await self._control.tools_execute(params)
+            result = await self._execute_through_outage(params)
         except LeaseLost:
             raise
         except RateLimited as exc:
             raise ToolFailure("rate_limited", f"the control plane is rate limiting: {exc.message}") from exc
+        except _OutageExceeded as exc:
+            raise ToolFailure(
+                "unavailable",
+                f"the control plane was unreachable for {exc.seconds:.0f} s ({exc.cause.name}), so the call "
+                "could not be made; its outcome is uncertain: do not assume it ran or did not run",
+                "finish",
+            ) from exc.cause
         except BridgeError as exc:
             raise ToolFailure(
                 "unavailable",
@@ -79,6 +100,40 @@ class RemoteToolAdapter:
             raise ToolFailure(result.error.kind, result.error.message or "the tool failed")
         return result.output
 
+    async def _execute_through_outage(self, params: ToolsExecuteParams) -> ToolsExecuteResult:
+        """Re-sends the same call (same idempotency key) while the plane stays unreachable, for at most the
+        outage window; `execute_one` still bounds the whole call by the tool's timeout and the run's budget."""
+        first_failure: float | None = None
+        attempt = 0
+        while True:
+            try:
+                return await self._control.tools_execute(params)
+            except LeaseLost:
+                raise
+            except BridgeError as exc:
+                if not isinstance(exc, Unavailable | RateLimited) or self._outage_window_s <= 0:
+                    raise
+                now = time.monotonic()
+                first_failure = now if first_failure is None else first_failure
+                elapsed = now - first_failure
+                attempt += 1
+                retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
+                delay = _OUTAGE_BACKOFF.delay(attempt, self._rng, retry_after) or 0.0
+                if elapsed + delay > self._outage_window_s:
+                    if isinstance(exc, RateLimited):
+                        raise
+                    raise _OutageExceeded(elapsed, exc) from exc
+                await asyncio.sleep(delay)
+
+
+class _OutageExceeded(Exception):
+    """The outage window ran out with the plane still unreachable."""
+
+    def __init__(self, seconds: float, cause: BridgeError) -> None:
+        super().__init__(f"unreachable for {seconds:.1f} s")
+        self.seconds = seconds
+        self.cause = cause
+
 
 def idempotency_key(run_id: str, step: int, tool_call_id: str) -> str:
     """Stable across a resume: the same step of the same run re-sends the same key."""
@@ -94,7 +149,13 @@ class ToolRegistry:
 
     @classmethod
     def build(
-        cls, local: list[Tool], remote: list[RemoteTool], control: ControlPlaneBase, policy: RunPolicy
+        cls,
+        local: list[Tool],
+        remote: list[RemoteTool],
+        control: ControlPlaneBase,
+        policy: RunPolicy,
+        *,
+        outage_window_s: float = TOOL_OUTAGE_WINDOW_S,
     ) -> ToolRegistry:
         registry = cls()
         for tool in local:
@@ -103,7 +164,7 @@ class ToolRegistry:
             if item.name in registry.tools:
                 registry.shadowed.append(item.name)
                 continue
-            registry.tools[item.name] = RemoteToolAdapter(item, control)
+            registry.tools[item.name] = RemoteToolAdapter(item, control, outage_window_s=outage_window_s)
         for name, tool in list(registry.tools.items()):
             if not policy.allows(name, tool.spec.tags):
                 registry.blocked.append(name)

@@ -126,3 +126,46 @@ async def test_runs_db_and_control_db_use_it(tmp_path: Path) -> None:
     assert _pragma(store.conn, "busy_timeout") == 10_000
     assert _pragma(store.conn, "journal_size_limit") == sqlite.JOURNAL_SIZE_LIMIT
     await plane.aclose()
+
+
+def test_fold_wal_shrinks_the_wal_file_back(tmp_path: Path) -> None:
+    """Issue 16 item 4: a PASSIVE checkpoint alone leaves the WAL at its high-water mark; folding resets it."""
+    path = tmp_path / "wal.db"
+    conn = sqlite.connect(path, autocheckpoint=False)
+    conn.execute("CREATE TABLE t (v BLOB)")
+    for _ in range(200):
+        with sqlite.transaction(conn):
+            conn.execute("INSERT INTO t VALUES (?)", (b"x" * 8192,))
+    wal = Path(f"{path}-wal")
+    grown = wal.stat().st_size
+    assert grown > 1_000_000
+    sqlite.fold_wal(path)
+    assert wal.stat().st_size == 0  # TRUNCATE after a complete PASSIVE resets the file
+    # the folded database is intact and still writable from the open connection
+    with sqlite.transaction(conn):
+        conn.execute("INSERT INTO t VALUES (?)", (b"y",))
+    assert conn.execute("SELECT count(*) FROM t").fetchone()[0] == 201
+    conn.close()
+
+
+def test_fold_wal_skips_truncate_while_a_reader_pins_the_wal(tmp_path: Path) -> None:
+    """A reader holding an old snapshot keeps frames un-copied: folding returns promptly, without raising."""
+    import time
+
+    path = tmp_path / "pin.db"
+    conn = sqlite.connect(path, autocheckpoint=False)
+    conn.execute("CREATE TABLE t (v BLOB)")
+    reader = sqlite.connect(path)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM t").fetchone()
+    for _ in range(50):
+        with sqlite.transaction(conn):
+            conn.execute("INSERT INTO t VALUES (?)", (b"x" * 8192,))
+    started = time.monotonic()
+    sqlite.fold_wal(path)
+    assert time.monotonic() - started < 1.0
+    reader.execute("COMMIT")
+    sqlite.fold_wal(path)
+    assert Path(f"{path}-wal").stat().st_size == 0
+    reader.close()
+    conn.close()
