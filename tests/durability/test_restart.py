@@ -55,6 +55,11 @@ def test_sigterm_checkpoints_and_the_run_resumes(tmp_path: Path) -> None:
             second.start({"runId": created.run_id, "leaseVersion": lease, "model": model})
             view = wait_status(second, created.run_id, {"completed", "failed"})
             assert view["status"] == "completed" and view["output"] == "finished"
+            # run.complete lands before the terminal event is forwarded: wait for both before the kill
+            deadline = time.monotonic() + 30
+            while "run.completed" not in [e.type for e in plane.admin("events", created.run_id)]:
+                assert time.monotonic() < deadline, "the terminal event never reached the control plane"
+                time.sleep(0.1)
         finally:
             second.stop()
         assert plane.admin("tool_execution_count", "counter") == 6
