@@ -77,7 +77,7 @@ ctr_start() {   # starts a fresh container from the image on $VOLUME; sets CTR a
   local out=$WORK/app-$NCTR.log
   if [ "$ENGINE" = docker ]; then
     CTR=$(docker run -d --read-only --tmpfs /tmp -v "$VOLUME:/data" -p "127.0.0.1:$PORT:8080" \
-          -e START_TOKEN="$TOKEN" --stop-timeout $GRACE_S "$IMAGE")
+          -e START_TOKEN="$TOKEN" -e SCRIPTS_DIR=/data/scripts --stop-timeout $GRACE_S "$IMAGE")
     CPID=$(docker inspect -f '{{.State.Pid}}' "$CTR")
     return
   fi
@@ -88,7 +88,7 @@ ctr_start() {   # starts a fresh container from the image on $VOLUME; sets CTR a
   user=$(jq -r '.User // "0:0"' <<<"$cfg"); workdir=$(jq -r '.WorkingDir // "/"' <<<"$cfg")
   mapfile -t argv < <(jq -r '((.Entrypoint // []) + (.Cmd // []))[]' <<<"$cfg")
   mapfile -t envs < <(jq -r '.Env // [] | .[]' <<<"$cfg")
-  envs+=("PORT=$PORT" "START_TOKEN=$TOKEN" "HOSTNAME=image-test")
+  envs+=("PORT=$PORT" "START_TOKEN=$TOKEN" "SCRIPTS_DIR=/data/scripts" "HOSTNAME=image-test")
   setsid unshare --mount --pid --fork --kill-child --propagation private /bin/bash -euc "$NS_INIT" \
     image-test "$mnt" "$VOLUME" "$user" "$workdir" "${envs[@]}" "${argv[@]}" </dev/null >"$out" 2>&1 &
   RUNNER_PID=$!
