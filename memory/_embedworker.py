@@ -13,6 +13,7 @@ stay queued in SQLite for the next long-lived process.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -46,6 +47,13 @@ class EmbedWorker:
         self._since_save: dict[str, int] = {}
         self._cursor: dict[str, tuple[int, int]] = {}  # per space: last episode / fact id handed out
         self.on_progress: Callable[[int, int], Awaitable[None] | None] | None = None
+        # Per space with work queued: the tick of its last notification, and the tick its rows are written up
+        # to; `_draining` marks the spaces drained into the batch being collected.
+        self._tick = 0
+        self._asked: dict[str, int] = {}
+        self._done: dict[str, int] = {}
+        self._draining: dict[str, int] = {}
+        self._progress = asyncio.Condition()
 
     @property
     def ready(self) -> bool:
@@ -53,6 +61,8 @@ class EmbedWorker:
 
     def notify(self, space_id: str) -> None:
         self._dirty[space_id] = None
+        self._tick += 1
+        self._asked[space_id] = self._tick
         self._idle.clear()
         self._wake.set()
         self._ensure_task()
@@ -80,6 +90,31 @@ class EmbedWorker:
                 break
             await asyncio.sleep(0)
 
+    async def caught_up(self, space_id: str, timeout_s: float) -> None:
+        """Waits, at most `timeout_s`, until the rows the space had queued when it was called have vectors, so
+        a dense search right after a write finds it. Writes that come later, or to other spaces, are not waited
+        for; a backlog longer than the bound is searched as it stands (keyword search already sees it)."""
+        target = self._asked.get(space_id)
+        if target is None or not self.ready:
+            return
+
+        def caught() -> bool:
+            return space_id not in self._asked or self._done.get(space_id, 0) >= target or not self.ready
+
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout_s), self._progress:
+                await self._progress.wait_for(caught)
+
+    async def _advance(self, drained: dict[str, int]) -> None:
+        """Records the spaces whose queues are written up to a tick, forgets the ones fully caught up (so the
+        marks stay as few as the spaces with work queued), and wakes `caught_up`."""
+        self._done.update(drained)
+        for space_id in drained:
+            if space_id not in self._dirty and self._asked.get(space_id) == drained[space_id]:
+                del self._asked[space_id], self._done[space_id]
+        async with self._progress:
+            self._progress.notify_all()
+
     async def _run(self) -> None:
         """Runs until cancelled; idle (and the graph files saved) whenever nothing is queued."""
         while True:
@@ -102,7 +137,8 @@ class EmbedWorker:
                     vectors = await self.embedder.embed(texts)
                     if writing is not None:
                         await writing
-                    writing = asyncio.ensure_future(self._write(batch, vectors))
+                    drained, self._draining = self._draining, {}
+                    writing = asyncio.ensure_future(self._write(batch, vectors, drained))
                 if writing is not None:
                     await writing
             except asyncio.CancelledError:
@@ -112,6 +148,10 @@ class EmbedWorker:
             except Exception:
                 logger.exception("memory embedding failed; the rows stay queued for the next process")
                 self._dirty.clear()
+                self._asked.clear()
+                self._done.clear()
+                self._draining.clear()
+                await self._advance({})  # no search waits for rows that will not come
 
     async def _collect(self) -> list[tuple[str, list[PendingRow]]]:
         """Up to `batch` rows across spaces, past the rows already handed out in this pass."""
@@ -119,12 +159,16 @@ class EmbedWorker:
         room = self.batch
         for space_id in list(self._dirty):
             after = self._cursor.get(space_id, (0, 0))
+            asked = self._asked.get(space_id)
             async with self._use(space_id, create=False) as store:
                 rows: list[PendingRow] = (
                     [] if store is None else await asyncio.to_thread(store.unembedded, room, *after)
                 )
-            if len(rows) < room:  # nothing more queued in this space beyond these
+            # Nothing more queued in this space beyond these, unless a write came in while they were read.
+            if len(rows) < room and self._asked.get(space_id) == asked:
                 self._dirty.pop(space_id, None)
+                if asked is not None:
+                    self._draining[space_id] = asked
             if rows:
                 episode_ids = [r for t, r, _ in rows if t == EPISODE]
                 fact_ids = [r for t, r, _ in rows if t != EPISODE]
@@ -135,7 +179,9 @@ class EmbedWorker:
                 break
         return batch
 
-    async def _write(self, batch: list[tuple[str, list[PendingRow]]], vectors: np.ndarray) -> None:
+    async def _write(
+        self, batch: list[tuple[str, list[PendingRow]]], vectors: np.ndarray, drained: dict[str, int]
+    ) -> None:
         offset = 0
         for space_id, rows in batch:
             part = vectors[offset : offset + len(rows)]
@@ -150,6 +196,7 @@ class EmbedWorker:
                     await asyncio.to_thread(store.save_index)
                     done = 0
                 self._since_save[space_id] = done
+        await self._advance(drained)
 
     async def _save_all(self) -> None:
         for space_id in list(self._since_save):

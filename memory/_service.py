@@ -44,6 +44,9 @@ from memory._views import timeline as run_timeline
 __all__ = ["MemoryService", "space_filename"]
 
 logger = logging.getLogger(__name__)
+FRESH_WAIT_S = 1.0
+"""How long a dense search waits for the embedding worker to reach what its space had just written (a fact
+told one turn ago must be found the next); past it the search runs on the vectors there are."""
 
 
 class MemoryService:
@@ -134,6 +137,8 @@ class MemoryService:
                 qvec = await embedding
             finally:
                 embedding.cancel()
+            if qvec is not None:  # the model is warm: let it catch up with what was just written
+                await self.worker.caught_up(space_id, FRESH_WAIT_S)
             hits = await asyncio.to_thread(self._locked_search, store, q, qvec, ranking)
         return SearchResult(query=q.query, mode=q.mode, hits=hits)
 

@@ -148,3 +148,51 @@ async def test_filtered_dense_search_is_exact_for_narrow_filters(tmp_path: Path)
     assert hits.hits[0].text == "row 13 glaze"
     assert all(h.session_id == "s3" for h in hits.hits)
     await service.aclose()
+
+
+class GatedEmbedder(HashEmbedder):
+    """A warm model whose batches wait for the test: the worker is mid-batch when the search comes."""
+
+    name = "gated-hash"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+        self.batches = 0
+
+    QUERIES = frozenset({"kiln", "kiln temperature"})
+
+    async def embed(self, texts: list[str]) -> np.ndarray:
+        if not self.QUERIES.issuperset(texts):  # a search's own query passes at once
+            self.batches += 1
+            await self.gate.wait()
+        return self.embed_sync(texts)
+
+
+async def test_a_dense_search_right_after_a_write_finds_it(tmp_path: Path) -> None:
+    embedder = GatedEmbedder()
+    service = MemoryService(tmp_path, embedder)
+    await service.write("sp", {"episodes": [{"text": "the kiln reached 1200 C"}, {"text": "glaze note"}]})
+    search = asyncio.ensure_future(service.search("sp", {"query": "kiln temperature", "mode": "dense"}))
+    await asyncio.sleep(0.05)
+    assert not search.done()  # it waits for the worker that holds the space's rows
+    embedder.gate.set()
+    hits = await asyncio.wait_for(search, 2)
+    assert "ep:1" in [h.id for h in hits.hits]
+    await service.aclose()
+
+
+async def test_a_dense_search_waits_at_most_the_bound_for_a_stuck_worker(tmp_path: Path) -> None:
+    embedder = GatedEmbedder()
+    service = MemoryService(tmp_path, embedder)
+    await service.write("sp", {"episodes": [{"text": "the kiln reached 1200 C"}, {"text": "glaze note"}]})
+    await service.write("other", {"episodes": [{"text": "a kiln in another space"}]})
+    began = asyncio.get_running_loop().time()
+    hits = await asyncio.wait_for(service.search("sp", {"query": "kiln", "mode": "dense"}), 5)
+    waited = asyncio.get_running_loop().time() - began
+    assert hits.hits == [] and 0.9 <= waited < 3  # no vectors yet: nothing found, after the bound
+    embedder.gate.set()
+    await service.settle()
+    fresh = await service.search("other", {"query": "kiln", "mode": "dense"})
+    assert [h.id for h in fresh.hits] == ["ep:1"]
+    await service.aclose()
