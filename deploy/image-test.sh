@@ -301,6 +301,13 @@ for _ in $(seq 100); do   # memory ingestion runs behind the run; wait for the e
   rpc memory.search '{"spaceId": "default", "query": "zebra herd", "mode": "keyword", "topK": 5}' | grep 1234 >/dev/null && break
   sleep 0.2
 done
+t0=$(now)
+for _ in $(seq 300); do   # the first run warms MiniLM in the background; /health says when dense search is ready
+  [ "$(curl -sf --max-time 2 "$URL/health" | jq -r '.memory.denseReady')" = true ] && break
+  sleep 0.2
+done
+[ "$(curl -sf --max-time 2 "$URL/health" | jq -r '.memory.denseReady')" = true ] || fail "MiniLM did not load within 60 s of the first run"
+note "MiniLM warm $(secs "$t0" "$(now)") s after run A ended (/health memory.denseReady)"
 model=$(script recall '{"turns": [{"tool_calls": [{"name": "semantic_search_memory", "arguments": {"query": "how many striped horses do we keep?", "mode": "dense"}}]}, {"text": "memory: {{last_tool_result}}"}]}')
 t0=$(now)
 run_b=$(start_run "{\"input\": \"What do you remember about our animals?\", \"model\": \"$model\"}")

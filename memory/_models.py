@@ -137,7 +137,9 @@ class SearchHit(_Model):
 class SearchResult(_Model):
     query: str
     mode: SearchMode
+    """The ranking actually used: `keyword` when a dense or hybrid search found the model still loading."""
     hits: list[SearchHit]
+    note: str | None = None
 
 
 class TimelineQuery(_Model):

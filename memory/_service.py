@@ -47,6 +47,7 @@ logger = logging.getLogger(__name__)
 FRESH_WAIT_S = 1.0
 """How long a dense search waits for the embedding worker to reach what its space had just written (a fact
 told one turn ago must be found the next); past it the search runs on the vectors there are."""
+MODEL_LOADING = "the embedding model is still loading: these are keyword matches; search again by meaning in a few seconds"
 
 
 class MemoryService:
@@ -137,10 +138,18 @@ class MemoryService:
                 qvec = await embedding
             finally:
                 embedding.cancel()
-            if qvec is not None:  # the model is warm: let it catch up with what was just written
-                await self.worker.caught_up(space_id, FRESH_WAIT_S)
+            if qvec is None:  # never empty-handed while the model loads: say what was ranked instead
+                keyword_only = q.model_copy(update={"mode": "keyword"})
+                hits = await asyncio.to_thread(self._locked_search, store, keyword_only, None, ranking)
+                return SearchResult(query=q.query, mode="keyword", hits=hits, note=MODEL_LOADING)
+            await self.worker.caught_up(space_id, FRESH_WAIT_S)  # let it reach what was just written
             hits = await asyncio.to_thread(self._locked_search, store, q, qvec, ranking)
         return SearchResult(query=q.query, mode=q.mode, hits=hits)
+
+    @property
+    def dense_ready(self) -> bool:
+        """Whether a dense search now ranks by meaning (the model is in memory)."""
+        return is_loaded(self.embedder)
 
     @staticmethod
     def _locked_search(

@@ -181,7 +181,10 @@ def build_memory_tools(service: MemoryService) -> list[MemoryTool]:
         )
         result = await service.search(space, q)
         hits = [_clip(h.model_dump(mode="json", exclude_none=True)) for h in result.hits]
-        return {"query": result.query, "mode": result.mode, "hits": hits}
+        out: dict[str, Any] = {"query": result.query, "mode": result.mode, "hits": hits}
+        if result.note:
+            out["note"] = result.note
+        return out
 
     async def graph(space: str, a: GraphArgs) -> dict[str, Any]:
         if not (a.entity or a.node_id or a.query):

@@ -14,7 +14,7 @@ from agent.runtime.manager import RunHandle
 from agent.runtime.policy import PolicyOverride
 from agent.runtime.requests import ContinueRequest, RunError, StartRequest
 from agent.server.mcp_wiring import mcp_health
-from agent.server.views import Health, RunCapacity, RunView
+from agent.server.views import Health, MemoryHealth, RunCapacity, RunView
 from agent.storage import is_storage_full
 from control_bridge.contract import RunIdParams
 from control_bridge.errors import BridgeError, Conflict, InvalidParams, NotFound, Unavailable
@@ -116,7 +116,15 @@ def health(services: Services) -> dict[str, Any]:
         control_plane="embedded" if services.embedded is not None else "remote",
         storage=storage,
         mcp=mcp_health(services),
+        memory=memory_health(services),
     ).wire()
+
+
+def memory_health(services: Services) -> MemoryHealth | None:
+    service = services.memory.service
+    if service is None:  # still opening, or failed to open (runs go on without memory tools)
+        return None
+    return MemoryHealth(embedder=service.identity.name, dense_ready=service.dense_ready)
 
 
 def _version() -> str:

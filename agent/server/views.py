@@ -32,6 +32,14 @@ class McpHealth(WireModel):
     failed_servers: list[str]
 
 
+class MemoryHealth(WireModel):
+    """`denseReady` is false until the embedding model is in memory (it loads when the first run starts);
+    until then memory searches rank by keywords and say so."""
+
+    embedder: str
+    dense_ready: bool
+
+
 class Health(WireModel):
     status: Literal["ok", "degraded", "draining"]
     """`degraded`: storage cannot take new runs (see `storage.reason`); runs in flight wait for space."""
@@ -42,6 +50,7 @@ class Health(WireModel):
     language_model: bool
     control_plane: Literal["embedded", "remote"]
     mcp: McpHealth | None = None
+    memory: MemoryHealth | None = None
     storage: StorageHealth
 
 

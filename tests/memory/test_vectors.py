@@ -57,9 +57,13 @@ async def test_unembedded_rows_are_embedded_by_the_next_process_once(tmp_path: P
     first = MemoryService(tmp_path, NotLoaded(), load_model=False, wait_for_model=False)
     texts = [f"note {i} about glaze number {i}" for i in range(300)]
     await first.write("sp", {"episodes": [{"text": t} for t in texts]})
-    # the search of a person never waits for the model: keyword hits at once
+    # the search of a person never waits for the model: keyword hits at once, and the result says so
     hits = await first.search("sp", {"query": "glaze number 7"})
     assert hits.hits and all(h.matched == ["keyword"] for h in hits.hits)
+    assert hits.mode == "keyword" and hits.note and "loading" in hits.note
+    dense = await first.search("sp", {"query": "glaze number 7", "mode": "dense"})
+    assert dense.mode == "keyword" and [h.id for h in dense.hits] == [h.id for h in hits.hits]
+    assert not first.dense_ready
     await first.aclose()
 
     counting = SlowEmbedder()

@@ -34,6 +34,15 @@ def test_health_answers(server: Server) -> None:
     assert body["languageModel"] is False
 
 
+def test_health_says_whether_memory_search_ranks_by_meaning(server: Server) -> None:
+    for _ in range(100):  # the memory substrate opens in the background after start
+        memory = server.client.get("/health").json().get("memory")
+        if memory is not None:
+            break
+        time.sleep(0.05)
+    assert memory == {"embedder": "hash-words-bigrams", "denseReady": True}
+
+
 def test_run_over_start_calls_embedded_tool_and_streams_in_order(server: Server, tmp_path: Path) -> None:
     model = write_script(tmp_path / "s.json", TOOL_SCRIPT)
     response = server.client.post(
