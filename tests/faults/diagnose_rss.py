@@ -102,11 +102,14 @@ for server in make_server(tmp, max_concurrent_runs=50):
     snap = snap.filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)])
     stats = snap.statistics("traceback")
     total = sum(s.size for s in stats)
-    print(f"\n== live allocations made during the last {B} runs: {total / 1024:.0f} KiB "
-          f"({total / B:.0f} B/run) in {len(stats)} tracebacks", flush=True)
+    print(
+        f"\n== live allocations made during the last {B} runs: {total / 1024:.0f} KiB "
+        f"({total / B:.0f} B/run) in {len(stats)} tracebacks",
+        flush=True,
+    )
     for s in stats[:25]:
         print(f"\n-- {s.size / 1024:.1f} KiB in {s.count} blocks ({s.size / B:.0f} B/run)")
-        for line in s.traceback.format()[-2 * 12:]:
+        for line in s.traceback.format()[-2 * 12 :]:
             print("   ", line)
     print("\n== by line (top 30)")
     for s in snap.statistics("lineno")[:30]:
