@@ -2,7 +2,9 @@
 
 Prints RSS every `--every` runs (idle, after a collection), then one JSON line: the curve, and the slope over
 the second half in MB per 1,000 runs (least squares over the points at or after N/2), so a leak shows as a
-slope that stays up however long the run, and a levelling off as one that falls towards zero.
+slope that stays up however long the run, and a levelling off as one that falls towards zero. `memory_items`
+is the number of vectors in the default space's in-memory graph: that part grows with stored memory by design
+(about 2.5 KB per item at 384 dimensions), every run adding about three (two episodes and a fact).
 
 `--no-memory` keeps run events out of the memory substrate (to tell its share from the rest); `--trim` also
 prints RSS after glibc's `malloc_trim(0)` (fragmentation vs live objects); `--trace` diffs tracemalloc
@@ -56,6 +58,7 @@ def slope(points: list[tuple[int, float]]) -> float:
 
 tmp = Path(tempfile.mkdtemp())
 curve: list[tuple[int, float]] = []
+items: dict[int, int] = {}
 for server in make_server(tmp, max_concurrent_runs=50):
     if args.trace:
         tracemalloc.start(10)
@@ -74,9 +77,12 @@ for server in make_server(tmp, max_concurrent_runs=50):
             gc.collect()
             rss = rss_mb()
             curve.append((i + 1, round(rss, 1)))
+            service = server.services.memory.service
+            store = service.pool.cached("default") if service is not None else None
+            items[i + 1] = store.index.size if store is not None else 0  # vectors in the space's graph
             line = (
                 f"runs={i + 1} rss={rss:.1f}MB registry={len(server.services.manager.runs)} "
-                f"t={time.monotonic() - t0:.0f}s"
+                f"memory_items={items[i + 1]} t={time.monotonic() - t0:.0f}s"
             )
             if args.trim:
                 ctypes.CDLL("libc.so.6").malloc_trim(0)
@@ -95,6 +101,7 @@ print(
             "runs": args.runs,
             "memory": not args.no_memory,
             "rss_mb": dict(curve),
+            "memory_items": items,
             "slope_mb_per_1000_runs_second_half": round(slope(second_half), 2),
         }
     ),
