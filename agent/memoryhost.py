@@ -17,12 +17,16 @@ import asyncio
 import importlib
 import json
 import logging
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
 logger = logging.getLogger(__name__)
 
 MAX_EARLY_EVENTS = 10_000
+MAX_TRACKED_RUNS = 10_000
+"""Runs whose session is remembered between their start and their end (a run that ends elsewhere never
+says so here)."""
 TERMINAL = frozenset({"run.completed", "run.failed", "run.canceled"})
 
 
@@ -35,13 +39,16 @@ def _text(value: Any) -> str:
 class RunEvents:
     """Event → episode fields (a plain dict memory validates as `RunEpisode`); tracks each run's session."""
 
-    def __init__(self) -> None:
-        self._runs: dict[str, tuple[str | None, str | None]] = {}  # run id -> (session id, thread id)
+    def __init__(self, max_runs: int = MAX_TRACKED_RUNS) -> None:
+        self._runs: OrderedDict[str, tuple[str | None, str | None]] = OrderedDict()  # run → (session, thread)
+        self._max_runs = max_runs
 
     def episode(self, space_id: str, event: Any) -> dict[str, Any] | None:
         data: dict[str, Any] = event.data if isinstance(event.data, dict) else {}
         if event.type == "run.started":
             self._runs[event.run_id] = (data.get("sessionId"), data.get("threadId"))
+            while len(self._runs) > self._max_runs:  # runs that never end here (moved away, abandoned)
+                self._runs.popitem(last=False)
         session, thread = self._runs.get(event.run_id, (None, None))
         if event.type in TERMINAL:
             self._runs.pop(event.run_id, None)

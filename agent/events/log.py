@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -49,7 +50,9 @@ class RunLog:
         """Runs that had no events when first seen here: their keys are all in `_keys`, no lookup needed."""
         self._keys: dict[str, dict[str, Event]] = {}
         self._pending: dict[str, list[Event]] = {}
-        self._waiters: dict[str, asyncio.Event] = {}
+        self._waiters: weakref.WeakValueDictionary[str, asyncio.Event] = weakref.WeakValueDictionary()
+        """Held only while a reader waits on it: a stream that ends after its run's last commit (every SSE
+        read of a finished run) would otherwise leave one behind per run for ever."""
         self._publishers: list[Publisher] = []
 
     @property
@@ -60,19 +63,27 @@ class RunLog:
         self._publishers.append(publisher)
 
     def last_sequence(self, run_id: str) -> int:
-        """The last sequence number assigned (committed or buffered)."""
+        """The last sequence number assigned (committed or buffered). A reader's question about a run this
+        process is not writing is not cached: `run.get` of every old run would otherwise fill `_next`."""
+        known = self._next.get(run_id)
+        return known - 1 if known is not None else self._stored_last(run_id)
+
+    def _stored_last(self, run_id: str) -> int:
+        row = self._db.conn.execute("SELECT MAX(sequence) FROM events WHERE run_id=?", (run_id,)).fetchone()
+        return int(row[0] or 0)
+
+    def _writer_last(self, run_id: str) -> int:
+        """`last_sequence` for a run this process appends to: cached until `forget`."""
         if run_id not in self._next:
-            row = self._db.conn.execute(
-                "SELECT MAX(sequence) FROM events WHERE run_id=?", (run_id,)
-            ).fetchone()
-            if row[0] is None:
+            last = self._stored_last(run_id)
+            if last == 0:
                 self._fresh.add(run_id)
-            self._next[run_id] = (row[0] or 0) + 1
+            self._next[run_id] = last + 1
         return self._next[run_id] - 1
 
     def continue_after(self, run_id: str, sequence: int) -> None:
         """Resuming elsewhere: the next event is `sequence + 1` even though this log has none of the earlier."""
-        if sequence > self.last_sequence(run_id):
+        if sequence > self._writer_last(run_id):
             self._next[run_id] = sequence + 1
             self._fresh.discard(run_id)
 
@@ -80,7 +91,7 @@ class RunLog:
         """Buffers one event. With a key already logged for this run, returns the logged event instead."""
         type_ = payload.TYPE
         data = payload.data()
-        sequence = self._next.get(run_id) or self.last_sequence(run_id) + 1
+        sequence = self._next.get(run_id) or self._writer_last(run_id) + 1
         if key is None:
             event = Event(run_id, sequence, f"#{sequence}", type_, data, time.time())
         else:
@@ -183,7 +194,10 @@ class RunLog:
         return self._waiters.setdefault(run_id, asyncio.Event())
 
     def forget(self, run_id: str) -> None:
-        """Drops per-run caches once a run is finished (the rows stay)."""
+        """Drops per-run caches once a run is finished (the rows stay). Kept while events are still buffered:
+        their sequence numbers are not in the table yet."""
+        if run_id in self._pending:
+            return
         self._keys.pop(run_id, None)
         self._fresh.discard(run_id)
         self._next.pop(run_id, None)

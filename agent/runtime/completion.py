@@ -104,6 +104,7 @@ class RunCompletion:
                     reason="bootstrap",
                 ),
             )
+            self.log.forget(handle.run_id)  # (its terminal event's key stayed cached for ever)
             return
         if not state.terminal:
             state.status = "failed"

@@ -353,6 +353,9 @@ class RunManager:
         ]
         for run_id in finished[: max(0, len(finished) - MAX_FINISHED_IN_MEMORY)]:
             del self.runs[run_id]
+            # (A run read back from its checkpoint, e.g. by `run.get`, left caches there and in the log.)
+            self.log.forget(run_id)
+            self.checkpoints.forget(run_id)
 
     # --- verbs --------------------------------------------------------------------------------------------
     def get(self, run_id: str) -> RunHandle:
@@ -367,6 +370,7 @@ class RunManager:
                 run_id=run_id, control=self.control, state=state, lease_version=state.lease_version
             )
             self.runs[run_id] = handle
+            self._drop_finished()  # reads of many old runs must not grow the registry past its bound
         return handle
 
     async def cancel(self, run_id: str, reason: str = "user_requested") -> RunHandle:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
+import weakref
 from pathlib import Path
 
 import pytest
@@ -81,3 +84,24 @@ async def test_a_file_of_another_space_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="belongs to space 'alice'"):
         await again.search("bob", {"query": "hello", "mode": "keyword"})
     await again.aclose()
+
+
+async def test_closed_spaces_release_their_in_memory_graphs(tmp_path: Path) -> None:
+    """The ANN graph of a space lives in memory by design, so the pool's bound is what bounds it across
+    spaces: a space the pool closes (its graph view included) must be garbage, not kept by a cache."""
+    service = MemoryService(tmp_path, HashEmbedder(), max_open_spaces=4)
+    closed: list[weakref.ref[object]] = []
+    for i in range(20):
+        await service.write(f"tenant-{i}", {"episodes": [{"text": f"Alice met Bob in city{i}"}]})
+        await service.settle(f"tenant-{i}")
+        store = service.pool.cached(f"tenant-{i}")
+        assert store is not None and store.index.size == 1
+        closed.append(weakref.ref(store.index.ann.index))
+        del store
+        with contextlib.suppress(LookupError):
+            await service.graph(f"tenant-{i}", {"entity": "Alice"})
+    gc.collect()
+    alive = sum(ref() is not None for ref in closed)
+    assert service.pool.open_count <= 4 and alive <= 4, (service.pool.open_count, alive)
+    assert len(service._graphs) <= 4
+    await service.aclose()
