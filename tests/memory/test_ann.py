@@ -77,4 +77,10 @@ async def test_a_graph_built_with_other_settings_is_rebuilt(tmp_path: Path) -> N
     assert len(store.index.ann) == 40 and str(store.index.ann.index.dtype).endswith("I8")
     hits = await again.search("sp", {"query": "row 7 about stoneware 7", "mode": "dense"})
     assert hits.hits[0].text == "row 7 about stoneware 7"
+    # the candidates are re-scored with the float32 vectors SQLite keeps, not the graph's 8-bit copies
+    texts = [f"row {i} about stoneware {i}" for i in range(40)]
+    exact = HashEmbedder().embed_sync(texts)
+    query = HashEmbedder().embed_sync(["row 7 about stoneware 7"])[0]
+    for _, rowid, score in store.index.top(query, 5):
+        assert abs(score - float(exact[rowid - 1] @ query)) < 1e-5
     await again.aclose()
