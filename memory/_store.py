@@ -87,7 +87,7 @@ class SpaceStore(GraphWrites):
             self.version = 0  # bumped on every write: caches (the graph) compare it
             self.migrated_from = migrate(conn)
             self.reembedding = self._check_meta(space_id)
-            self.index = VectorIndex(embedder.dim, path.with_suffix(".usearch"))
+            self.index = VectorIndex(embedder.dim, path.with_suffix(".usearch"), self.stored_vectors)
             self._speakers: set[str] | None = None
             self._load_index()
         except BaseException:
@@ -187,6 +187,24 @@ class SpaceStore(GraphWrites):
                 )
             self._add_from_sqlite(missing)
             self.index.ann.save()
+
+    def stored_vectors(self, keys: np.ndarray) -> np.ndarray:
+        """The exact vectors of packed keys, in their order (zeros for a row without one): the graph's
+        candidates are re-scored with these."""
+        out = np.zeros((len(keys), self.embedder.dim), dtype=np.float32)
+        where = {int(k): i for i, k in enumerate(keys.tolist())}
+        with self.lock:
+            for item_type, table in ((EPISODE, "episodes"), (FACT, "facts")):
+                rowids = [k >> 1 for k in where if k & 1 == item_type]
+                for start in range(0, len(rowids), 900):
+                    chunk = rowids[start : start + 900]
+                    marks = ",".join("?" * len(chunk))
+                    query = (
+                        f"SELECT id, embedding FROM {table} WHERE id IN ({marks}) AND embedding IS NOT NULL"
+                    )
+                    for rowid, emb in self.conn.execute(query, chunk):
+                        out[where[rowid * 2 + item_type]] = np.frombuffer(emb, dtype=np.float32)
+        return out
 
     def _add_from_sqlite(self, keys: np.ndarray) -> None:
         for item_type, table in ((EPISODE, "episodes"), (FACT, "facts")):
