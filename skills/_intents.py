@@ -9,6 +9,8 @@ Japanese; custom skills keep their triggers and description keywords.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from skills._text import MatchText, Phrase
 
 INTENT_WEIGHT = 2.75
@@ -161,6 +163,8 @@ _CUES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "sort out",
             "steps to",
             "what needs to happen",
+            "work out",
+            "split",
             "整理",
             "段取り",
         ),
@@ -173,6 +177,11 @@ _CUES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "by friday",
             "deadline",
             "phases",
+            "stages",
+            "weeks",
+            "months",
+            "each week",
+            "each day",
             "やること",
             "週ごと",
             "スケジュール",
@@ -187,8 +196,16 @@ _COMPILED = {
 }
 
 
-def intent_evidence(skill_id: str, text: MatchText) -> tuple[str, str] | None:
-    """The (action, deliverable) pair of this skill found in the text, or None."""
+class Request(NamedTuple):
+    action: str
+    deliverable: str
+    span: tuple[int, int] | None
+    """English word positions from the action to the deliverable, when the action comes first: the words in
+    between are what the request is about ("present [our hiring plan] to the leadership meeting")."""
+
+
+def intent_evidence(skill_id: str, text: MatchText) -> Request | None:
+    """The action and deliverable of this skill found in the text, or None."""
     cues = _COMPILED.get(skill_id)
     if cues is None:
         return None
@@ -197,4 +214,11 @@ def intent_evidence(skill_id: str, text: MatchText) -> tuple[str, str] | None:
     if action is None:
         return None
     deliverable = next((d for d in deliverables if text.contains(d) and not d.within(action)), None)
-    return None if deliverable is None else (action.text, deliverable.text)
+    if deliverable is None:
+        return None
+    span = None
+    if not action.japanese and not deliverable.japanese:
+        start = text.spans(action)[0][0]
+        end = max(e for _, e in text.spans(deliverable))
+        span = (start, end) if end > start else None
+    return Request(action.text, deliverable.text, span)
