@@ -18,9 +18,10 @@ import math
 import re
 from collections.abc import Iterable
 
+from skills._background import BACKGROUND, NO_SKILL
 from skills._text import WORD, normalize, stem, words
 
-EXAMPLE_FLOOR = 0.12
+EXAMPLE_FLOOR = 0.13
 """Cosine below this is a resemblance, not a paraphrase (chosen on the tuning files; see the bench)."""
 MIN_SUPPORT = 2
 MIN_SHARED = 2
@@ -99,9 +100,10 @@ class ExampleModel:
         return best
 
     def nearest(self, text: str) -> tuple[str, float, str] | None:
-        """(skill id, cosine, shared features) of the one skill this text paraphrases, or None."""
+        """(skill id, cosine, shared features) of the one skill this text paraphrases, or None (also when
+        it is nearest to everyday talk, the background class)."""
         ranked = sorted(self.similarities(text).items(), key=lambda item: -item[1][0])
-        if not ranked or ranked[0][1][0] < EXAMPLE_FLOOR:
+        if not ranked or ranked[0][1][0] < EXAMPLE_FLOOR or ranked[0][0] == NO_SKILL:
             return None
         runner_up = ranked[1][1][0] if len(ranked) > 1 else 0.0
         if ranked[0][1][0] - runner_up < EXAMPLE_MARGIN:
@@ -116,6 +118,9 @@ def model_for(
 ) -> ExampleModel:
     """(skill id, examples, definition texts) → one model per distinct catalog (runs share it)."""
     return ExampleModel(
-        ((skill, text) for skill, texts, _ in skills for text in texts),
+        [
+            *((skill, text) for skill, texts, _ in skills for text in texts),
+            *((NO_SKILL, text) for text in BACKGROUND),
+        ],
         (text for _, _, defs in skills for text in defs),
     )

@@ -9,9 +9,10 @@ Japanese; custom skills keep their triggers and description keywords.
 
 from __future__ import annotations
 
+import re
 from typing import NamedTuple
 
-from skills._text import MatchText, Phrase
+from skills._text import MatchText, Phrase, has_kana
 
 INTENT_WEIGHT = 2.75
 """Above the activation bar on its own (a clear request), below a trigger (3.0): an explicit trigger in the
@@ -222,3 +223,24 @@ def intent_evidence(skill_id: str, text: MatchText) -> Request | None:
         end = max(e for _, e in text.spans(deliverable))
         span = (start, end) if end > start else None
     return Request(action.text, deliverable.text, span)
+
+
+_THANKS_EN = re.compile(
+    r"^\W*(thanks|thank you|thx|cheers)\b|\b(went (great|well|fine)|worked (perfectly|great|well))\b"
+)
+_ASKS_EN = re.compile(
+    r"\?|\b(please|can you|could you|would you|will you|now|next|also|help|need|want|let's|lets)\b"
+)
+_THANKS_JA = re.compile(r"ありがと|助かり|助かった|うまくいった|上手くいった|できました")
+_ASKS_JA = re.compile(r"[?？]|ください|ほしい|欲しい|お願い|て。|て$|して|たい")
+ACKNOWLEDGEMENT_MAX_WORDS = 14
+
+
+def is_acknowledgement(text: MatchText) -> bool:
+    """Thanks or news of something done, asking for nothing ("Thanks, the plan worked perfectly!",
+    "今日のプレゼンうまくいったよ！"): a skill's word in it is about the past, not a request."""
+    norm = text.normalized.strip()
+    if has_kana(norm):
+        return bool(_THANKS_JA.search(norm)) and not _ASKS_JA.search(norm)
+    short = len(norm.split()) <= ACKNOWLEDGEMENT_MAX_WORDS
+    return short and bool(_THANKS_EN.search(norm)) and not _ASKS_EN.search(norm)

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from skills._examples import ExampleModel
-from skills._intents import INTENT_WEIGHT, Request, intent_evidence
+from skills._intents import INTENT_WEIGHT, Request, intent_evidence, is_acknowledgement
 from skills._text import MatchText, Phrase, has_kana, normalize, words
 from skills.catalog import Catalog
 from skills.model import Skill
@@ -34,9 +34,9 @@ AGENT_TYPE_WEIGHT = 1.0
 TOPIC_FACTOR = 0.25
 """A trigger inside another skill's request (between its action and its deliverable) is what that request is
 about; it keeps a quarter of its weight, so it ranks the skill without activating it."""
-EMBEDDING_FLOOR = 0.5
+EMBEDDING_FLOOR = 0.45
 """MiniLM cosine to a skill's nearest example below which a prompt is not a paraphrase of it."""
-EMBEDDING_MARGIN = 0.08
+EMBEDDING_MARGIN = 0.1
 """…and by which it must beat every other skill: a prompt near two skills is ambiguous, not both."""
 ACTIVATION_THRESHOLD = 2.5
 RELATIVE_THRESHOLD = 0.5
@@ -337,7 +337,8 @@ def select_skills(
     """
     count = count_tokens or approx_tokens
     inp = selection_input
-    sources = inp.sources()
+    # Thanks and news of work done ask for nothing: their words are evidence of no request.
+    sources = [source for source in inp.sources() if not is_acknowledgement(source[0])]
     skills = catalog.skills(inp.locale)
     agent_categories = AGENT_TYPE_CATEGORIES.get((inp.agent_type or "").lower(), ())
 

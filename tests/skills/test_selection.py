@@ -306,3 +306,26 @@ def test_examples_stand_in_only_when_words_are_missing() -> None:
     assert model.nearest("turn this into pages") is not None
     assert model.nearest("turn left") is None
     assert model.nearest("heat pumps in winter") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Thanks, the plan worked perfectly!", []),
+        ("ありがとう、今日のプレゼンうまくいったよ！", []),
+        ("Thanks. Now make slides for the board.", ["slides-author"]),  # thanks, then a request
+        ("ありがとう。次は役員会のスライドを作って。", ["slides-author"]),
+    ],
+)
+def test_thanks_and_news_ask_for_nothing(catalog, text, expected):
+    assert select(catalog, text).activated_ids == expected
+
+
+def test_everyday_talk_is_a_class_of_its_own() -> None:
+    from skills import load_official_catalog, merge_catalog
+
+    model = merge_catalog(load_official_catalog(), []).example_model()
+    text = "Tell me a fun fact about owls."  # 'tell' and 'fact' are in research examples too
+    ranked = sorted(model.similarities(text).items(), key=lambda item: -item[1][0])
+    assert ranked[0][0] == "none" and ranked[0][1][0] >= 0.13
+    assert model.nearest(text) is None
