@@ -329,3 +329,19 @@ def test_everyday_talk_is_a_class_of_its_own() -> None:
     ranked = sorted(model.similarities(text).items(), key=lambda item: -item[1][0])
     assert ranked[0][0] == "none" and ranked[0][1][0] >= 0.13
     assert model.nearest(text) is None
+
+
+def test_prompts_written_after_tuning_hold_their_measured_level() -> None:
+    """Issue 18 item 7, measured honestly: skills_fresh2.jsonl was written after the last tuning commit and
+    never tuned on (P 0.917, R 0.524 without MiniLM). Pinned near that level so a change that loses
+    paraphrases or lets small talk in fails here; the target (>= 0.9 / >= 0.9) is not met yet."""
+    from agent.bench.skills import evaluate
+    from skills import load_official_catalog, merge_catalog
+
+    catalog = merge_catalog(load_official_catalog(), [])
+    unseen = evaluate(catalog, _jsonl("skills_fresh2.jsonl"))
+    assert unseen["precision"] >= 0.9 and unseen["recall"] >= 0.5
+    assert unseen["by_locale"]["ja"]["recall"] >= 0.5 and unseen["by_locale"]["en"]["recall"] >= 0.45
+    # skills_fresh.jsonl was held out for round 1 (P 0.816, R 0.534) and is tuning data since round 2
+    tuned = evaluate(catalog, _jsonl("skills_fresh.jsonl"))
+    assert tuned["precision"] >= 0.95 and tuned["recall"] >= 0.7
