@@ -9,7 +9,10 @@ Japanese; custom skills keep their triggers and description keywords.
 
 from __future__ import annotations
 
-from skills._text import MatchText, Phrase
+import re
+from typing import NamedTuple
+
+from skills._text import MatchText, Phrase, has_kana
 
 INTENT_WEIGHT = 2.75
 """Above the activation bar on its own (a clear request), below a trigger (3.0): an explicit trigger in the
@@ -161,6 +164,8 @@ _CUES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "sort out",
             "steps to",
             "what needs to happen",
+            "work out",
+            "split",
             "整理",
             "段取り",
         ),
@@ -173,6 +178,11 @@ _CUES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "by friday",
             "deadline",
             "phases",
+            "stages",
+            "weeks",
+            "months",
+            "each week",
+            "each day",
             "やること",
             "週ごと",
             "スケジュール",
@@ -187,8 +197,16 @@ _COMPILED = {
 }
 
 
-def intent_evidence(skill_id: str, text: MatchText) -> tuple[str, str] | None:
-    """The (action, deliverable) pair of this skill found in the text, or None."""
+class Request(NamedTuple):
+    action: str
+    deliverable: str
+    span: tuple[int, int] | None
+    """English word positions from the action to the deliverable, when the action comes first: the words in
+    between are what the request is about ("present [our hiring plan] to the leadership meeting")."""
+
+
+def intent_evidence(skill_id: str, text: MatchText) -> Request | None:
+    """The action and deliverable of this skill found in the text, or None."""
     cues = _COMPILED.get(skill_id)
     if cues is None:
         return None
@@ -197,4 +215,32 @@ def intent_evidence(skill_id: str, text: MatchText) -> tuple[str, str] | None:
     if action is None:
         return None
     deliverable = next((d for d in deliverables if text.contains(d) and not d.within(action)), None)
-    return None if deliverable is None else (action.text, deliverable.text)
+    if deliverable is None:
+        return None
+    span = None
+    if not action.japanese and not deliverable.japanese:
+        start = text.spans(action)[0][0]
+        end = max(e for _, e in text.spans(deliverable))
+        span = (start, end) if end > start else None
+    return Request(action.text, deliverable.text, span)
+
+
+_THANKS_EN = re.compile(
+    r"^\W*(thanks|thank you|thx|cheers)\b|\b(went (great|well|fine)|worked (perfectly|great|well))\b"
+)
+_ASKS_EN = re.compile(
+    r"\?|\b(please|can you|could you|would you|will you|now|next|also|help|need|want|let's|lets)\b"
+)
+_THANKS_JA = re.compile(r"ありがと|助かり|助かった|うまくいった|上手くいった|できました")
+_ASKS_JA = re.compile(r"[?？]|ください|ほしい|欲しい|お願い|て。|て$|して|たい")
+ACKNOWLEDGEMENT_MAX_WORDS = 14
+
+
+def is_acknowledgement(text: MatchText) -> bool:
+    """Thanks or news of something done, asking for nothing ("Thanks, the plan worked perfectly!",
+    "今日のプレゼンうまくいったよ！"): a skill's word in it is about the past, not a request."""
+    norm = text.normalized.strip()
+    if has_kana(norm):
+        return bool(_THANKS_JA.search(norm)) and not _ASKS_JA.search(norm)
+    short = len(norm.split()) <= ACKNOWLEDGEMENT_MAX_WORDS
+    return short and bool(_THANKS_EN.search(norm)) and not _ASKS_EN.search(norm)

