@@ -53,7 +53,7 @@ def state(text: str = "please research solar panels") -> RunState:
 async def test_similarity_is_used_only_when_the_model_is_warm() -> None:
     f = factory()
     cold, warm = FakeMemory(loaded=False), FakeMemory(loaded=True)
-    vague = "hmm, something about the thing from last week"  # no word decides: meaning may stand in
+    vague = "the blue one, you know"  # no word and no example decides: meaning may stand in
     await f._skills(state(vague), NoRuntime(), [], cold)  # type: ignore[arg-type]
     assert cold.embedder.calls == []
     await f._skills(state(vague), NoRuntime(), [], warm)  # type: ignore[arg-type]
