@@ -17,6 +17,7 @@ import time
 import tracemalloc
 from pathlib import Path
 
+from agent.bench.memory_scale import rss_mb
 from tests.server.conftest import make_server
 
 A = int(sys.argv[1]) if len(sys.argv) > 1 else 1500
@@ -26,13 +27,6 @@ if "--no-memory" in sys.argv:
     import agent.memoryhost
 
     agent.memoryhost.MemoryHost.on_event = lambda self, space_id, event: None  # type: ignore[method-assign]
-
-
-def rss_mb() -> float:
-    for line in open("/proc/self/status"):
-        if line.startswith("VmRSS"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def trim() -> str:

@@ -22,6 +22,7 @@ import time
 import tracemalloc
 from pathlib import Path
 
+from agent.bench.memory_scale import rss_mb
 from tests.server.conftest import make_server
 
 parser = argparse.ArgumentParser()
@@ -36,13 +37,6 @@ if args.no_memory:
     import agent.memoryhost
 
     agent.memoryhost.MemoryHost.on_event = lambda self, space_id, event: None  # type: ignore[method-assign]
-
-
-def rss_mb() -> float:
-    for line in open("/proc/self/status"):
-        if line.startswith("VmRSS"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def slope(points: list[tuple[int, float]]) -> float:

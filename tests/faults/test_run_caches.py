@@ -8,34 +8,18 @@ bootstrap failure left its terminal key cached)."""
 from __future__ import annotations
 
 import gc
-import time
 from pathlib import Path
 
 import pytest
 
 from agent.memoryhost import RunEvents
 from agent.runtime import manager as manager_module
-from tests.server.conftest import Server, make_server
+from tests.faults.test_run_registry import _start, _wait_idle
+from tests.server.conftest import make_server
 from tests.support import read_sse, rpc
 
 CAP = 5
 RUNS = 20
-
-
-def _wait_idle(server: Server) -> None:
-    deadline = time.monotonic() + 60
-    while server.services.manager.active:
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
-
-
-def _start(server: Server, body: dict[str, object]) -> str:
-    while True:
-        r = server.client.post("/start", json=body, headers=server.auth)
-        if r.status_code == 202:
-            return str(r.json()["runId"])
-        assert r.status_code == 503, r.text
-        time.sleep(0.01)
 
 
 def test_per_run_caches_stay_within_the_registry_bound(
