@@ -4,7 +4,7 @@ Prints RSS every `--every` runs (idle, after a collection), then one JSON line: 
 the second half in MB per 1,000 runs (least squares over the points at or after N/2), so a leak shows as a
 slope that stays up however long the run, and a levelling off as one that falls towards zero. `memory_items`
 is the number of vectors in the default space's in-memory graph: that part grows with stored memory by design
-(about 2.5 KB per item at 384 dimensions), every run adding about three (two episodes and a fact).
+(1.4–2.9 KB per item with the 8-bit graph, capacity doubling and allocator slack included), every run adding about three (two episodes and a fact).
 
 `--no-memory` keeps run events out of the memory substrate (to tell its share from the rest); `--trim` also
 prints RSS after glibc's `malloc_trim(0)` (fragmentation vs live objects); `--trace` diffs tracemalloc
