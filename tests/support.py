@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -79,3 +80,20 @@ def rpc(
     response = client.post(f"{url}/rpc", json=body, **kw)
     assert response.status_code == 200, response.text
     return response.json()  # type: ignore[no-any-return]
+
+
+@contextmanager
+def tmpfs(path: Path, options: str, why: str) -> Iterator[Path]:
+    """A tmpfs mounted at `path` for the block (skips the test where mounting needs root it lacks)."""
+    import pytest
+
+    path.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount {why} (needs root): {done.stderr.strip()}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)

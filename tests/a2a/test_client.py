@@ -18,6 +18,7 @@ from a2a.utils.errors import TaskNotCancelableError
 
 from tests.a2a.conftest import a2a_client, collect, send_one, send_request, user_message
 from tests.server.conftest import Server
+from tests.support import rpc
 
 COMPLETED = TaskState.TASK_STATE_COMPLETED
 SLOW_TEXT = "".join(f"part-{i} " for i in range(1, 7))
@@ -161,17 +162,14 @@ async def test_clarification_is_answered_by_a_follow_up_message(server: Server) 
 
 
 async def _confirm(server: Server, reply: Message) -> str:
-    policy = server.client.post(
-        "/rpc",
-        json={
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "policy.override",
-            "params": {"requireConfirmation": ["counter"]},
-        },
+    policy = rpc(
+        server.client,
+        server.url,
+        "policy.override",
+        {"requireConfirmation": ["counter"]},
         headers=server.auth,
     )
-    assert policy.json()["result"]["applied"] is True
+    assert policy["result"]["applied"] is True
     async with a2a_client(server.url, streaming=False) as client:
         asked = (await send_one(client, user_message("a2a-confirm"))).task
         assert asked.status.state == TaskState.TASK_STATE_INPUT_REQUIRED

@@ -16,7 +16,7 @@ from agent.events.payloads import PhaseChanged
 from agent.localdb import LocalDB
 from tests.durability.procs import ContainerProc
 from tests.server.conftest import make_server
-from tests.support import free_port, rpc
+from tests.support import free_port, rpc, tmpfs
 
 RUNS = 20
 
@@ -82,17 +82,8 @@ def test_a_zero_byte_runs_db_starts_with_a_loud_warning(tmp_path: Path) -> None:
 
 @pytest.fixture
 def read_only_dir(tmp_path: Path) -> Iterator[Path]:
-    mount = tmp_path / "ro"
-    mount.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(mount)], capture_output=True
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a read-only tmpfs (needs root): {done.stderr.decode().strip()}")
-    try:
+    with tmpfs(tmp_path / "ro", "ro,size=1m", "a read-only tmpfs") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def test_a_read_only_data_dir_stops_with_one_line(read_only_dir: Path) -> None:

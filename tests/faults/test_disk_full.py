@@ -9,7 +9,6 @@ soon as it can be; the SSE stream ends, and the control plane agrees.
 from __future__ import annotations
 
 import sqlite3
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,22 +16,13 @@ from pathlib import Path
 import pytest
 
 from tests.server.conftest import Server, make_server
-from tests.support import read_sse, rpc, write_script
+from tests.support import read_sse, rpc, tmpfs, write_script
 
 
 @pytest.fixture
 def disk(tmp_path: Path) -> Iterator[Path]:
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(mount)], capture_output=True, text=True
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs (needs root): {done.stderr.strip()}")
-    try:
+    with tmpfs(tmp_path / "disk", "size=24m", "a small tmpfs") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def fill(mount: Path) -> Path:

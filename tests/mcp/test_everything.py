@@ -131,39 +131,33 @@ async def test_side_effect_replay_does_not_call_the_server_again(plane: Embedded
     assert await plane.tool_execution_count(name) == 1
 
 
-async def test_cancelling_the_caller_cancels_the_call(plane: EmbeddedControlPlane) -> None:
+LONG = "mcp__everything__trigger-long-running-operation"
+
+
+async def _long_call_under_way(plane: EmbeddedControlPlane) -> tuple[str, asyncio.Task[Any]]:
+    """A 30 s call, returned once the server reports progress on it (it is working, not queued)."""
     started = asyncio.Event()
     assert plane.mcp is not None
     plane.mcp.progress_sink = lambda _run_id, _data: started.set()
     run_id = await _run(plane)
-    task = asyncio.create_task(
-        _execute(
-            plane, run_id, "mcp__everything__trigger-long-running-operation", {"duration": 30, "steps": 30}
-        )
-    )
-    await asyncio.wait_for(started.wait(), 20)  # the server is working on it
+    task = asyncio.create_task(_execute(plane, run_id, LONG, {"duration": 30, "steps": 30}))
+    await asyncio.wait_for(started.wait(), 20)
+    return run_id, task
+
+
+async def test_cancelling_the_caller_cancels_the_call(plane: EmbeddedControlPlane) -> None:
+    run_id, task = await _long_call_under_way(plane)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
     assert plane.mcp is not None and plane.mcp.cancel_run(run_id) == 0  # nothing left in flight
-    replay = await _execute(
-        plane, run_id, "mcp__everything__trigger-long-running-operation", {"duration": 30, "steps": 30}
-    )
+    replay = await _execute(plane, run_id, LONG, {"duration": 30, "steps": 30})
     assert replay.replayed and replay.error is not None and "canceled" in replay.error.message
 
 
 async def test_tools_cleanup_cancels_the_runs_inflight_calls(plane: EmbeddedControlPlane) -> None:
     """What a plane reached over HTTP gets when the run ends (a dropped request is not a cancellation)."""
-    started = asyncio.Event()
-    assert plane.mcp is not None
-    plane.mcp.progress_sink = lambda _run_id, _data: started.set()
-    run_id = await _run(plane)
-    task = asyncio.create_task(
-        _execute(
-            plane, run_id, "mcp__everything__trigger-long-running-operation", {"duration": 30, "steps": 30}
-        )
-    )
-    await asyncio.wait_for(started.wait(), 20)
+    run_id, task = await _long_call_under_way(plane)
     cleanup = await plane.call("tools.cleanup", c.ToolsCleanupParams(run_id=run_id))
     assert isinstance(cleanup, c.ToolsCleanupResult) and cleanup.released == 1
     out = await asyncio.wait_for(task, 5)  # the waiting caller gets the recorded, canceled outcome
