@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import random
 import re
 import resource
+import shutil
 import tempfile
 import time
 from collections.abc import Iterator
@@ -137,109 +139,149 @@ async def _timed(count: int, make: Any) -> list[float]:
     return out
 
 
-async def synthetic(n: int) -> dict[str, Any]:
+CORPUS_FORMAT = 1
+"""Bumped when the synthetic corpus changes, so a kept corpus of another format is rebuilt."""
+
+
+def _marker(n: int) -> str:
+    return json.dumps({"episodes": n, "embedder": LatentEmbedder.name, "format": CORPUS_FORMAT})
+
+
+async def _build(service: MemoryService, n: int, rng: random.Random) -> list[str]:
+    """Writes the N-episode corpus and waits for every vector; returns the texts queries are cut from."""
+    started = time.perf_counter()
+
+    async def progress() -> None:
+        while True:
+            await asyncio.sleep(30)
+            done = service.worker.embedded
+            _say(
+                f"  vectors: {done}/{n} in the graph ({time.perf_counter() - started:.0f} s, rss {rss_mb()} MB)"
+            )
+
+    reporter = asyncio.ensure_future(progress())
+    sample: list[str] = []
+    written = 0
+    for chunk in synthetic_chunks(n):
+        await service.write_episodes("synth", chunk)
+        sample.extend(rng.sample([e.text for e in chunk], k=min(len(chunk), 60)))
+        written += len(chunk)
+        if written % 100_000 == 0:
+            _say(f"  corpus: {written}/{n} rows written ({time.perf_counter() - started:.0f} s)")
+    write_s = time.perf_counter() - started
+    await service.settle()
+    reporter.cancel()
+    _say(
+        f"  corpus: {n} rows in {write_s:.1f} s, vectors and ANN graph after {time.perf_counter() - started:.1f} s"
+    )
+    return sample
+
+
+def _sample(n: int, rng: random.Random) -> list[str]:
+    """The texts _build would have sampled, without writing anything (a kept corpus)."""
+    sample: list[str] = []
+    for chunk in synthetic_chunks(n):
+        sample.extend(rng.sample([e.text for e in chunk], k=min(len(chunk), 60)))
+    return sample
+
+
+async def synthetic(n: int, keep: Path | None = None) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="memory-synth-") as scratch:
+        return await _synthetic(n, keep or Path(scratch), scratch=Path(scratch))
+
+
+async def _synthetic(n: int, root: Path, scratch: Path) -> dict[str, Any]:
     rng = random.Random(11)
-    with tempfile.TemporaryDirectory(prefix="memory-synth-") as tmp:
-        fast = LatentEmbedder()
-        service = MemoryService(Path(tmp), fast)
-        service.worker.batch = (
-            8192  # the synthetic model is instant: big batches keep SQLite busy, not Python
-        )
-        started = time.perf_counter()
-
-        async def progress() -> None:
-            while True:
-                await asyncio.sleep(30)
-                done = service.worker.embedded
-                _say(
-                    f"  vectors: {done}/{n} in the graph ({time.perf_counter() - started:.0f} s, rss {rss_mb()} MB)"
-                )
-
-        reporter = asyncio.ensure_future(progress())
-        sample: list[str] = []
-        written = 0
-        for chunk in synthetic_chunks(n):
-            await service.write_episodes("synth", chunk)
-            sample.extend(rng.sample([e.text for e in chunk], k=min(len(chunk), 60)))
-            written += len(chunk)
-            if written % 100_000 == 0:
-                _say(f"  corpus: {written}/{n} rows written ({time.perf_counter() - started:.0f} s)")
-        write_s = time.perf_counter() - started
-
+    fast = LatentEmbedder()
+    root.mkdir(parents=True, exist_ok=True)
+    marker = root / "corpus.json"
+    kept = marker.exists() and marker.read_text() == _marker(n)
+    if not kept and root != scratch:
+        shutil.rmtree(root / "memory", ignore_errors=True)
+        marker.unlink(missing_ok=True)
+    service = MemoryService(root, fast)
+    service.worker.batch = 8192  # the synthetic model is instant: big batches keep SQLite busy, not Python
+    started = time.perf_counter()
+    if kept:
+        _say(f"  corpus: reusing the {n}-row corpus kept in {root}")
+        sample = _sample(n, rng)
+        await service.store("synth")
         await service.settle()
-        reporter.cancel()
-        build_s = time.perf_counter() - started
-        _say(f"  corpus: {n} rows in {write_s:.1f} s, vectors and ANN graph after {build_s:.1f} s")
-        store = await service.store("synth")
-        queries = [" ".join(t.split()[-6:][:4]) for t in rng.sample(sample, min(QUERIES, len(sample)))]
-        qvecs = fast.embed_sync(queries)
-        for text, vector in zip(queries, qvecs, strict=True):
-            service.queries.put(service.identity, text, vector)
-        _say(f"  recall: exact scan of {n} stored vectors for {len(queries)} queries …")
-        true_ids, true_sims = exact_top(store, qvecs, 10)
-        # Recall of what the search path returns: the dense side's top 10 (graph candidates re-scored with
-        # the stored vectors) against the exact top 10 of the stored vectors. As ann-benchmarks defines it, a
-        # returned row counts when it is at least as similar as the exact 10th (within 1e-3), so near-ties at
-        # rank 10 are not misses; the strict id overlap is reported beside it.
-        found = strict = exact = 0
-        dense_ms: list[float] = []
-        keyword_ms: list[float] = []
-        for i, vector in enumerate(qvecs):
-            q = SearchQuery(query=queries[i], top_k=10)
-            began = time.perf_counter()
-            got = run_dense(store, q, vector, candidates(q))[:10]
-            dense_ms.append((time.perf_counter() - began) * 1000)
-            began = time.perf_counter()
-            run_keyword(store, q, candidates(q))
-            keyword_ms.append((time.perf_counter() - began) * 1000)
-            sims = np.asarray([s for _, _, s in got], dtype=np.float32)
-            found += int(np.sum(sims >= true_sims[i][-1] - 1e-3))
-            strict += len({r for _, r, _ in got} & set(true_ids[i].tolist()))
-            exact += len(true_ids[i])
-        ann_recall = found / exact if exact else 0.0
-        ann_recall_ids = strict / exact if exact else 0.0
-        _say(f"  recall@10 {ann_recall:.4f} (ids {ann_recall_ids:.4f})")
+    else:
+        sample = await _build(service, n, rng)
+        marker.write_text(_marker(n))
+    build_s = time.perf_counter() - started
+    store = await service.store("synth")
+    queries = [" ".join(t.split()[-6:][:4]) for t in rng.sample(sample, min(QUERIES, len(sample)))]
+    qvecs = fast.embed_sync(queries)
+    for text, vector in zip(queries, qvecs, strict=True):
+        service.queries.put(service.identity, text, vector)
+    _say(f"  recall: exact scan of {n} stored vectors for {len(queries)} queries …")
+    true_ids, true_sims = exact_top(store, qvecs, 10)
+    # Recall of what the search path returns: the dense side's top 10 (graph candidates re-scored with
+    # the stored vectors) against the exact top 10 of the stored vectors. As ann-benchmarks defines it, a
+    # returned row counts when it is at least as similar as the exact 10th (within 1e-3), so near-ties at
+    # rank 10 are not misses; the strict id overlap is reported beside it.
+    found = strict = exact = 0
+    dense_ms: list[float] = []
+    keyword_ms: list[float] = []
+    for i, vector in enumerate(qvecs):
+        q = SearchQuery(query=queries[i], top_k=10)
+        began = time.perf_counter()
+        got = run_dense(store, q, vector, candidates(q))[:10]
+        dense_ms.append((time.perf_counter() - began) * 1000)
+        began = time.perf_counter()
+        run_keyword(store, q, candidates(q))
+        keyword_ms.append((time.perf_counter() - began) * 1000)
+        sims = np.asarray([s for _, _, s in got], dtype=np.float32)
+        found += int(np.sum(sims >= true_sims[i][-1] - 1e-3))
+        strict += len({r for _, r, _ in got} & set(true_ids[i].tolist()))
+        exact += len(true_ids[i])
+    ann_recall = found / exact if exact else 0.0
+    ann_recall_ids = strict / exact if exact else 0.0
+    _say(f"  recall@10 {ann_recall:.4f} (ids {ann_recall_ids:.4f})")
 
-        async def hybrid(i: int) -> None:
-            await service.search("synth", SearchQuery(query=queries[i % len(queries)], top_k=10))
+    async def hybrid(i: int) -> None:
+        await service.search("synth", SearchQuery(query=queries[i % len(queries)], top_k=10))
 
-        async def graph(i: int) -> None:
-            await service.graph("synth", {"entity": _NAMES[i % len(_NAMES)], "max_depth": 2, "limit": 50})
+    async def graph(i: int) -> None:
+        await service.graph("synth", {"entity": _NAMES[i % len(_NAMES)], "max_depth": 2, "limit": 50})
 
-        async def timeline(i: int) -> None:
-            at = datetime(2024, 1, 1, tzinfo=UTC).timestamp() + rng.randrange(n) * 60
-            await service.timeline("synth", {"from": at, "to": at + 86400, "limit": 20})
+    async def timeline(i: int) -> None:
+        at = datetime(2024, 1, 1, tzinfo=UTC).timestamp() + rng.randrange(n) * 60
+        await service.timeline("synth", {"from": at, "to": at + 86400, "limit": 20})
 
-        async def provenance(i: int) -> None:
-            await service.provenance("synth", f"ep:{rng.randrange(n) + 1}")
+    async def provenance(i: int) -> None:
+        await service.provenance("synth", f"ep:{rng.randrange(n) + 1}")
 
-        await _timed(20, hybrid)  # warm caches
-        hybrid_ms = await _timed(QUERIES, hybrid)
-        from memory import MemoryIngestor
+    await _timed(20, hybrid)  # warm caches
+    hybrid_ms = await _timed(QUERIES, hybrid)
+    from memory import MemoryIngestor
 
-        ingestor = MemoryIngestor(service)
-        for run in range(min(n // 20, 200)):
-            await ingestor.distill_run("synth", f"run-{run}")
-        graph_ms = await _timed(100, graph)
-        timeline_ms = await _timed(200, timeline)
-        provenance_ms = await _timed(300, provenance)
-        rss_corpus = rss_mb()
-        await ingestor.aclose()
-        await service.aclose()
-        size = sum(p.stat().st_size for p in (Path(tmp) / "memory").glob("synth.*"))
+    ingestor = MemoryIngestor(service)
+    for run in range(min(n // 20, 200)):
+        await ingestor.distill_run("synth", f"run-{run}")
+    graph_ms = await _timed(100, graph)
+    timeline_ms = await _timed(200, timeline)
+    provenance_ms = await _timed(300, provenance)
+    rss_corpus = rss_mb()
+    await ingestor.aclose()
+    await service.aclose()
+    size = sum(p.stat().st_size for p in (root / "memory").glob("synth.*"))
 
-        rates = await model_rates(Path(tmp) / "minilm")
-        minilm: MiniLMEmbedder = rates.pop("embedder")
-        query_ms = []
-        for text in queries:
-            began = time.perf_counter()
-            await minilm.embed([text])
-            query_ms.append((time.perf_counter() - began) * 1000)
-        with_embed = [a + b for a, b in zip(hybrid_ms, query_ms, strict=False)]
+    rates = await model_rates(scratch / "minilm")
+    minilm: MiniLMEmbedder = rates.pop("embedder")
+    query_ms = []
+    for text in queries:
+        began = time.perf_counter()
+        await minilm.embed([text])
+        query_ms.append((time.perf_counter() - began) * 1000)
+    with_embed = [a + b for a, b in zip(hybrid_ms, query_ms, strict=False)]
     out = {
         "episodes": n,
+        "corpus_kept": kept,
         "build_s": round(build_s, 1),
-        "corpus_ingest_per_s": round(n / build_s, 1),
+        **({} if kept else {"corpus_ingest_per_s": round(n / build_s, 1)}),
         **rates,
         "hybrid_p50_ms": _pct(hybrid_ms, 0.5),
         "hybrid_p95_ms": _pct(hybrid_ms, 0.95),
