@@ -1,6 +1,7 @@
 """A bounded LRU pool of open space databases: the number of spaces never bounds the server's descriptors.
 
-Each open space holds about three descriptors (the database, its WAL and shared-memory files). The pool keeps
+Each open space holds up to five descriptors (the database, its WAL and shared-memory files, and keyword
+search's read connection's database and WAL: memory/_bm25.py). The pool keeps
 at most `max_open` spaces open; an operation pins its space for its duration, and opening one more closes the
 least recently used unpinned space (its ANN graph saved first). When every open space is pinned, a new one
 waits for a release rather than exceed the budget. A read of a space that has no file creates nothing.
@@ -20,7 +21,7 @@ from memory._names import legacy_filename, space_filename
 from memory._store import SpaceStore
 
 logger = logging.getLogger(__name__)
-DESCRIPTORS_PER_SPACE = 3
+DESCRIPTORS_PER_SPACE = 5
 DESCRIPTOR_SHARE = 0.25
 """Open spaces may use at most this share of the process's descriptor limit: the rest stays for sockets."""
 MAX_OPEN_DEFAULT = 128

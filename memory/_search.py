@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 import math
 import re
+import sqlite3
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from memory._bm25 import KeywordReader
 from memory._index import EPISODE, FACT
 from memory._models import SearchHit, SearchQuery
 from memory._store import SpaceStore, caller_key
@@ -99,26 +101,76 @@ def _filters(q: SearchQuery, alias: str, fact: bool) -> tuple[str, list[Any]]:
 
 
 def keyword(store: SpaceStore, q: SearchQuery, n: int) -> list[tuple[int, int, float]]:
-    match = fts_query(q.query)
-    if match is None:
+    """BM25 over episodes and facts (memory/_bm25.py), on the space's read connection: never under its lock."""
+    words = terms(q.query)
+    if not words:
         return []
     out: list[tuple[int, int, float]] = []
     wants_facts = q.kinds is None or "fact" in q.kinds
     wants_episodes = q.kinds is None or any(k != "fact" for k in q.kinds)
     tables = [(EPISODE, "episodes", False)] * wants_episodes + [(FACT, "facts", True)] * wants_facts
-    with store.lock:
-        for item_type, table, is_fact in tables:
-            where, params = _filters(q, "t", is_fact)
-            # Without filters the join is skipped: it costs a row lookup per match in a large space.
-            join = f" JOIN {table} t ON t.id = f.rowid" if where else ""
-            rows = store.conn.execute(
-                f"SELECT f.rowid, bm25({table}_fts) AS s FROM {table}_fts f{join}"
-                f" WHERE {table}_fts MATCH ?{where} ORDER BY s LIMIT ?",
-                [match, *params, n],
-            ).fetchall()
-            out.extend((item_type, rowid, -score) for rowid, score in rows)
-    out.sort(key=lambda r: -r[2])
+    reader = store.keywords()
+    with reader.lock:
+        tokens = reader.tokens(words)
+        single = [t[0] for t in tokens if len(t) == 1]
+        reader.conn.execute("BEGIN")  # one snapshot: the lengths and the postings agree
+        try:
+            for item_type, table, is_fact in tables:
+                where, params = _filters(q, "t", is_fact)
+                ranked = None
+                if len(single) == len(tokens):
+                    ranked = _scored(reader, table, single, n, where, params)
+                if ranked is None:  # a phrase among the words, or a filter the best matches miss
+                    ranked = _fts5_ranked(reader.conn, table, words, n, where, params)
+                out.extend((item_type, rowid, score) for rowid, score in ranked)
+        finally:
+            reader.conn.execute("COMMIT")
+    out.sort(key=lambda r: (-r[2], r[1]))
     return out[:n]
+
+
+FILTER_ROUNDS = 8
+"""Slices of the best matches checked against a filter before FTS5 is asked to join it instead."""
+
+
+def _scored(
+    reader: KeywordReader, table: str, tokens: list[str], n: int, where: str, params: list[Any]
+) -> list[tuple[int, float]] | None:
+    rowids, scores = reader.scores(table, tokens)
+    if not where:
+        best = np.argpartition(-scores, n)[:n] if len(scores) > n else np.arange(len(scores))
+        return [(int(rowids[i]), float(scores[i])) for i in best]
+    order = np.lexsort((rowids, -scores))
+    step = max(4 * n, 500)
+    kept: list[tuple[int, float]] = []
+    for start in range(0, min(len(order), step * FILTER_ROUNDS), step):
+        chunk = order[start : start + step]
+        ids = rowids[chunk].tolist()
+        passing: set[int] = set()
+        for part in range(0, len(ids), 900):
+            some = ids[part : part + 900]
+            marks = ",".join("?" * len(some))
+            sql = f"SELECT t.id FROM {table} t WHERE t.id IN ({marks}){where}"
+            passing.update(r[0] for r in reader.conn.execute(sql, [*some, *params]))
+        kept.extend((int(rowids[i]), float(scores[i])) for i in chunk if int(rowids[i]) in passing)
+        if len(kept) >= n:
+            return kept[:n]
+    return kept if len(order) <= step * FILTER_ROUNDS else None
+
+
+def _fts5_ranked(
+    conn: sqlite3.Connection, table: str, words: list[str], n: int, where: str, params: list[Any]
+) -> list[tuple[int, float]]:
+    """FTS5's own MATCH and bm25(): phrases, and filters that only a join finds enough rows for."""
+    match = fts_query(" ".join(words))
+    # Without filters the join is skipped: it costs a row lookup per match in a large space.
+    join = f" JOIN {table} t ON t.id = f.rowid" if where else ""
+    rows = conn.execute(
+        f"SELECT f.rowid, bm25({table}_fts) AS s FROM {table}_fts f{join}"
+        f" WHERE {table}_fts MATCH ?{where} ORDER BY s LIMIT ?",
+        [match, *params, n],
+    ).fetchall()
+    return [(rowid, -score) for rowid, score in rows]
 
 
 def dense(store: SpaceStore, q: SearchQuery, qvec: np.ndarray, n: int) -> list[tuple[int, int, float]]:
@@ -190,8 +242,9 @@ def search(
     qvec: np.ndarray | None,
     tuning: Tuning = DEFAULT_TUNING,
     keyword_ranking: list[tuple[int, int, float]] | None = None,
+    dense_ranking: list[tuple[int, int, float]] | None = None,
 ) -> list[SearchHit]:
-    """`keyword_ranking` may be computed beforehand (MemoryService runs it while the query is embedded)."""
+    """Either ranking may be computed beforehand (MemoryService runs the two at once)."""
     n = candidates(q)
     rankings: list[list[tuple[int, int, float]]] = []
     sources: dict[tuple[int, int], list[str]] = {}
@@ -200,7 +253,7 @@ def search(
         for t, r, _ in rankings[-1]:
             sources.setdefault((t, r), []).append("keyword")
     if q.mode in ("hybrid", "dense") and qvec is not None:
-        rankings.append(dense(store, q, qvec, n))
+        rankings.append(dense(store, q, qvec, n) if dense_ranking is None else dense_ranking)
         for t, r, _ in rankings[-1]:
             sources.setdefault((t, r), []).append("dense")
     weights = {"keyword": tuning.keyword_weight, "dense": tuning.dense_weight}

@@ -35,6 +35,7 @@ from memory._names import space_filename
 from memory._pool import SpacePool
 from memory._querycache import QueryCache
 from memory._search import candidates
+from memory._search import dense as run_dense
 from memory._search import keyword as run_keyword
 from memory._search import search as run_search
 from memory._store import SpaceStore, parse_id
@@ -131,19 +132,28 @@ class MemoryService:
                 hits = await asyncio.to_thread(self._locked_search, store, q, None, None)
                 return SearchResult(query=q.query, mode=q.mode, hits=hits)
             embedding = asyncio.ensure_future(self._query_vector(q.query))
-            ranking = None
+            # BM25 runs on the space's read connection while the model embeds the query and then while
+            # the graph is walked under the space's lock: the two sides of a hybrid search overlap.
+            keywords = (
+                asyncio.ensure_future(asyncio.to_thread(run_keyword, store, q, candidates(q)))
+                if q.mode == "hybrid"
+                else None
+            )
             try:
-                if q.mode == "hybrid":  # BM25 runs while the model embeds the query
-                    ranking = await asyncio.to_thread(self._locked_keyword, store, q)
                 qvec = await embedding
+                if qvec is None:  # never empty-handed while the model loads: say what was ranked instead
+                    ranking = None if keywords is None else await keywords
+                    keyword_only = q.model_copy(update={"mode": "keyword"})
+                    hits = await asyncio.to_thread(self._locked_search, store, keyword_only, None, ranking)
+                    return SearchResult(query=q.query, mode="keyword", hits=hits, note=MODEL_LOADING)
+                await self.worker.caught_up(space_id, FRESH_WAIT_S)  # let it reach what was just written
+                nearest = await asyncio.to_thread(self._locked_dense, store, q, qvec)
+                ranking = None if keywords is None else await keywords
             finally:
                 embedding.cancel()
-            if qvec is None:  # never empty-handed while the model loads: say what was ranked instead
-                keyword_only = q.model_copy(update={"mode": "keyword"})
-                hits = await asyncio.to_thread(self._locked_search, store, keyword_only, None, ranking)
-                return SearchResult(query=q.query, mode="keyword", hits=hits, note=MODEL_LOADING)
-            await self.worker.caught_up(space_id, FRESH_WAIT_S)  # let it reach what was just written
-            hits = await asyncio.to_thread(self._locked_search, store, q, qvec, ranking)
+                if keywords is not None:
+                    keywords.cancel()
+            hits = await asyncio.to_thread(self._locked_search, store, q, qvec, ranking, nearest)
         return SearchResult(query=q.query, mode=q.mode, hits=hits)
 
     @property
@@ -153,16 +163,20 @@ class MemoryService:
 
     @staticmethod
     def _locked_search(
-        store: SpaceStore, q: SearchQuery, qvec: np.ndarray | None, ranking: list[Any] | None
+        store: SpaceStore,
+        q: SearchQuery,
+        qvec: np.ndarray | None,
+        ranking: list[Any] | None,
+        nearest: list[Any] | None = None,
     ) -> list[Any]:
-        # One lock around the whole search: the in-memory index may grow under a concurrent write.
+        # Under the space's lock: the in-memory index may grow under a concurrent write.
         with store.lock:
-            return run_search(store, q, qvec, keyword_ranking=ranking)
+            return run_search(store, q, qvec, keyword_ranking=ranking, dense_ranking=nearest)
 
     @staticmethod
-    def _locked_keyword(store: SpaceStore, q: SearchQuery) -> list[Any]:
+    def _locked_dense(store: SpaceStore, q: SearchQuery, qvec: np.ndarray) -> list[Any]:
         with store.lock:
-            return run_keyword(store, q, candidates(q))
+            return run_dense(store, q, qvec, candidates(q))
 
     async def write(self, space_id: str, write: MemoryWrite | dict[str, Any]) -> WriteResult:
         w = write if isinstance(write, MemoryWrite) else MemoryWrite.model_validate(write)

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from control_bridge import sqlite
+from memory._bm25 import KeywordReader
 from memory._edges import GraphWrites
 from memory._embedder import EmbedderId
 from memory._index import EPISODE, FACT, Meta, VectorIndex
@@ -89,12 +90,24 @@ class SpaceStore(GraphWrites):
             self.reembedding = self._check_meta(space_id)
             self.index = VectorIndex(embedder.dim, path.with_suffix(".usearch"), self.stored_vectors)
             self._speakers: set[str] | None = None
+            self._reader: KeywordReader | None = None
+            self._reader_opening = threading.Lock()
             self._load_index()
         except BaseException:
             conn.close()
             raise
 
+    def keywords(self) -> KeywordReader:
+        """Keyword search's read-only connection, opened on first use (memory/_bm25.py)."""
+        if self._reader is None:
+            with self._reader_opening:
+                if self._reader is None:
+                    self._reader = KeywordReader(self.path)
+        return self._reader
+
     def close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
         with self.lock:
             try:
                 self.index.ann.save()

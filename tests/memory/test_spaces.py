@@ -12,6 +12,7 @@ import pytest
 
 from memory import HashEmbedder, MemoryService, space_filename
 from memory._names import legacy_filename
+from memory._pool import DESCRIPTORS_PER_SPACE
 
 
 def _fds() -> int:
@@ -64,9 +65,11 @@ async def test_descriptors_stay_bounded_with_many_spaces(tmp_path: Path) -> None
     before = _fds()
     for i in range(60):
         await service.write(f"tenant-{i}", {"episodes": [{"text": f"tenant {i} likes item{i}"}]})
+        found = await service.search(f"tenant-{i}", {"query": f"item{i}", "mode": "keyword"})
+        assert len(found.hits) == 1  # a keyword search opens the space's read connection too
         assert service.pool.open_count <= 8
     await service.settle()
-    assert _fds() - before <= 8 * 3 + 4
+    assert _fds() - before <= 8 * DESCRIPTORS_PER_SPACE + 4
     # an evicted space reopens with its data and its vectors
     hits = await service.search("tenant-3", {"query": "tenant 3 likes item3", "mode": "dense"})
     assert hits.hits and hits.hits[0].text == "tenant 3 likes item3"
