@@ -84,3 +84,13 @@ async def test_a_graph_built_with_other_settings_is_rebuilt(tmp_path: Path) -> N
     for _, rowid, score in store.index.top(query, 5):
         assert abs(score - float(exact[rowid - 1] @ query)) < 1e-5
     await again.aclose()
+
+
+def test_the_walk_widens_as_the_graph_grows() -> None:
+    """A fixed width loses recall at scale (0.929 at 1M with 512): the width grows past SCALE_FROM."""
+    from memory._ann import EXPANSION_SEARCH, MAX_EXPANSION, SCALE_FROM, expansion_search
+
+    assert expansion_search(10) == expansion_search(SCALE_FROM) == EXPANSION_SEARCH
+    widths = [expansion_search(n) for n in (200_000, 1_000_000, 10_000_000, 10**12)]
+    assert widths == sorted(widths) and widths[0] > EXPANSION_SEARCH
+    assert 1200 <= expansion_search(1_000_000) <= 1400 and widths[-1] == MAX_EXPANSION
