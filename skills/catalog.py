@@ -92,6 +92,22 @@ class Catalog:
         )
         return model_for(tuple(item for item in examples if item[1]))
 
+    def classifier(self) -> Any:
+        """The learned intent model over the skills with enough examples (None when none has), shared by
+        catalogs with the same examples."""
+        from skills._classifier import classifier_for
+
+        return classifier_for(
+            tuple(
+                (
+                    f"{key[0]}:{key[1]}",
+                    tuple(e for v in self.variants(key) for e in v.examples),
+                    tuple(t for v in self.variants(key) for t in (v.description, *v.triggers)),
+                )
+                for key in self._variants
+            )
+        )
+
     def matcher(self, key: SkillKey) -> Any:
         """Compiled phrases for selection, built on first use and kept for the catalog's lifetime."""
         if key not in self._matchers:

@@ -10,11 +10,13 @@ not fit is skipped (with its reason) and stays reachable through the listing and
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from skills._background import NO_SKILL
 from skills._examples import ExampleModel
 from skills._intents import INTENT_WEIGHT, Request, intent_evidence, is_acknowledgement
 from skills._text import MatchText, Phrase, has_kana, normalize, words
@@ -302,6 +304,43 @@ def _nearest_examples(
     return found
 
 
+CLASSIFIER_THRESHOLD = 0.5
+"""Probability a skill's class must reach (see `skills._classifier`)."""
+SECOND_SKILL_THRESHOLD = 0.8
+"""…and when another skill's words already decided."""
+
+
+def _classified(
+    classifier: Any, sources: list[tuple[MatchText, float, str]], threshold: float, *, split: bool = False
+) -> dict[str, tuple[float, str]]:
+    """Skill key → (gain, reason) for every skill the learned model recognises in a source text."""
+    found: dict[str, tuple[float, str]] = {}
+    for text, weight, where in sources:
+        parts = [text.normalized, *(_clauses(text.normalized) if split else ())]
+        for part in parts:
+            probabilities = classifier.probabilities(part)
+            background = probabilities.pop(NO_SKILL, 0.0)
+            for key, probability in probabilities.items():
+                if probability < threshold or probability < background:
+                    continue
+                gain = EXAMPLE_WEIGHT * weight
+                if gain > found.get(key, (0.0, ""))[0]:
+                    found[key] = (gain, f"intent model {probability:.2f} in {where} (+{gain:.1f})")
+    return found
+
+
+_CLAUSE = re.compile(
+    r"[;.!?。！？]|\b(?:and then|then|and also|after that|afterwards)\b|、(?:それから|そのあと|その後|あと|それを)"
+)
+
+
+def _clauses(text: str) -> list[str]:
+    """The parts of a two-part request ("look into X, then turn it into something I can show"): each part
+    is one request, and the model, which learnt from one-request examples, reads each alone."""
+    parts = [p.strip() for p in _CLAUSE.split(text) if p and p.strip()]
+    return parts if len(parts) > 1 else []
+
+
 def _nearest_by_meaning(
     similarity: SimilarityFn, inp: SelectionInput, skills: Sequence[Skill]
 ) -> dict[str, tuple[float, str]]:
@@ -350,11 +389,25 @@ def select_skills(
         if score < INTENT_WEIGHT and skill.source == "official":
             score, reasons = _intent(skill.id, requests, sources, score, reasons)
         lexical.append((score, reasons))
-    # The softer signals stand in for missing words; they are not consulted once words already decided
-    # (a prompt that names its skill gains nothing, and loses nothing, from resemblance).
+    # The softer signals stand in for missing words; once words decided, only a confident intent model may
+    # add a second skill (a two-part request whose second part is a paraphrase).
     stand_in: dict[str, tuple[float, str]] = {}
-    if sources and max((s for s, _ in lexical), default=0.0) < ACTIVATION_THRESHOLD:
-        stand_in = _nearest_examples(catalog.example_model(), sources)
+    decided = max((s for s, _ in lexical), default=0.0) >= ACTIVATION_THRESHOLD
+    classifier = catalog.classifier() if sources else None
+    if classifier is not None:
+        stand_in = (
+            _classified(classifier, sources, SECOND_SKILL_THRESHOLD, split=True)
+            if decided
+            else _classified(classifier, sources, CLASSIFIER_THRESHOLD)
+        )
+    if sources and not decided and not stand_in:
+        trained = set(classifier.classes) if classifier is not None else set()
+        stand_in = {
+            key: found
+            for key, found in _nearest_examples(catalog.example_model(), sources).items()
+            if key
+            not in trained  # skills with a few examples only (custom ones); the classifier has the rest
+        }
         if embedder_similarity is not None and not stand_in:
             stand_in = _nearest_by_meaning(embedder_similarity, inp, skills)
 
