@@ -304,9 +304,9 @@ def _nearest_examples(
     return found
 
 
-CLASSIFIER_THRESHOLD = 0.5
+CLASSIFIER_THRESHOLD = 0.55
 """Probability a skill's class must reach (see `skills._classifier`)."""
-SECOND_SKILL_THRESHOLD = 0.8
+SECOND_SKILL_THRESHOLD = 0.9
 """…and when another skill's words already decided."""
 
 
@@ -320,8 +320,12 @@ def _classified(
         for part in parts:
             probabilities = classifier.probabilities(part)
             background = probabilities.pop(NO_SKILL, 0.0)
-            for key, probability in probabilities.items():
-                if probability < threshold or probability < background:
+            ranked = sorted(probabilities.items(), key=lambda item: -item[1])
+            for rank, (key, probability) in enumerate(ranked):
+                # One text is usually one request: a second skill from the same text needs the bar of a
+                # second request.
+                bar = threshold if rank == 0 else max(threshold, SECOND_SKILL_THRESHOLD)
+                if probability < bar or probability < background:
                     continue
                 gain = EXAMPLE_WEIGHT * weight
                 if gain > found.get(key, (0.0, ""))[0]:
