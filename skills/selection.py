@@ -10,16 +10,15 @@ not fit is skipped (with its reason) and stays reachable through the listing and
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from skills._background import NO_SKILL
-from skills._examples import ExampleModel
 from skills._intents import INTENT_WEIGHT, Request, intent_evidence, is_acknowledgement
-from skills._text import MatchText, Phrase, has_kana, normalize, words
+from skills._meaning import EmbeddingSimilarity
+from skills._standins import classified, nearest_by_meaning, nearest_examples, neighbour_votes
+from skills._text import MatchText, Phrase, normalize, words
 from skills.catalog import Catalog
 from skills.model import Skill
 from skills.render import approx_tokens, render_listing_line, render_skill_block
@@ -36,10 +35,6 @@ AGENT_TYPE_WEIGHT = 1.0
 TOPIC_FACTOR = 0.25
 """A trigger inside another skill's request (between its action and its deliverable) is what that request is
 about; it keeps a quarter of its weight, so it ranks the skill without activating it."""
-EMBEDDING_FLOOR = 0.45
-"""MiniLM cosine to a skill's nearest example below which a prompt is not a paraphrase of it."""
-EMBEDDING_MARGIN = 0.1
-"""…and by which it must beat every other skill: a prompt near two skills is ambiguous, not both."""
 ACTIVATION_THRESHOLD = 2.5
 RELATIVE_THRESHOLD = 0.5
 """A second skill is activated only if it scores at least half the best one: a passing word should not drag
@@ -281,87 +276,6 @@ def _intent(
     return score, reasons
 
 
-EXAMPLE_WEIGHT = 2.75
-"""Like a request shape: enough alone, below a trigger, and never added on top of one."""
-
-
-def _nearest_examples(
-    model: ExampleModel, sources: list[tuple[MatchText, float, str]]
-) -> dict[str, tuple[float, str]]:
-    """Skill key → (gain, reason) from the skill whose examples each source text paraphrases."""
-    found: dict[str, tuple[float, str]] = {}
-    for text, weight, where in sources:
-        nearest = model.nearest(text.normalized)
-        if nearest is None:
-            continue
-        key, cosine, shared = nearest
-        gain = EXAMPLE_WEIGHT * weight
-        if gain > found.get(key, (0.0, ""))[0]:
-            found[key] = (
-                gain,
-                f"like this skill's examples ({cosine:.2f}: {shared}) in {where} (+{gain:.1f})",
-            )
-    return found
-
-
-CLASSIFIER_THRESHOLD = 0.55
-"""Probability a skill's class must reach (see `skills._classifier`)."""
-SECOND_SKILL_THRESHOLD = 0.9
-"""…and when another skill's words already decided."""
-
-
-def _classified(
-    classifier: Any, sources: list[tuple[MatchText, float, str]], threshold: float, *, split: bool = False
-) -> dict[str, tuple[float, str]]:
-    """Skill key → (gain, reason) for every skill the learned model recognises in a source text."""
-    found: dict[str, tuple[float, str]] = {}
-    for text, weight, where in sources:
-        parts = [text.normalized, *(_clauses(text.normalized) if split else ())]
-        for part in parts:
-            probabilities = classifier.probabilities(part)
-            background = probabilities.pop(NO_SKILL, 0.0)
-            ranked = sorted(probabilities.items(), key=lambda item: -item[1])
-            for rank, (key, probability) in enumerate(ranked):
-                # One text is usually one request: a second skill from the same text needs the bar of a
-                # second request.
-                bar = threshold if rank == 0 else max(threshold, SECOND_SKILL_THRESHOLD)
-                if probability < bar or probability < background:
-                    continue
-                gain = EXAMPLE_WEIGHT * weight
-                if gain > found.get(key, (0.0, ""))[0]:
-                    found[key] = (gain, f"intent model {probability:.2f} in {where} (+{gain:.1f})")
-    return found
-
-
-_CLAUSE = re.compile(
-    r"[;.!?。！？]|\b(?:and then|then|and also|after that|afterwards)\b|、(?:それから|そのあと|その後|あと|それを)"
-)
-
-
-def _clauses(text: str) -> list[str]:
-    """The parts of a two-part request ("look into X, then turn it into something I can show"): each part
-    is one request, and the model, which learnt from one-request examples, reads each alone."""
-    parts = [p.strip() for p in _CLAUSE.split(text) if p and p.strip()]
-    return parts if len(parts) > 1 else []
-
-
-def _nearest_by_meaning(
-    similarity: SimilarityFn, inp: SelectionInput, skills: Sequence[Skill]
-) -> dict[str, tuple[float, str]]:
-    """The one skill a prompt means, by MiniLM cosine to its description and examples (English only:
-    all-MiniLM-L6-v2 was trained on English, and on Japanese its cosines are noise)."""
-    query = inp.query_text()
-    if has_kana(query) or not skills:
-        return {}
-    ranked = sorted(zip(similarity(query, skills), skills, strict=True), key=lambda item: -item[0])
-    best, skill = ranked[0]
-    runner_up = ranked[1][0] if len(ranked) > 1 else 0.0
-    if best < EMBEDDING_FLOOR or best - runner_up < EMBEDDING_MARGIN:
-        return {}
-    gain = EXAMPLE_WEIGHT
-    return {f"{skill.source}:{skill.id}": (gain, f"semantic similarity {best:.2f} (+{gain:.1f})")}
-
-
 def select_skills(
     catalog: Catalog,
     selection_input: SelectionInput,
@@ -399,21 +313,16 @@ def select_skills(
     decided = max((s for s, _ in lexical), default=0.0) >= ACTIVATION_THRESHOLD
     classifier = catalog.classifier() if sources else None
     if classifier is not None:
-        stand_in = (
-            _classified(classifier, sources, SECOND_SKILL_THRESHOLD, split=True)
-            if decided
-            else _classified(classifier, sources, CLASSIFIER_THRESHOLD)
-        )
+        votes = None
+        if embedder_similarity is not None and not decided:
+            votes = neighbour_votes(embedder_similarity, sources[0][0].normalized, skills)
+        stand_in = classified(classifier, sources, decided=decided, votes=votes)
     if sources and not decided and not stand_in:
+        # skills with a few examples only (custom ones); the intent model knows the rest
         trained = set(classifier.classes) if classifier is not None else set()
-        stand_in = {
-            key: found
-            for key, found in _nearest_examples(catalog.example_model(), sources).items()
-            if key
-            not in trained  # skills with a few examples only (custom ones); the classifier has the rest
-        }
+        stand_in = nearest_examples(catalog.example_model(), sources, trained)
         if embedder_similarity is not None and not stand_in:
-            stand_in = _nearest_by_meaning(embedder_similarity, inp, skills)
+            stand_in = nearest_by_meaning(embedder_similarity, inp.query_text(), skills)
 
     scored: list[tuple[float, Skill, list[str]]] = []
     for skill, (score, reasons) in zip(skills, lexical, strict=True):
@@ -491,31 +400,6 @@ def select_skills(
 
 
 def make_embedding_similarity(embed: Callable[[list[str]], Any]) -> SimilarityFn:
-    """Adapts an `embed(texts) -> vectors` function (e.g. the memory package's embedder) to selection.
-
-    A skill's similarity is its nearest text among its description and examples. Those vectors are cached
-    on the returned function's closure, keyed by skill, locale, version and examples, so a long-lived process
-    embeds each skill once.
-    """
-    import numpy as np
-
-    cache: dict[tuple[str, str, str, str, int], Any] = {}
-
-    def similarity(query: str, skills: Sequence[Skill]) -> list[float]:
-        def key(s: Skill) -> tuple[str, str, str, str, int]:
-            return (*s.key, s.locale, s.version, hash(s.examples))
-
-        missing = [s for s in skills if key(s) not in cache]
-        texts = [[f"{s.display_name}. {s.description}", *s.examples] for s in missing]
-        if missing:
-            vectors = np.asarray(embed([t for group in texts for t in group]), dtype=float)
-            vectors = vectors / (np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-12)
-            at = 0
-            for skill, group in zip(missing, texts, strict=True):
-                cache[key(skill)] = vectors[at : at + len(group)]
-                at += len(group)
-        query_vector = np.asarray(embed([query]), dtype=float)[0]
-        query_vector = query_vector / (np.linalg.norm(query_vector) or 1.0)
-        return [float(np.max(cache[key(s)] @ query_vector)) for s in skills]
-
-    return similarity
+    """Adapts an `embed(texts) -> vectors` function (e.g. the memory package's embedder) to selection:
+    nearest-skill cosines and neighbour votes (`skills._meaning`), each text embedded once per process."""
+    return EmbeddingSimilarity(embed)

@@ -148,3 +148,29 @@ def test_the_server_warm_up_does_not_block(official, tmp_path, monkeypatch):
     thread.join(timeout=30)
     assert not thread.is_alive()
     assert _classifier._classifier_for.cache_info().currsize == 1
+
+
+def test_minilm_neighbour_votes_blend_into_the_intent_model(official):
+    """With an embedder, the prompt's nearest English examples vote; a fake embedder that puts the prompt
+    among the slides examples makes a vague prompt a slides request, and only in English."""
+    from skills import make_embedding_similarity
+
+    def embed(texts: list[str]) -> list[list[float]]:
+        slides = {e for s in official if s.id == "slides-author" for e in s.examples}
+        return [[1.0, 0.0] if t in slides or "thursday" in t.lower() else [0.0, 1.0] for t in texts]
+
+    catalog = merge_catalog(official, [])
+    text = "I'd like a hand with the thing on Thursday."
+    assert _select(catalog, text) == []
+    similarity = make_embedding_similarity(embed)
+    selection = select_skills(catalog, SelectionInput(user_messages=[text]), embedder_similarity=similarity)
+    assert selection.activated_ids == ["slides-author"]
+    decision = selection.decision("slides-author")
+    assert decision is not None and any(r.startswith("intent model + MiniLM") for r in decision.reasons)
+    japanese = "木曜日のあれを手伝ってほしいんだけど。"
+    assert (
+        select_skills(
+            catalog, SelectionInput(user_messages=[japanese]), embedder_similarity=similarity
+        ).activated_ids
+        == []
+    )
