@@ -189,6 +189,7 @@ def _classifier_for(skills: SkillTexts) -> Classifier | None:
     return model
 
 
+CACHE_KEEP = 8
 MODEL_VERSION = "1"
 """Part of the cache key: bump it when `features` or `train` change what a model is."""
 
@@ -237,6 +238,10 @@ def _save(model: Classifier, path: Path) -> None:
                 bias=model.bias,
             )
         os.replace(handle.name, path)
+        # Every change of examples leaves a model behind: keep the newest few.
+        kept = sorted(path.parent.glob("intent-*.npz"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in kept[CACHE_KEEP:]:
+            old.unlink(missing_ok=True)
     except OSError:
         with contextlib.suppress(OSError, UnboundLocalError):
             os.unlink(handle.name)

@@ -3,6 +3,7 @@ skills, determinism and the disk cache."""
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
@@ -124,13 +125,17 @@ def test_training_is_deterministic_and_cached_on_disk(official, tmp_path, monkey
     took = time.perf_counter() - started
     assert took < 3.0  # ~0.5 s on an idle core; generous for a shared CI machine
     (cached,) = tmp_path.glob("intent-*.npz")
-    classifier_for.__wrapped__ if hasattr(classifier_for, "__wrapped__") else None
     from skills import _classifier
 
     _classifier._classifier_for.cache_clear()
     loaded = classifier_for(custom)
     assert loaded is not trained and loaded.classes == trained.classes
     assert np.array_equal(loaded.weights, trained.weights)
+    for index in range(_classifier.CACHE_KEEP + 2):  # older models are evicted, the newest kept
+        (tmp_path / f"intent-old{index}.npz").write_bytes(b"x")
+        os.utime(tmp_path / f"intent-old{index}.npz", (index, index))
+    _classifier._save(loaded, cached)
+    assert len(list(tmp_path.glob("intent-*.npz"))) == _classifier.CACHE_KEEP and cached.exists()
     cached.write_bytes(b"not a model")  # a corrupt cache is trained again, never an error
     _classifier._classifier_for.cache_clear()
     again = classifier_for(custom)
