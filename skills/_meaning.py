@@ -17,8 +17,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
-
 from skills._background import NO_SKILL, background
 from skills._text import has_kana
 from skills.model import Skill
@@ -42,6 +40,8 @@ class EmbeddingSimilarity:
         self._last: tuple[str, Any] | None = None
 
     def _vectors(self, texts: list[str]) -> Any:
+        import numpy as np
+
         vectors = np.asarray(self._embed(texts), dtype=np.float32)
         return vectors / (np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-12)
 
@@ -66,11 +66,15 @@ class EmbeddingSimilarity:
         return self._last[1]
 
     def __call__(self, query: str, skills: Sequence[Skill]) -> list[float]:
+        import numpy as np
+
         vector = self.query(query)
         return [float(np.max(v @ vector)) for v in self._skill_vectors(skills)]
 
     def votes(self, vector: Any, skills: Sequence[Skill]) -> dict[str, float]:
         """Class ("source:id", or NO_SKILL) → share of the prompt's nearest English examples."""
+        import numpy as np
+
         if self._background is None:
             self._background = self._vectors([t for t in background() if _english(t)])
         labels: list[str] = []

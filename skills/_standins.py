@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from skills._background import NO_SKILL
-from skills._classifier import Classifier
 from skills._examples import ExampleModel
 from skills._meaning import EmbeddingSimilarity
 from skills._text import MatchText, has_kana
 from skills.model import Skill
+
+if TYPE_CHECKING:  # (numpy is imported with the model, when a catalog first needs it)
+    from skills._classifier import Classifier
 
 EXAMPLE_WEIGHT = 2.75
 CLASSIFIER_THRESHOLD = 0.4
