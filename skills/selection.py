@@ -2,7 +2,8 @@
 
 Scores are sums of evidence, each recorded as a human-readable reason: trigger phrases (strongest), activation
 tags, an explicit mention of the skill's id or name, preferred tool names, description keywords (only for
-skills with few triggers, e.g. custom skills), the agent type, and optional embedding similarity. Evidence is
+skills with few triggers, e.g. custom skills), the agent type, and — when no word decides — the stand-ins of
+`skills._standins` (the learned intent model, the overlap model, MiniLM when warm). Evidence is
 weighted by where it was found: the latest user message counts most, earlier messages, the run input and
 the thread title less. Activation is budgeted in rank order and never cuts a skill mid-way; a skill that does
 not fit is skipped (with its reason) and stays reachable through the listing and `skill_get`.
