@@ -6,7 +6,13 @@ embedding similarity) and adapts the tool objects.
 
 from __future__ import annotations
 
-from skills.catalog import Catalog, availability_of, custom_skill_from_record, merge_catalog
+from skills.catalog import (
+    Catalog,
+    availability_of,
+    custom_skill_from_record,
+    merge_catalog,
+    warm_intent_model,
+)
 from skills.errors import SkillError, SkillFileError, SkillToolError
 from skills.loader import OFFICIAL_ROOT, load_official_catalog, parse_skill_file
 from skills.locale import SUPPORTED_LOCALES, parse_accept_language, resolve_locale, resolve_locale_with_reason
@@ -56,4 +62,5 @@ __all__ = [
     "resolve_locale",
     "resolve_locale_with_reason",
     "select_skills",
+    "warm_intent_model",
 ]

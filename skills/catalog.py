@@ -36,6 +36,7 @@ class Catalog:
             self._variants.setdefault(skill.key, {})[skill.locale] = skill
         self.warnings: list[str] = list(warnings)
         self._matchers: dict[SkillKey, Any] = {}
+        self._intent_texts: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] | None = None
 
     def __len__(self) -> int:
         return len(self._variants)
@@ -92,6 +93,29 @@ class Catalog:
         )
         return model_for(tuple(item for item in examples if item[1]))
 
+    def classifier(self) -> Any:
+        """The learned intent model over the skills with enough examples (None when none has), shared by
+        catalogs with the same examples."""
+        from skills._classifier import classifier_for
+
+        return classifier_for(self.intent_texts())
+
+    def intent_texts(self) -> tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...]:
+        """What the intent model learns from: (skill key, examples, description and triggers) of every
+        skill with enough examples."""
+        from skills._classifier import MIN_EXAMPLES
+
+        if self._intent_texts is not None:
+            return self._intent_texts
+        trained = []
+        for key in self._variants:
+            examples = tuple(e for v in self.variants(key) for e in v.examples)
+            if len(examples) >= MIN_EXAMPLES:  # the rest (most custom skills) do not change the model
+                definitions = tuple(t for v in self.variants(key) for t in (v.description, *v.triggers))
+                trained.append((f"{key[0]}:{key[1]}", examples, definitions))
+        self._intent_texts = tuple(trained)
+        return self._intent_texts
+
     def matcher(self, key: SkillKey) -> Any:
         """Compiled phrases for selection, built on first use and kept for the catalog's lifetime."""
         if key not in self._matchers:
@@ -99,6 +123,14 @@ class Catalog:
 
             self._matchers[key] = SkillMatcher(self.variants(key))
         return self._matchers[key]
+
+
+def warm_intent_model(official: Iterable[Skill]) -> Any:
+    """Loads (or trains) the official skills' intent model in a daemon thread and returns the thread: the
+    server calls it at start, so no run waits for the model and the start does not either."""
+    from skills._classifier import warm_up
+
+    return warm_up(Catalog(official).intent_texts())
 
 
 def _record_to_dict(record: Any) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from skills._background import read_lines
 from skills.errors import SkillFileError
 from skills.model import AGENT_SKILLS_NAME, ExecutionContract, Skill, SkillSource
 
@@ -106,6 +107,12 @@ def parse_skill_file(path: Path, *, source: SkillSource = "official") -> Skill:
     triggers = _as_str_list(meta.get("triggers"), "triggers", problems)
     tags = _as_str_list(meta.get("activation_tags"), "activation_tags", problems)
     examples = _as_str_list(meta.get("examples"), "examples", problems)
+    extra = path.parent / "examples" / f"{locale}.txt"
+    if extra.is_file():  # the long list of example requests, kept out of the skill file (see the README)
+        try:
+            examples += read_lines(extra)
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(f"cannot read {extra.name}: {exc}")
     if problems:
         raise SkillFileError(path, problems)
 

@@ -2,7 +2,8 @@
 
 Scores are sums of evidence, each recorded as a human-readable reason: trigger phrases (strongest), activation
 tags, an explicit mention of the skill's id or name, preferred tool names, description keywords (only for
-skills with few triggers, e.g. custom skills), the agent type, and optional embedding similarity. Evidence is
+skills with few triggers, e.g. custom skills), the agent type, and — when no word decides — the stand-ins of
+`skills._standins` (the learned intent model, the overlap model, MiniLM when warm). Evidence is
 weighted by where it was found: the latest user message counts most, earlier messages, the run input and
 the thread title less. Activation is budgeted in rank order and never cuts a skill mid-way; a skill that does
 not fit is skipped (with its reason) and stays reachable through the listing and `skill_get`.
@@ -15,9 +16,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from skills._examples import ExampleModel
 from skills._intents import INTENT_WEIGHT, Request, intent_evidence, is_acknowledgement
-from skills._text import MatchText, Phrase, has_kana, normalize, words
+from skills._meaning import EmbeddingSimilarity
+from skills._standins import classified, nearest_by_meaning, nearest_examples, neighbour_votes
+from skills._text import MatchText, Phrase, normalize, words
 from skills.catalog import Catalog
 from skills.model import Skill
 from skills.render import approx_tokens, render_listing_line, render_skill_block
@@ -34,10 +36,6 @@ AGENT_TYPE_WEIGHT = 1.0
 TOPIC_FACTOR = 0.25
 """A trigger inside another skill's request (between its action and its deliverable) is what that request is
 about; it keeps a quarter of its weight, so it ranks the skill without activating it."""
-EMBEDDING_FLOOR = 0.45
-"""MiniLM cosine to a skill's nearest example below which a prompt is not a paraphrase of it."""
-EMBEDDING_MARGIN = 0.1
-"""…and by which it must beat every other skill: a prompt near two skills is ambiguous, not both."""
 ACTIVATION_THRESHOLD = 2.5
 RELATIVE_THRESHOLD = 0.5
 """A second skill is activated only if it scores at least half the best one: a passing word should not drag
@@ -279,46 +277,6 @@ def _intent(
     return score, reasons
 
 
-EXAMPLE_WEIGHT = 2.75
-"""Like a request shape: enough alone, below a trigger, and never added on top of one."""
-
-
-def _nearest_examples(
-    model: ExampleModel, sources: list[tuple[MatchText, float, str]]
-) -> dict[str, tuple[float, str]]:
-    """Skill key → (gain, reason) from the skill whose examples each source text paraphrases."""
-    found: dict[str, tuple[float, str]] = {}
-    for text, weight, where in sources:
-        nearest = model.nearest(text.normalized)
-        if nearest is None:
-            continue
-        key, cosine, shared = nearest
-        gain = EXAMPLE_WEIGHT * weight
-        if gain > found.get(key, (0.0, ""))[0]:
-            found[key] = (
-                gain,
-                f"like this skill's examples ({cosine:.2f}: {shared}) in {where} (+{gain:.1f})",
-            )
-    return found
-
-
-def _nearest_by_meaning(
-    similarity: SimilarityFn, inp: SelectionInput, skills: Sequence[Skill]
-) -> dict[str, tuple[float, str]]:
-    """The one skill a prompt means, by MiniLM cosine to its description and examples (English only:
-    all-MiniLM-L6-v2 was trained on English, and on Japanese its cosines are noise)."""
-    query = inp.query_text()
-    if has_kana(query) or not skills:
-        return {}
-    ranked = sorted(zip(similarity(query, skills), skills, strict=True), key=lambda item: -item[0])
-    best, skill = ranked[0]
-    runner_up = ranked[1][0] if len(ranked) > 1 else 0.0
-    if best < EMBEDDING_FLOOR or best - runner_up < EMBEDDING_MARGIN:
-        return {}
-    gain = EXAMPLE_WEIGHT
-    return {f"{skill.source}:{skill.id}": (gain, f"semantic similarity {best:.2f} (+{gain:.1f})")}
-
-
 def select_skills(
     catalog: Catalog,
     selection_input: SelectionInput,
@@ -350,13 +308,22 @@ def select_skills(
         if score < INTENT_WEIGHT and skill.source == "official":
             score, reasons = _intent(skill.id, requests, sources, score, reasons)
         lexical.append((score, reasons))
-    # The softer signals stand in for missing words; they are not consulted once words already decided
-    # (a prompt that names its skill gains nothing, and loses nothing, from resemblance).
+    # The softer signals stand in for missing words; once words decided, only a confident intent model may
+    # add a second skill (a two-part request whose second part is a paraphrase).
     stand_in: dict[str, tuple[float, str]] = {}
-    if sources and max((s for s, _ in lexical), default=0.0) < ACTIVATION_THRESHOLD:
-        stand_in = _nearest_examples(catalog.example_model(), sources)
+    decided = max((s for s, _ in lexical), default=0.0) >= ACTIVATION_THRESHOLD
+    classifier = catalog.classifier() if sources else None
+    if classifier is not None:
+        votes = None
+        if embedder_similarity is not None and not decided:
+            votes = neighbour_votes(embedder_similarity, sources[0][0].normalized, skills)
+        stand_in = classified(classifier, sources, decided=decided, votes=votes)
+    if sources and not decided and not stand_in:
+        # skills with a few examples only (custom ones); the intent model knows the rest
+        trained = set(classifier.classes) if classifier is not None else set()
+        stand_in = nearest_examples(catalog.example_model(), sources, trained)
         if embedder_similarity is not None and not stand_in:
-            stand_in = _nearest_by_meaning(embedder_similarity, inp, skills)
+            stand_in = nearest_by_meaning(embedder_similarity, inp.query_text(), skills)
 
     scored: list[tuple[float, Skill, list[str]]] = []
     for skill, (score, reasons) in zip(skills, lexical, strict=True):
@@ -434,31 +401,6 @@ def select_skills(
 
 
 def make_embedding_similarity(embed: Callable[[list[str]], Any]) -> SimilarityFn:
-    """Adapts an `embed(texts) -> vectors` function (e.g. the memory package's embedder) to selection.
-
-    A skill's similarity is its nearest text among its description and examples. Those vectors are cached
-    on the returned function's closure, keyed by skill, locale, version and examples, so a long-lived process
-    embeds each skill once.
-    """
-    import numpy as np
-
-    cache: dict[tuple[str, str, str, str, int], Any] = {}
-
-    def similarity(query: str, skills: Sequence[Skill]) -> list[float]:
-        def key(s: Skill) -> tuple[str, str, str, str, int]:
-            return (*s.key, s.locale, s.version, hash(s.examples))
-
-        missing = [s for s in skills if key(s) not in cache]
-        texts = [[f"{s.display_name}. {s.description}", *s.examples] for s in missing]
-        if missing:
-            vectors = np.asarray(embed([t for group in texts for t in group]), dtype=float)
-            vectors = vectors / (np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-12)
-            at = 0
-            for skill, group in zip(missing, texts, strict=True):
-                cache[key(skill)] = vectors[at : at + len(group)]
-                at += len(group)
-        query_vector = np.asarray(embed([query]), dtype=float)[0]
-        query_vector = query_vector / (np.linalg.norm(query_vector) or 1.0)
-        return [float(np.max(cache[key(s)] @ query_vector)) for s in skills]
-
-    return similarity
+    """Adapts an `embed(texts) -> vectors` function (e.g. the memory package's embedder) to selection:
+    nearest-skill cosines and neighbour votes (`skills._meaning`), each text embedded once per process."""
+    return EmbeddingSimilarity(embed)

@@ -209,6 +209,37 @@ def time_prompt_build(catalog: Catalog, repeat: int, text: str = TIMED_PROMPT) -
     return timings[3:]  # the first builds compile regexes and matchers once per process
 
 
+def time_selection(catalog: Catalog, rows: list[dict[str, Any]], similarity: Any = None) -> float:
+    """Median ms of `select_skills` alone over the labelled prompts (after one warm pass)."""
+    inputs = [
+        SelectionInput(
+            user_messages=[r["text"]], locale=resolve_locale(r.get("locale"), None, None, r["text"])
+        )
+        for r in rows
+    ]
+    timings = []
+    for rounds in range(3):
+        for selection_input in inputs:
+            start = time.perf_counter()
+            select_skills(catalog, selection_input, embedder_similarity=similarity)
+            if rounds:
+                timings.append((time.perf_counter() - start) * 1000)
+    return statistics.median(timings) if timings else 0.0
+
+
+def time_intent_training(catalog: Catalog) -> float:
+    """Ms to fit the intent model from scratch (what a process pays when the disk cache is cold)."""
+    from skills._background import NO_SKILL, background
+    from skills._classifier import train
+
+    texts = catalog.intent_texts()
+    examples = [(key, text) for key, found, definitions in texts for text in (*found, *definitions)]
+    examples += [(NO_SKILL, text) for text in background()]
+    start = time.perf_counter()
+    train(examples)
+    return (time.perf_counter() - start) * 1000
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     rows = [
         json.loads(line) for line in Path(args.data).read_text(encoding="utf-8").splitlines() if line.strip()
@@ -246,6 +277,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     )
     paraphrase = statistics.median(time_prompt_build(big, args.repeat, TIMED_PARAPHRASE))
     print(f"prompt build for a prompt with no trigger word: median {paraphrase:.2f} ms", file=sys.stderr)
+    small = merge_catalog(official, [])
+    selection_ms = time_selection(small, rows, similarity)
+    selection_big_ms = time_selection(big, rows, similarity)
+    training_ms = time_intent_training(small)
+    print(
+        f"selection alone, median over the labelled prompts: {selection_ms:.2f} ms ({len(small)} skills), "
+        f"{selection_big_ms:.2f} ms ({len(big)} skills); intent model training from scratch {training_ms:.0f} ms",
+        file=sys.stderr,
+    )
     return {
         "precision": quality["precision"],
         "recall": quality["recall"],
@@ -253,6 +293,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "misses": len(quality["misses"]),
         "prompt_build_ms": round(median, 3),
         "prompt_build_no_trigger_ms": round(paraphrase, 3),
+        "selection_ms": round(selection_ms, 3),
+        "selection_ms_with_custom": round(selection_big_ms, 3),
+        "intent_train_ms": round(training_ms, 1),
         "labelled": len(rows),
         "precision_with_custom": with_custom["precision"],
         "recall_with_custom": with_custom["recall"],

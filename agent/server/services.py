@@ -46,7 +46,7 @@ from agent.server.takos import TakosWiring
 from agent.settings import Settings
 from agent.storage import StorageStatus
 from control_bridge.protocol import ControlPlaneBase
-from skills import Skill, load_official_catalog
+from skills import Skill, load_official_catalog, warm_intent_model
 
 logger = logging.getLogger(__name__)
 
@@ -210,6 +210,7 @@ class Services:
         background = BackgroundTasks()
         memory = MemoryHost(data_dir, settings.memory_embedder)
         official_skills = load_official_catalog()
+        warm_intent_model(official_skills)  # (a daemon thread: the start does not wait for it)
         models = ModelFactory(settings)
         forwarding = EventForwarding()
         takos = TakosWiring(settings) if settings.takos else None

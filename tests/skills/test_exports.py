@@ -43,6 +43,7 @@ def test_public_api_is_pinned():
             "resolve_locale",
             "resolve_locale_with_reason",
             "select_skills",
+            "warm_intent_model",
         ]
     )
     assert all(hasattr(skills, name) for name in skills.__all__)

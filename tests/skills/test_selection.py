@@ -14,6 +14,7 @@ from skills import (
     resolve_locale,
     select_skills,
 )
+from skills._background import background
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -189,19 +190,21 @@ def test_embedding_similarity_adds_evidence(catalog):
     def embed(texts: list[str]) -> list[list[float]]:
         calls.append(len(texts))
         return [
-            [1.0, 0.0] if ("slide" in t.lower() or "ピッチ" in t or "pitch" in t) else [0.0, 1.0]
-            for t in texts
+            [1.0, 0.0] if ("projector" in t.lower() or "プロジェクター" in t) else [0.0, 1.0] for t in texts
         ]
 
     similarity = make_embedding_similarity(embed)
-    inp = SelectionInput(user_messages=["my pitch for Tuesday"], locale="en")
+    # too short for the intent model (see skills._classifier.MIN_WORDS), so MiniLM is consulted
+    inp = SelectionInput(user_messages=["the projector"], locale="en")
     selection = select_skills(catalog, inp, embedder_similarity=similarity)
     assert selection.activated_ids == ["slides-author"]
     assert any("semantic similarity 1.00" in r for r in selection.decision("slides-author").reasons)
     select_skills(catalog, inp, embedder_similarity=similarity)
     skills = catalog.skills("en")
     texts = len(skills) + sum(len(s.examples) for s in skills)  # each description and example
-    assert calls == [texts, 1, 1]  # skill vectors are embedded once, then cached
+    everyday = sum(1 for t in background() if t.isascii())  # the neighbour votes' everyday-talk class
+    # skill vectors, everyday talk and the query are embedded once each, then cached
+    assert sorted(calls) == sorted([texts, everyday, 1])
 
 
 @pytest.mark.parametrize(
@@ -290,10 +293,10 @@ def test_examples_stand_in_only_when_words_are_missing() -> None:
     selection = select_skills(catalog, SelectionInput(user_messages=[no_trigger]))
     assert selection.activated_ids == ["slides-author"]
     slides = selection.decision("slides-author")
-    assert slides is not None and any("examples" in r for r in slides.reasons)
+    assert slides is not None and any("intent model" in r for r in slides.reasons)
     named = select_skills(catalog, SelectionInput(user_messages=["Make slides for the staff meeting."]))
     slides = named.decision("slides-author")
-    assert slides is not None and not any("examples" in r for r in slides.reasons)
+    assert slides is not None and not any("intent model" in r for r in slides.reasons)
     # one shared word is ordinary vocabulary; a word only one example uses is that example's topic
     model = ExampleModel(
         [
@@ -323,25 +326,30 @@ def test_thanks_and_news_ask_for_nothing(catalog, text, expected):
 
 def test_everyday_talk_is_a_class_of_its_own() -> None:
     from skills import load_official_catalog, merge_catalog
+    from skills._background import NO_SKILL
 
-    model = merge_catalog(load_official_catalog(), []).example_model()
+    model = merge_catalog(load_official_catalog(), []).classifier()
     text = "Tell me a fun fact about owls."  # 'tell' and 'fact' are in research examples too
-    ranked = sorted(model.similarities(text).items(), key=lambda item: -item[1][0])
-    assert ranked[0][0] == "none" and ranked[0][1][0] >= 0.13
-    assert model.nearest(text) is None
+    probabilities = model.probabilities(text)
+    assert max(probabilities, key=probabilities.__getitem__) == NO_SKILL
 
 
 def test_prompts_written_after_tuning_hold_their_measured_level() -> None:
-    """Issue 18 item 7, measured honestly: skills_fresh2.jsonl was written after the last tuning commit and
-    never tuned on (P 0.917, R 0.524 without MiniLM). Pinned near that level so a change that loses
-    paraphrases or lets small talk in fails here; the target (>= 0.9 / >= 0.9) is not met yet."""
+    """Issue 18 item 7. skills_fresh2.jsonl was written after round 2's last tuning commit (P 0.917,
+    R 0.524 then); round 3 (the learned intent model) tuned on it, and measures P 0.951, R 0.921 here.
+    skills_fresh3.jsonl is round 3's unseen file. Pinned near the measured
+    levels, so a change that loses paraphrases or lets small talk in fails here."""
     from agent.bench.skills import evaluate
     from skills import load_official_catalog, merge_catalog
 
     catalog = merge_catalog(load_official_catalog(), [])
-    unseen = evaluate(catalog, _jsonl("skills_fresh2.jsonl"))
-    assert unseen["precision"] >= 0.9 and unseen["recall"] >= 0.5
-    assert unseen["by_locale"]["ja"]["recall"] >= 0.5 and unseen["by_locale"]["en"]["recall"] >= 0.45
-    # skills_fresh.jsonl was held out for round 1 (P 0.816, R 0.534) and is tuning data since round 2
+    tuned = evaluate(catalog, _jsonl("skills_fresh2.jsonl"))
+    assert tuned["precision"] >= 0.93 and tuned["recall"] >= 0.9
+    assert tuned["by_locale"]["ja"]["recall"] >= 0.85 and tuned["by_locale"]["en"]["recall"] >= 0.9
     tuned = evaluate(catalog, _jsonl("skills_fresh.jsonl"))
-    assert tuned["precision"] >= 0.95 and tuned["recall"] >= 0.7
+    assert tuned["precision"] >= 0.95 and tuned["recall"] >= 0.95
+    # written after round 3's last tuning commit and never tuned on: P 0.969, R 0.913 (en 0.973/0.900,
+    # ja 0.964/0.931)
+    unseen = evaluate(catalog, _jsonl("skills_fresh3.jsonl"))
+    assert unseen["precision"] >= 0.95 and unseen["recall"] >= 0.9
+    assert unseen["by_locale"]["en"]["recall"] >= 0.89 and unseen["by_locale"]["ja"]["recall"] >= 0.9

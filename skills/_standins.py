@@ -1,0 +1,126 @@
+"""The softer evidence that stands in for a missing trigger word: the intent model, the overlap model for
+skills with few examples, and MiniLM when the caller has it warm.
+
+Each returns skill key ("source:id") → (gain, reason). A stand-in's gain is `EXAMPLE_WEIGHT` times the
+source's weight: enough alone, below a trigger, and never added on top of one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from skills._background import NO_SKILL
+from skills._examples import ExampleModel
+from skills._meaning import EmbeddingSimilarity
+from skills._text import MatchText, has_kana
+from skills.model import Skill
+
+if TYPE_CHECKING:  # (numpy is imported with the model, when a catalog first needs it)
+    from skills._classifier import Classifier
+
+EXAMPLE_WEIGHT = 2.75
+CLASSIFIER_THRESHOLD = 0.4
+"""Probability the intent model must give its top skill. Chosen on 5-fold held-out examples (the model
+alone, top skill only, margin 0.1, en + ja: 0.4 → P 0.89 R 0.84; 0.55 → P 0.92 R 0.78) and the tuning files; the
+triggers carry the prompts that name their skill."""
+BACKGROUND_MARGIN = 0.1
+"""…and beat everyday talk by this much."""
+SECOND_SKILL_THRESHOLD = 0.9
+"""One text is usually one request: a second skill from the same text, or beside a skill that words
+already decided, needs this much."""
+BLEND_WEIGHT = 0.5
+BLEND_THRESHOLD = 0.4
+"""With MiniLM: the probability is (1 - w) · intent model + w · neighbour votes (`skills._meaning`), and a
+skill needs this much (5-fold held-out English examples: P 0.96 R 0.90, against 0.88 / 0.83 alone)."""
+EMBEDDING_FLOOR = 0.45
+"""MiniLM cosine to a skill's nearest example below which a prompt is not a paraphrase of it."""
+EMBEDDING_MARGIN = 0.1
+"""…and by which it must beat every other skill: a prompt near two skills is ambiguous, not both."""
+
+_CLAUSE = re.compile(
+    r"[;.!?。！？]|\b(?:and then|then|and also|after that|afterwards)\b|、(?:それから|そのあと|その後|あと|それを)"
+)
+
+
+def clauses(text: str) -> list[str]:
+    """The parts of a two-part request ("look into X, then turn it into something I can show"): each part
+    is one request, and the model, which learnt from one-request examples, reads each alone."""
+    parts = [p.strip() for p in _CLAUSE.split(text) if p and p.strip()]
+    return parts if len(parts) > 1 else []
+
+
+def classified(
+    classifier: Classifier,
+    sources: list[tuple[MatchText, float, str]],
+    *,
+    decided: bool,
+    votes: dict[str, float] | None = None,
+) -> dict[str, tuple[float, str]]:
+    """Every skill the intent model recognises in a source text. `decided`: words already chose a skill,
+    so only a confident second request counts, clause by clause. `votes`: MiniLM neighbour votes for the
+    first source (the latest message), blended in."""
+    found: dict[str, tuple[float, str]] = {}
+    for at, (text, weight, where) in enumerate(sources):
+        blend = votes if at == 0 and not decided else None
+        parts = [text.normalized, *(clauses(text.normalized) if decided else ())]
+        for part in parts:
+            probabilities = classifier.probabilities(part)
+            if blend is not None and probabilities:
+                probabilities = {
+                    k: (1 - BLEND_WEIGHT) * p + BLEND_WEIGHT * blend.get(k, 0.0)
+                    for k, p in probabilities.items()
+                }
+            background = probabilities.pop(NO_SKILL, 0.0)
+            first = BLEND_THRESHOLD if blend is not None else CLASSIFIER_THRESHOLD
+            ranked = sorted(probabilities.items(), key=lambda item: -item[1])
+            for rank, (key, probability) in enumerate(ranked):
+                bar = SECOND_SKILL_THRESHOLD if decided or rank > 0 else first
+                if probability < bar or probability < background + (BACKGROUND_MARGIN if rank == 0 else 0.0):
+                    continue
+                gain = EXAMPLE_WEIGHT * weight
+                label = "intent model + MiniLM" if blend is not None else "intent model"
+                if gain > found.get(key, (0.0, ""))[0]:
+                    found[key] = (gain, f"{label} {probability:.2f} in {where} (+{gain:.1f})")
+    return found
+
+
+def neighbour_votes(similarity: Any, query: str, skills: Sequence[Skill]) -> dict[str, float] | None:
+    """MiniLM votes for an English query, when the caller's similarity function can give them."""
+    if not isinstance(similarity, EmbeddingSimilarity) or has_kana(query) or not query.strip():
+        return None
+    return similarity.votes(similarity.query(query), skills)
+
+
+def nearest_examples(
+    model: ExampleModel, sources: list[tuple[MatchText, float, str]], exclude: set[str]
+) -> dict[str, tuple[float, str]]:
+    """The skill whose examples each source text paraphrases, by word overlap; for skills the intent
+    model does not know (`exclude` are those it does)."""
+    found: dict[str, tuple[float, str]] = {}
+    for text, weight, where in sources:
+        nearest = model.nearest(text.normalized)
+        if nearest is None or nearest[0] in exclude:
+            continue
+        key, cosine, shared = nearest
+        gain = EXAMPLE_WEIGHT * weight
+        if gain > found.get(key, (0.0, ""))[0]:
+            found[key] = (
+                gain,
+                f"like this skill's examples ({cosine:.2f}: {shared}) in {where} (+{gain:.1f})",
+            )
+    return found
+
+
+def nearest_by_meaning(similarity: Any, query: str, skills: Sequence[Skill]) -> dict[str, tuple[float, str]]:
+    """The one skill a prompt means, by MiniLM cosine to its description and examples (English only)."""
+    if has_kana(query) or not skills:
+        return {}
+    ranked = sorted(zip(similarity(query, skills), skills, strict=True), key=lambda item: -item[0])
+    best, skill = ranked[0]
+    runner_up = ranked[1][0] if len(ranked) > 1 else 0.0
+    if best < EMBEDDING_FLOOR or best - runner_up < EMBEDDING_MARGIN:
+        return {}
+    gain = EXAMPLE_WEIGHT
+    return {f"{skill.source}:{skill.id}": (gain, f"semantic similarity {best:.2f} (+{gain:.1f})")}

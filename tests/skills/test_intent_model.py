@@ -1,0 +1,181 @@
+"""The learned intent model (skills._classifier): paraphrases without trigger words, everyday talk, custom
+skills, determinism and the disk cache."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+import pytest
+
+from skills import SelectionInput, load_official_catalog, merge_catalog, select_skills, warm_intent_model
+from skills._background import NO_SKILL
+from skills._classifier import MIN_EXAMPLES, classifier_for, train
+
+
+@pytest.fixture(scope="module")
+def official():
+    return load_official_catalog()
+
+
+def _select(catalog, text: str) -> list[str]:
+    return select_skills(catalog, SelectionInput(user_messages=[text])).activated_ids
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # none of these carries a trigger word or a request shape of its skill
+        (
+            "Our neighbourhood association meets Thursday and I have to show them the park survey.",
+            "slides-author",
+        ),
+        ("Tell the caterer, nicely, that we need to cut the guest count to forty.", "writing-draft"),
+        ("Is it actually true that we lose most body heat through our heads?", "research-brief"),
+        (
+            "I want to be fluent enough to order food in Lisbon by June; what do I do each week?",
+            "planning-structurer",
+        ),
+        ("The loyalty points balance goes negative after a refund; patch it.", "repo-app-operator"),
+        ("町内会で公園のアンケート結果を見せながら話すので、その準備をお願い。", "slides-author"),
+        ("ケータリング業者に、人数を40人に減らしたいと丁寧に伝えたい。", "writing-draft"),
+        (
+            "在宅勤務の普及で都心のオフィス需要がどう変わったか、データや報道をもとに知りたい。",
+            "research-brief",
+        ),
+    ],
+)
+def test_a_paraphrase_without_a_trigger_word_selects_its_skill(official, text, expected):
+    catalog = merge_catalog(official, [])
+    selection = select_skills(catalog, SelectionInput(user_messages=[text]))
+    assert selection.activated_ids == [expected]
+    decision = selection.decision(expected)
+    assert decision is not None and any(r.startswith(("intent model", "request")) for r in decision.reasons)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "What's the population of Iceland?",
+        "My bus was twenty minutes late and I missed the start of the film.",
+        "How do I get candle wax off a tablecloth?",
+        "go on",
+        "アイスランドの人口は？",
+        "バスが遅れて映画の最初を見逃した。",
+    ],
+)
+def test_everyday_talk_selects_nothing(official, text):
+    assert _select(merge_catalog(official, []), text) == []
+
+
+def test_a_second_request_in_another_clause_adds_its_skill(official):
+    catalog = merge_catalog(official, [])
+    text = (
+        "Research heat pump subsidies and then turn what you find into something I can put up on the screen"
+        " at the town meeting."
+    )
+    assert set(_select(catalog, text)) == {"research-brief", "slides-author"}
+
+
+def test_custom_skills_with_and_without_examples(official):
+    tiles = {
+        "id": "tile-estimator",
+        "name": "tile-estimator",
+        "description": "Estimates floor and wall tiles, grout and adhesive for a renovation.",
+        "triggers": ["tile estimate"],
+        "examples": [
+            "How many boxes of tiles do I need for a 3 by 4 metre bathroom floor?",
+            "Work out the grout and adhesive for the kitchen splashback.",
+            "We're redoing the hallway floor; how much porcelain should I order with 10% spare?",
+            "Figure out the tiles for a shower wall, 2.4 m high and 1.2 m wide.",
+            "What quantity of mosaic sheets covers the pool steps?",
+            "Calculate the tiles and trim for our new laundry room floor.",
+            "How much grout for 20 square metres of 60 cm tiles with 3 mm joints?",
+            "Plan the tile order for two bathrooms and a toilet.",
+        ],
+    }
+    macros = {
+        "id": "support-macros",
+        "name": "support-macros",
+        "description": "Help desk macros",
+        "triggers": ["help desk", "zendesk"],
+    }
+    catalog = merge_catalog(official, [tiles, macros])
+    assert len(tiles["examples"]) >= MIN_EXAMPLES
+    assert "custom:tile-estimator" in catalog.classifier().classes
+    assert "custom:support-macros" not in catalog.classifier().classes  # no examples: triggers only
+    assert _select(catalog, "How much adhesive and grout would a 15 square metre terrace floor take?") == [
+        "tile-estimator"
+    ]
+    assert _select(catalog, "update the help desk answers") == ["support-macros"]
+
+
+def test_training_is_deterministic_and_cached_on_disk(official, tmp_path, monkeypatch):
+    texts = merge_catalog(official, []).intent_texts()
+    examples = [(key, text) for key, found, _ in texts for text in found] + [(NO_SKILL, "What's 2 + 2?")] * 3
+    first, second = train(examples), train(examples)
+    assert first.vocabulary == second.vocabulary
+    assert np.array_equal(first.weights, second.weights) and np.array_equal(first.bias, second.bias)
+
+    monkeypatch.setenv("SKILLS_CACHE_DIR", str(tmp_path))
+    custom = (*texts, ("custom:x", tuple(f"example number {i} of x" for i in range(MIN_EXAMPLES)), ()))
+    started = time.perf_counter()
+    trained = classifier_for(custom)
+    took = time.perf_counter() - started
+    assert took < 3.0  # ~0.5 s on an idle core; generous for a shared CI machine
+    (cached,) = tmp_path.glob("intent-*.npz")
+    from skills import _classifier
+
+    _classifier._classifier_for.cache_clear()
+    loaded = classifier_for(custom)
+    assert loaded is not trained and loaded.classes == trained.classes
+    assert np.array_equal(loaded.weights, trained.weights)
+    for index in range(_classifier.CACHE_KEEP + 2):  # older models are evicted, the newest kept
+        (tmp_path / f"intent-old{index}.npz").write_bytes(b"x")
+        os.utime(tmp_path / f"intent-old{index}.npz", (index, index))
+    _classifier._save(loaded, cached)
+    assert len(list(tmp_path.glob("intent-*.npz"))) == _classifier.CACHE_KEEP and cached.exists()
+    cached.write_bytes(b"not a model")  # a corrupt cache is trained again, never an error
+    _classifier._classifier_for.cache_clear()
+    again = classifier_for(custom)
+    assert np.array_equal(again.weights, trained.weights)
+
+
+def test_the_server_warm_up_does_not_block(official, tmp_path, monkeypatch):
+    from skills import _classifier
+
+    monkeypatch.setenv("SKILLS_CACHE_DIR", "")
+    _classifier._classifier_for.cache_clear()
+    started = time.perf_counter()
+    thread = warm_intent_model(official)
+    assert time.perf_counter() - started < 0.1 and thread.daemon
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert _classifier._classifier_for.cache_info().currsize == 1
+
+
+def test_minilm_neighbour_votes_blend_into_the_intent_model(official):
+    """With an embedder, the prompt's nearest English examples vote; a fake embedder that puts the prompt
+    among the slides examples makes a vague prompt a slides request, and only in English."""
+    from skills import make_embedding_similarity
+
+    def embed(texts: list[str]) -> list[list[float]]:
+        slides = {e for s in official if s.id == "slides-author" for e in s.examples}
+        return [[1.0, 0.0] if t in slides or "thursday" in t.lower() else [0.0, 1.0] for t in texts]
+
+    catalog = merge_catalog(official, [])
+    text = "I'd like a hand with the thing on Thursday."
+    assert _select(catalog, text) == []
+    similarity = make_embedding_similarity(embed)
+    selection = select_skills(catalog, SelectionInput(user_messages=[text]), embedder_similarity=similarity)
+    assert selection.activated_ids == ["slides-author"]
+    decision = selection.decision("slides-author")
+    assert decision is not None and any(r.startswith("intent model + MiniLM") for r in decision.reasons)
+    japanese = "木曜日のあれを手伝ってほしいんだけど。"
+    assert (
+        select_skills(
+            catalog, SelectionInput(user_messages=[japanese]), embedder_similarity=similarity
+        ).activated_ids
+        == []
+    )
