@@ -353,3 +353,9 @@ def test_prompts_written_after_tuning_hold_their_measured_level() -> None:
     unseen = evaluate(catalog, _jsonl("skills_fresh3.jsonl"))
     assert unseen["precision"] >= 0.95 and unseen["recall"] >= 0.9
     assert unseen["by_locale"]["en"]["recall"] >= 0.89 and unseen["by_locale"]["ja"]["recall"] >= 0.9
+    # written by someone who never saw the selector, its examples or its test files, from the five skill
+    # descriptions alone, and evaluated once on round 3's final commit: P 0.926, R 0.933 (en 0.952/0.983,
+    # ja 0.898/0.883)
+    blind = evaluate(catalog, _jsonl("skills_blind.jsonl"))
+    assert blind["precision"] >= 0.92 and blind["recall"] >= 0.93
+    assert blind["by_locale"]["en"]["recall"] >= 0.98 and blind["by_locale"]["ja"]["recall"] >= 0.88
