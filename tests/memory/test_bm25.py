@@ -96,3 +96,33 @@ async def test_keyword_search_sees_a_write_at_once(tmp_path: Path) -> None:
         assert len(second.hits) == 2 and "glaze" in second.hits[0].text
     finally:
         await service.aclose()
+
+
+def test_keyword_search_never_waits_for_the_space_lock(tmp_path: Path) -> None:
+    """The graph walk and writers hold the space's lock; keyword search reads on its own connection, so a
+    hybrid search overlaps its two sides and a long write does not stall it."""
+    import threading
+
+    store = _store(tmp_path)
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with store.lock:
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert held.wait(5)
+        done: list[int] = []
+        searcher = threading.Thread(
+            target=lambda: done.append(len(keyword(store, SearchQuery(query="deploy"), 50)))
+        )
+        searcher.start()
+        searcher.join(5)
+        assert done and done[0] > 0  # finished while another thread held the lock
+    finally:
+        release.set()
+        holder.join()
+        store.close()
