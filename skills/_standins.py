@@ -41,6 +41,7 @@ EMBEDDING_MARGIN = 0.1
 
 _CLAUSE = re.compile(
     r"[;.!?。！？]|\b(?:and then|then|and also|after that|afterwards)\b|、(?:それから|そのあと|その後|あと|それを)"
+    r"|(?<=[てで])、"  # the て-form joins two requests: 「…を調べて、…を書いて」
 )
 
 
