@@ -343,6 +343,9 @@ def select_skills(
 
     top = max((s for s, skill, _ in scored if skill.availability.status != "unavailable"), default=0.0)
     bar = max(ACTIVATION_THRESHOLD, top * RELATIVE_THRESHOLD)
+    # Once words decided, the intent model names only a second request it reads at >= 0.9 in a part of
+    # the message: that is a request of its own, not a passing word, so the relative bar does not apply.
+    own_request = set(stand_in) if decided else set()
     result = Selection(locale=inp.locale, locale_source=inp.locale_source, budget_tokens=budget_tokens)
     statuses: list[tuple[DecisionStatus, int | None]] = []
     listing_used = 0
@@ -353,7 +356,8 @@ def select_skills(
             reasons.append("unavailable: " + "; ".join(skill.availability.reasons))
             statuses.append(("unavailable", None))
             continue
-        if score >= bar:
+        key = f"{skill.source}:{skill.id}"
+        if score >= bar or (key in own_request and score >= ACTIVATION_THRESHOLD):
             tokens = count(render_skill_block(skill))
             if len(result.activated) >= max_active:
                 reasons.append(f"not activated: already {max_active} active skills")
