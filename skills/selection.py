@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from skills._intents import INTENT_WEIGHT, Request, intent_evidence, is_acknowledgement
 from skills._meaning import EmbeddingSimilarity
-from skills._standins import classified, nearest_by_meaning, nearest_examples, neighbour_votes
+from skills._standins import classified, clauses, nearest_by_meaning, nearest_examples, neighbour_votes
 from skills._text import MatchText, Phrase, normalize, words
 from skills.catalog import Catalog
 from skills.model import Skill
@@ -277,6 +277,67 @@ def _intent(
     return score, reasons
 
 
+PASSING_FLOOR = 0.2
+"""Intent-model probability below which a skill named once, inside another skill's request, is not asked
+for: "fork the Next.js *blog* starter", 「このネット*記事*の話、ファクトチェックして」."""
+PASSING_OWNER = 0.5
+
+
+def _passing_mentions(
+    catalog: Catalog,
+    classifier: Any,
+    sources: list[tuple[MatchText, float, str]],
+    skills: Sequence[Skill],
+    lexical: list[tuple[float, list[str]]],
+    scored: list[tuple[float, Skill, list[str]]],
+) -> dict[str, str]:
+    """Skill key → why it is not activated, for official skills below the top whose only evidence is one trigger
+    word in the latest message, in a clause the intent model reads as the top skill's request (>= 0.5) and
+    not at all as theirs (< 0.2, nor on the whole message). A word that opens an English clause is its
+    imperative verb ("Research …, then draft …") and always a request."""
+    if not sources or sources[0][2] != "latest message" or len(scored) < 2:
+        return {}
+    top_score, top_skill, _ = scored[0]
+    top_key = f"{top_skill.source}:{top_skill.id}"
+    text = sources[0][0]
+    candidates = [
+        (skill, f"{skill.source}:{skill.id}")
+        for skill, (score, reasons) in zip(skills, lexical, strict=True)
+        if skill.source == "official"
+        and skill is not top_skill
+        and ACTIVATION_THRESHOLD <= score < top_score
+        and len(reasons) == 1
+        and reasons[0].startswith("trigger ")
+        and "latest message" in reasons[0]
+    ]
+    if not candidates:
+        return {}
+    whole = classifier.probabilities(text.normalized)
+    parts = [MatchText(p) for p in clauses(text.normalized)] or [text]
+    readings = [classifier.probabilities(p.normalized) for p in parts]
+    found: dict[str, str] = {}
+    for skill, key in candidates:
+        if whole.get(key, 1.0) >= PASSING_FLOOR:
+            continue
+        matcher = catalog.matcher(skill.key)
+        phrases = [p for p, _, label in matcher.phrases if label == "trigger" and text.contains(p)]
+        if not phrases:
+            continue
+        phrase = max(phrases, key=lambda p: len(p.text))
+        for part, reading in zip(parts, readings, strict=True):
+            if not part.contains(phrase):
+                continue
+            if not phrase.japanese and part.content_at and part.spans(phrase)[0][0] == part.content_at[0]:
+                break
+            if reading.get(key, 1.0) < PASSING_FLOOR and reading.get(top_key, 0.0) >= PASSING_OWNER:
+                found[key] = (
+                    f"not activated: '{phrase.text}' is named inside a {top_skill.id} request "
+                    f"(intent model {reading.get(top_key, 0.0):.2f} for it, {reading.get(key, 0.0):.2f} here)"
+                )
+            break
+    return found
+
+
 def select_skills(
     catalog: Catalog,
     selection_input: SelectionInput,
@@ -341,6 +402,11 @@ def select_skills(
         scored.append((round(score, 3), skill, reasons))
     scored.sort(key=lambda item: (-item[0], -item[1].priority, item[1].id, item[1].source))
 
+    passing = (
+        _passing_mentions(catalog, classifier, sources, skills, lexical, scored)
+        if classifier is not None and decided
+        else {}
+    )
     top = max((s for s, skill, _ in scored if skill.availability.status != "unavailable"), default=0.0)
     bar = max(ACTIVATION_THRESHOLD, top * RELATIVE_THRESHOLD)
     # Once words decided, the intent model names only a second request it reads at >= 0.9 in a part of
@@ -357,7 +423,9 @@ def select_skills(
             statuses.append(("unavailable", None))
             continue
         key = f"{skill.source}:{skill.id}"
-        if score >= bar or (key in own_request and score >= ACTIVATION_THRESHOLD):
+        if key in passing:
+            reasons.append(passing[key])
+        elif score >= bar or (key in own_request and score >= ACTIVATION_THRESHOLD):
             tokens = count(render_skill_block(skill))
             if len(result.activated) >= max_active:
                 reasons.append(f"not activated: already {max_active} active skills")

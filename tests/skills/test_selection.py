@@ -359,3 +359,25 @@ def test_prompts_written_after_tuning_hold_their_measured_level() -> None:
     blind = evaluate(catalog, _jsonl("skills_blind.jsonl"))
     assert blind["precision"] >= 0.92 and blind["recall"] >= 0.93
     assert blind["by_locale"]["en"]["recall"] >= 0.98 and blind["by_locale"]["ja"]["recall"] >= 0.88
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Clone the recipe blog starter and get it running on my laptop.", ["repo-app-operator"]),
+        (
+            "このニュース記事にある「コーヒーで脱水になる」って本当？ファクトチェックして、元の研究も見せて。",
+            ["research-brief"],
+        ),
+        # a trigger that opens its clause is the imperative of a request of its own
+        (
+            "Research remote onboarding practices and draft a blog post about them.",
+            ["research-brief", "writing-draft"],
+        ),
+    ],
+)
+def test_a_word_named_inside_another_skills_request_is_not_a_request(catalog, text, expected):
+    """'fork the *blog* starter': one trigger word, in a clause the intent model reads as another skill's
+    request and not at all as its own, names what that request is about."""
+    selection = select(catalog, text)
+    assert sorted(selection.activated_ids) == expected
