@@ -197,6 +197,11 @@ _COMPILED = {
 }
 
 
+def action_cues(skill_id: str) -> tuple[Phrase, ...]:
+    """The action cues of an official skill's request shape (none for other skills)."""
+    return _COMPILED.get(skill_id, ((), ()))[0]
+
+
 class Request(NamedTuple):
     action: str
     deliverable: str

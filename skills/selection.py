@@ -11,15 +11,16 @@ not fit is skipped (with its reason) and stays reachable through the listing and
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from skills._intents import INTENT_WEIGHT, Request, intent_evidence, is_acknowledgement
+from skills._intents import INTENT_WEIGHT, Request, action_cues, intent_evidence, is_acknowledgement
 from skills._meaning import EmbeddingSimilarity
 from skills._standins import classified, clauses, nearest_by_meaning, nearest_examples, neighbour_votes
-from skills._text import MatchText, Phrase, normalize, words
+from skills._text import MatchText, Phrase, has_kana, normalize, words
 from skills.catalog import Catalog
 from skills.model import Skill
 from skills.render import approx_tokens, render_listing_line, render_skill_block
@@ -188,18 +189,23 @@ def _score(
     matcher: SkillMatcher,
     sources: list[tuple[MatchText, float, str]],
     topics: Sequence[Sequence[tuple[str, tuple[int, int]]]] = (),
+    ja_topics: Sequence[Sequence[tuple[str, tuple[int, int]]]] = (),
 ) -> tuple[float, list[str]]:
-    """`topics[i]`: spans of source i that another skill's request is about (see `_requests`)."""
+    """`topics[i]`: word spans of source i that another skill's request is about (see `_requests`);
+    `ja_topics[i]`: the same as character spans of Japanese text (see `_japanese_topics`)."""
     matches: list[tuple[Phrase, float, str, str]] = []
     for phrase, weight, label in matcher.phrases:
         best, where, topic_of = 0.0, "", ""
         for at, (text, source_weight, name) in enumerate(sources):
             if source_weight > best and text.contains(phrase):
                 best, where, topic_of = source_weight, name, ""
-                inside = topics[at] if at < len(topics) and not phrase.japanese else ()
+                japanese = phrase.japanese
+                given = ja_topics if japanese else topics
+                inside = given[at] if at < len(given) else ()
                 spans = text.spans(phrase) if inside else []
                 for other, (start, end) in inside:
-                    if all(start < a and b < end for a, b in spans):
+                    # English: strictly between the action and the deliverable; Japanese: within the topic
+                    if all((start <= a if japanese else start < a) and b < end for a, b in spans):
                         topic_of = other
         if best:
             if topic_of:
@@ -258,6 +264,34 @@ def _topics(
     return topics
 
 
+_ABOUT = re.compile(r"について|に関して|に関する|をテーマに")
+_SENTENCE_END = re.compile(r"[。！？!?\n]")
+
+
+def _japanese_topics(
+    catalog: Catalog, skills: Sequence[Skill], sources: list[tuple[MatchText, float, str]]
+) -> list[list[tuple[str, tuple[int, int]]]]:
+    """Per source, (skill id, character span) for every 「X について」 whose sentence goes on to request that
+    official skill (one of its Japanese triggers or action cues after the marker): X is what the request is
+    about (「メリットとデメリットについて…コラムを書いて」 asks for a column, not research)."""
+    found: list[list[tuple[str, tuple[int, int]]]] = [[] for _ in sources]
+    for at, (text, _, _) in enumerate(sources):
+        norm = text.normalized
+        if not has_kana(norm):
+            continue
+        for marker in _ABOUT.finditer(norm):
+            start = max((m.end() for m in _SENTENCE_END.finditer(norm, 0, marker.start())), default=0)
+            stop = _SENTENCE_END.search(norm, marker.end())
+            rest = MatchText(norm[marker.end() : stop.start() if stop else len(norm)])
+            for skill in skills:
+                if skill.source != "official":
+                    continue
+                phrases = [p for p, _, label in catalog.matcher(skill.key).phrases if label == "trigger"]
+                if any(p.japanese and rest.contains(p) for p in (*phrases, *action_cues(skill.id))):
+                    found[at].append((skill.id, (start, marker.start())))
+    return found
+
+
 def _intent(
     skill_id: str,
     requests: dict[str, list[tuple[int, Request]]],
@@ -275,6 +309,30 @@ def _intent(
                 f"request '{found.action} … {found.deliverable}' in {where} (+{gain:.1f})",
             ]
     return score, reasons
+
+
+def _opens(phrase: Phrase, part: MatchText) -> bool:
+    """The English phrase is the first content word(s) of the text: an imperative ("Research …")."""
+    if phrase.japanese or not part.content_at or not part.contains(phrase):
+        return False
+    return part.spans(phrase)[0][0] == part.content_at[0]
+
+
+def _imperatives(catalog: Catalog, skills: Sequence[Skill], text: MatchText) -> set[str]:
+    """Keys of official skills one of whose triggers opens the text or one of its clauses."""
+    if has_kana(text.normalized):
+        return set()
+    parts = [text, *(MatchText(p) for p in clauses(text.normalized))]
+    return {
+        f"{skill.source}:{skill.id}"
+        for skill in skills
+        if skill.source == "official"
+        and any(
+            label == "trigger" and _opens(phrase, part)
+            for phrase, _, label in catalog.matcher(skill.key).phrases
+            for part in parts
+        )
+    }
 
 
 PASSING_FLOOR = 0.2
@@ -327,7 +385,7 @@ def _passing_mentions(
         for part, reading in zip(parts, readings, strict=True):
             if not part.contains(phrase):
                 continue
-            if not phrase.japanese and part.content_at and part.spans(phrase)[0][0] == part.content_at[0]:
+            if _opens(phrase, part):
                 break
             if reading.get(key, 1.0) < PASSING_FLOOR and reading.get(top_key, 0.0) >= PASSING_OWNER:
                 found[key] = (
@@ -362,10 +420,12 @@ def select_skills(
     agent_categories = AGENT_TYPE_CATEGORIES.get((inp.agent_type or "").lower(), ())
 
     requests = _requests(skills, sources)
+    ja_topics = _japanese_topics(catalog, skills, sources)
     lexical: list[tuple[float, list[str]]] = []
     for skill in skills:
         topics = _topics(skill.id, requests, len(sources)) if requests else []
-        score, reasons = _score(catalog.matcher(skill.key), sources, topics) if sources else (0.0, [])
+        about = [[t for t in ts if t[0] != skill.id] for ts in ja_topics]
+        score, reasons = _score(catalog.matcher(skill.key), sources, topics, about) if sources else (0.0, [])
         if score < INTENT_WEIGHT and skill.source == "official":
             score, reasons = _intent(skill.id, requests, sources, score, reasons)
         lexical.append((score, reasons))
@@ -412,6 +472,9 @@ def select_skills(
     # Once words decided, the intent model names only a second request it reads at >= 0.9 in a part of
     # the message: that is a request of its own, not a passing word, so the relative bar does not apply.
     own_request = set(stand_in) if decided else set()
+    # So is a trigger that opens an English clause: its imperative ("Research …, and draft a blog post …").
+    if decided and sources and sources[0][2] == "latest message":
+        own_request |= _imperatives(catalog, skills, sources[0][0])
     result = Selection(locale=inp.locale, locale_source=inp.locale_source, budget_tokens=budget_tokens)
     statuses: list[tuple[DecisionStatus, int | None]] = []
     listing_used = 0
