@@ -339,6 +339,9 @@ PASSING_FLOOR = 0.2
 """Intent-model probability below which a skill named once, inside another skill's request, is not asked
 for: "fork the Next.js *blog* starter", 「このネット*記事*の話、ファクトチェックして」."""
 PASSING_OWNER = 0.5
+"""…while it reads the word's clause as the top skill's request at least this much…"""
+PASSING_LEAD = 0.3
+"""…and leads this skill there by this much (a clause of a few words is read less sharply than a message)."""
 
 
 def _passing_mentions(
@@ -349,10 +352,10 @@ def _passing_mentions(
     lexical: list[tuple[float, list[str]]],
     scored: list[tuple[float, Skill, list[str]]],
 ) -> dict[str, str]:
-    """Skill key → why it is not activated, for official skills below the top whose only evidence is one trigger
-    word in the latest message, in a clause the intent model reads as the top skill's request (>= 0.5) and
-    not at all as theirs (< 0.2, nor on the whole message). A word that opens an English clause is its
-    imperative verb ("Research …, then draft …") and always a request."""
+    """Skill key → why it is not activated, for official skills below the top whose only evidence is one
+    trigger word in the latest message, which the intent model does not read as theirs on the whole message
+    (< 0.2) and whose clause it reads as the top skill's request (>= 0.5, 0.3 ahead of theirs). A word that
+    opens an English clause is its imperative verb ("Research …, then draft …") and always a request."""
     if not sources or sources[0][2] != "latest message" or len(scored) < 2:
         return {}
     top_score, top_skill, _ = scored[0]
@@ -387,7 +390,8 @@ def _passing_mentions(
                 continue
             if _opens(phrase, part):
                 break
-            if reading.get(key, 1.0) < PASSING_FLOOR and reading.get(top_key, 0.0) >= PASSING_OWNER:
+            owner = reading.get(top_key, 0.0)
+            if owner >= PASSING_OWNER and owner - reading.get(key, 1.0) >= PASSING_LEAD:
                 found[key] = (
                     f"not activated: '{phrase.text}' is named inside a {top_skill.id} request "
                     f"(intent model {reading.get(top_key, 0.0):.2f} for it, {reading.get(key, 0.0):.2f} here)"
