@@ -37,6 +37,7 @@ AGENT_TYPE_WEIGHT = 1.0
 TOPIC_FACTOR = 0.25
 """A trigger inside another skill's request (between its action and its deliverable) is what that request is
 about; it keeps a quarter of its weight, so it ranks the skill without activating it."""
+TOPIC_NOTE = ", as the topic of a "
 ACTIVATION_THRESHOLD = 2.5
 RELATIVE_THRESHOLD = 0.5
 """A second skill is activated only if it scores at least half the best one: a passing word should not drag
@@ -210,7 +211,7 @@ def _score(
         if best:
             if topic_of:
                 best *= TOPIC_FACTOR
-                where = f"{where}, as the topic of a {topic_of} request"
+                where = f"{where}{TOPIC_NOTE}{topic_of} request"
             matches.append((phrase, weight * best, label, where))
     # One mention is one piece of evidence: "slide deck" must not also count as "slide" and "deck".
     matches.sort(key=lambda m: -len(m[0].text))
@@ -453,6 +454,10 @@ def select_skills(
     scored: list[tuple[float, Skill, list[str]]] = []
     for skill, (score, reasons) in zip(skills, lexical, strict=True):
         extra = stand_in.get(f"{skill.source}:{skill.id}")
+        # Words showed what this skill's vocabulary is doing here (the topic of another request); the
+        # intent model, which reads the same words, is no second opinion on that.
+        if extra is not None and decided and any(TOPIC_NOTE in r for r in reasons):
+            extra = None
         if extra is not None and extra[0] > score:
             score, reasons = extra[0], [*reasons, extra[1]]
         agent_type = (inp.agent_type or "").lower()
