@@ -41,7 +41,8 @@ EMBEDDING_MARGIN = 0.1
 
 _CLAUSE = re.compile(
     r"[;.!?。！？]|\b(?:and then|then|and also|after that|afterwards)\b|、(?:それから|そのあと|その後|あと|それを)"
-    r"|(?<=[てで])、"  # the て-form joins two requests: 「…を調べて、…を書いて」
+    # the て-form joins two requests (「…を調べて、…を書いて」); について、として、によって… are particles
+    r"|(?<=[てで])(?<!ついて)(?<!として)(?<!とって)(?<!よって)(?<!おいて)(?<!対して)(?<!関して)、"
 )
 
 
@@ -58,15 +59,17 @@ def classified(
     *,
     decided: bool,
     votes: dict[str, float] | None = None,
+    in_clause: set[str] | None = None,
 ) -> dict[str, tuple[float, str]]:
     """Every skill the intent model recognises in a source text. `decided`: words already chose a skill,
     so only a confident second request counts, clause by clause. `votes`: MiniLM neighbour votes for the
-    first source (the latest message), blended in."""
+    first source (the latest message), blended in. `in_clause` collects the skills read in one clause of
+    a several-part message (not only in the message as a whole)."""
     found: dict[str, tuple[float, str]] = {}
     for at, (text, weight, where) in enumerate(sources):
         blend = votes if at == 0 and not decided else None
         parts = [text.normalized, *(clauses(text.normalized) if decided else ())]
-        for part in parts:
+        for index, part in enumerate(parts):
             probabilities = classifier.probabilities(part)
             if blend is not None and probabilities:
                 probabilities = {
@@ -81,6 +84,8 @@ def classified(
                 if probability < bar or probability < background + (BACKGROUND_MARGIN if rank == 0 else 0.0):
                     continue
                 gain = EXAMPLE_WEIGHT * weight
+                if index and in_clause is not None:
+                    in_clause.add(key)
                 label = "intent model + MiniLM" if blend is not None else "intent model"
                 if gain > found.get(key, (0.0, ""))[0]:
                     found[key] = (gain, f"{label} {probability:.2f} in {where} (+{gain:.1f})")

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from skills._background import NO_SKILL
 from skills._intents import INTENT_WEIGHT, Request, action_cues, intent_evidence, is_acknowledgement
 from skills._meaning import EmbeddingSimilarity
 from skills._standins import classified, clauses, nearest_by_meaning, nearest_examples, neighbour_votes
@@ -345,29 +346,26 @@ PASSING_LEAD = 0.3
 """…and leads this skill there by this much (a clause of a few words is read less sharply than a message)."""
 
 
-def _passing_mentions(
+def _passing_words(
     catalog: Catalog,
     classifier: Any,
     sources: list[tuple[MatchText, float, str]],
     skills: Sequence[Skill],
     lexical: list[tuple[float, list[str]]],
-    scored: list[tuple[float, Skill, list[str]]],
 ) -> dict[str, str]:
-    """Skill key → why it is not activated, for official skills below the top whose only evidence is one
-    trigger word in the latest message, which the intent model does not read as theirs on the whole message
-    (< 0.2) and whose clause it reads as the top skill's request (>= 0.5, 0.3 ahead of theirs). A word that
-    opens an English clause is its imperative verb ("Research …, then draft …") and always a request."""
-    if not sources or sources[0][2] != "latest message" or len(scored) < 2:
+    """Skill key → why its word is not evidence, for official skills whose only evidence is one trigger word
+    in the latest message, which the intent model does not read as theirs on the whole message (< 0.2), and
+    whose clause it reads as something else (another skill's request or everyday talk: >= 0.5, 0.3 ahead
+    of theirs). A word that opens an English clause is its imperative verb ("Research …, then draft …")
+    and always a request."""
+    if not sources or sources[0][2] != "latest message":
         return {}
-    top_score, top_skill, _ = scored[0]
-    top_key = f"{top_skill.source}:{top_skill.id}"
     text = sources[0][0]
     candidates = [
         (skill, f"{skill.source}:{skill.id}")
         for skill, (score, reasons) in zip(skills, lexical, strict=True)
         if skill.source == "official"
-        and skill is not top_skill
-        and ACTIVATION_THRESHOLD <= score < top_score
+        and score >= ACTIVATION_THRESHOLD
         and len(reasons) == 1
         and reasons[0].startswith("trigger ")
         and "latest message" in reasons[0]
@@ -375,6 +373,8 @@ def _passing_mentions(
     if not candidates:
         return {}
     whole = classifier.probabilities(text.normalized)
+    if not whole:
+        return {}
     parts = [MatchText(p) for p in clauses(text.normalized)] or [text]
     readings = [classifier.probabilities(p.normalized) for p in parts]
     found: dict[str, str] = {}
@@ -389,13 +389,15 @@ def _passing_mentions(
         for part, reading in zip(parts, readings, strict=True):
             if not part.contains(phrase):
                 continue
-            if _opens(phrase, part):
+            others = {k: v for k, v in (reading or whole).items() if k != key}
+            if _opens(phrase, part) or not others:
                 break
-            owner = reading.get(top_key, 0.0)
-            if owner >= PASSING_OWNER and owner - reading.get(key, 1.0) >= PASSING_LEAD:
+            owner = max(others, key=others.__getitem__)
+            if others[owner] >= PASSING_OWNER and others[owner] - reading.get(key, 1.0) >= PASSING_LEAD:
+                what = "everyday talk" if owner == NO_SKILL else f"a {owner.split(':', 1)[1]} request"
                 found[key] = (
-                    f"not activated: '{phrase.text}' is named inside a {top_skill.id} request "
-                    f"(intent model {reading.get(top_key, 0.0):.2f} for it, {reading.get(key, 0.0):.2f} here)"
+                    f"not evidence: the intent model reads the words around '{phrase.text}' as {what} "
+                    f"({others[owner]:.2f}; {reading.get(key, 0.0):.2f} for this skill)"
                 )
             break
     return found
@@ -436,14 +438,24 @@ def select_skills(
         lexical.append((score, reasons))
     # The softer signals stand in for missing words; once words decided, only a confident intent model may
     # add a second skill (a two-part request whose second part is a paraphrase).
-    stand_in: dict[str, tuple[float, str]] = {}
-    decided = max((s for s, _ in lexical), default=0.0) >= ACTIVATION_THRESHOLD
     classifier = catalog.classifier() if sources else None
+    if classifier is not None:
+        # One trigger word the intent model reads as part of something else is no request of its skill:
+        # "fork the Next.js *blog* starter", 「昨日の*プレゼン*、何とか終わった」.
+        passing = _passing_words(catalog, classifier, sources, skills, lexical)
+        lexical = [
+            (0.0, [*reasons, passing[key]]) if key in passing else (score, reasons)
+            for skill, (score, reasons) in zip(skills, lexical, strict=True)
+            for key in (f"{skill.source}:{skill.id}",)
+        ]
+    stand_in: dict[str, tuple[float, str]] = {}
+    own_request: set[str] = set()
+    decided = max((s for s, _ in lexical), default=0.0) >= ACTIVATION_THRESHOLD
     if classifier is not None:
         votes = None
         if embedder_similarity is not None and not decided:
             votes = neighbour_votes(embedder_similarity, sources[0][0].normalized, skills)
-        stand_in = classified(classifier, sources, decided=decided, votes=votes)
+        stand_in = classified(classifier, sources, decided=decided, votes=votes, in_clause=own_request)
     if sources and not decided and not stand_in:
         # skills with a few examples only (custom ones); the intent model knows the rest
         trained = set(classifier.classes) if classifier is not None else set()
@@ -471,16 +483,11 @@ def select_skills(
         scored.append((round(score, 3), skill, reasons))
     scored.sort(key=lambda item: (-item[0], -item[1].priority, item[1].id, item[1].source))
 
-    passing = (
-        _passing_mentions(catalog, classifier, sources, skills, lexical, scored)
-        if classifier is not None and decided
-        else {}
-    )
     top = max((s for s, skill, _ in scored if skill.availability.status != "unavailable"), default=0.0)
     bar = max(ACTIVATION_THRESHOLD, top * RELATIVE_THRESHOLD)
-    # Once words decided, the intent model names only a second request it reads at >= 0.9 in a part of
-    # the message: that is a request of its own, not a passing word, so the relative bar does not apply.
-    own_request = set(stand_in) if decided else set()
+    # Once words decided, a second request the intent model reads at >= 0.9 in one clause of the message
+    # is a request of its own, not a passing word, so the relative bar does not apply to it.
+    own_request = {key for key in own_request if key in stand_in} if decided else set()
     # So is a trigger that opens an English clause: its imperative ("Research …, and draft a blog post …").
     if decided and sources and sources[0][2] == "latest message":
         own_request |= _imperatives(catalog, skills, sources[0][0])
@@ -495,9 +502,7 @@ def select_skills(
             statuses.append(("unavailable", None))
             continue
         key = f"{skill.source}:{skill.id}"
-        if key in passing:
-            reasons.append(passing[key])
-        elif score >= bar or (key in own_request and score >= ACTIVATION_THRESHOLD):
+        if score >= bar or (key in own_request and score >= ACTIVATION_THRESHOLD):
             tokens = count(render_skill_block(skill))
             if len(result.activated) >= max_active:
                 reasons.append(f"not activated: already {max_active} active skills")

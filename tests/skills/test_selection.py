@@ -369,6 +369,15 @@ def test_prompts_written_after_tuning_hold_their_measured_level() -> None:
             "このニュース記事にある「コーヒーで脱水になる」って本当？ファクトチェックして、元の研究も見せて。",
             ["research-brief"],
         ),
+        # the word is the only evidence, and the model reads its words as another request or as talk
+        (
+            "在宅ワーカー向けのモニターアーム、首こりに効くのか調べた情報を比べてまとめて。",
+            ["research-brief"],
+        ),
+        ("先週のプレゼン、質問攻めにあったけど何とか乗り切った。", []),
+        ("Docker化したアプリがメモリ不足で落ちるので調査して修正して。", ["repo-app-operator"]),
+        # について、 is a particle, not a て-form joining a second request
+        ("AIと著作権について、会報に載せるコラムを書いてもらえますか。", ["writing-draft"]),
         # a trigger that opens its clause is the imperative of a request of its own
         (
             "Research remote onboarding practices and draft a blog post about them.",
@@ -378,6 +387,6 @@ def test_prompts_written_after_tuning_hold_their_measured_level() -> None:
 )
 def test_a_word_named_inside_another_skills_request_is_not_a_request(catalog, text, expected):
     """'fork the *blog* starter': one trigger word, in a clause the intent model reads as another skill's
-    request and not at all as its own, names what that request is about."""
+    request (or as everyday talk) and not at all as its own, names what that request is about."""
     selection = select(catalog, text)
     assert sorted(selection.activated_ids) == expected
