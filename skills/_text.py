@@ -84,6 +84,8 @@ class MatchText:
     def contains(self, phrase: Phrase) -> bool:
         """Japanese: substring (a katakana word not cut short). English: the phrase's words in order, with at most MAX_GAP words between
         neighbours, so "build me a small web app" matches "build app" but a word at the far end does not."""
+        if phrase.japanese and (not phrase.katakana_end or phrase.text not in self.normalized):
+            return phrase.text in self.normalized  # (the common case, without a call)
         return bool(self.spans(phrase, first_only=True))
 
     def spans(self, phrase: Phrase, *, first_only: bool = False) -> list[tuple[int, int]]:

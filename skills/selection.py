@@ -100,6 +100,11 @@ class SkillMatcher:
             for tool in skill.contract.preferred_tools:
                 if "_" in tool:  # generic one-word tool names ("search") say nothing about intent
                     add(tool, TOOL_WEIGHT, "tool")
+        self.openers: dict[str, list[Phrase]] = {}
+        """English triggers by their first token: which of them can open a clause ("Research …")."""
+        for phrase, _, label in self.phrases:
+            if label == "trigger" and not phrase.japanese:
+                self.openers.setdefault(phrase.tokens[0], []).append(phrase)
         self.keywords: frozenset[str] = frozenset()
         if len(triggers) < 3:
             text = " ".join(f"{s.name} {s.title} {s.description}" for s in variants)
@@ -315,9 +320,13 @@ def _intent(
 
 def _opens(phrase: Phrase, part: MatchText) -> bool:
     """The English phrase is the first content word(s) of the text: an imperative ("Research …")."""
-    if phrase.japanese or not part.content_at or not part.contains(phrase):
+    if phrase.japanese or not part.content_at:
         return False
-    return part.spans(phrase)[0][0] == part.content_at[0]
+    first = part.every.get(phrase.tokens[0], ()) if phrase.idiom else part.positions.get(phrase.tokens[0], ())
+    if not first or first[0] != (part.content_at[0] if phrase.idiom else 0):  # cheap: most phrases fail here
+        return False
+    spans = part.spans(phrase, first_only=True)
+    return bool(spans) and spans[0][0] == part.content_at[0]
 
 
 def _imperatives(catalog: Catalog, skills: Sequence[Skill], text: MatchText) -> set[str]:
@@ -325,16 +334,16 @@ def _imperatives(catalog: Catalog, skills: Sequence[Skill], text: MatchText) -> 
     if has_kana(text.normalized):
         return set()
     parts = [text, *(MatchText(p) for p in clauses(text.normalized))]
-    return {
-        f"{skill.source}:{skill.id}"
-        for skill in skills
-        if skill.source == "official"
-        and any(
-            label == "trigger" and _opens(phrase, part)
-            for phrase, _, label in catalog.matcher(skill.key).phrases
-            for part in parts
-        )
-    }
+    # the stems a clause opens with: its first content word, or its first word for idioms ("look into")
+    firsts = {t for part in parts for t, at in (*part.positions.items(), *part.every.items()) if at[0] == 0}
+    found: set[str] = set()
+    for skill in skills:
+        if skill.source != "official":
+            continue
+        openers = catalog.matcher(skill.key).openers
+        if any(_opens(p, part) for t in firsts for p in openers.get(t, ()) for part in parts):
+            found.add(f"{skill.source}:{skill.id}")
+    return found
 
 
 PASSING_FLOOR = 0.2
@@ -431,7 +440,7 @@ def select_skills(
     lexical: list[tuple[float, list[str]]] = []
     for skill in skills:
         topics = _topics(skill.id, requests, len(sources)) if requests else []
-        about = [[t for t in ts if t[0] != skill.id] for ts in ja_topics]
+        about = [[t for t in ts if t[0] != skill.id] for ts in ja_topics] if any(ja_topics) else []
         score, reasons = _score(catalog.matcher(skill.key), sources, topics, about) if sources else (0.0, [])
         if score < INTENT_WEIGHT and skill.source == "official":
             score, reasons = _intent(skill.id, requests, sources, score, reasons)
@@ -440,6 +449,7 @@ def select_skills(
     # add a second skill (a two-part request whose second part is a paraphrase).
     classifier = catalog.classifier() if sources else None
     if classifier is not None:
+        classifier = classifier.for_one_selection()
         # One trigger word the intent model reads as part of something else is no request of its skill:
         # "fork the Next.js *blog* starter", 「昨日の*プレゼン*、何とか終わった」.
         passing = _passing_words(catalog, classifier, sources, skills, lexical)
