@@ -21,7 +21,7 @@ from skills._background import NO_SKILL
 from skills._intents import INTENT_WEIGHT, Request, action_cues, intent_evidence, is_acknowledgement
 from skills._meaning import EmbeddingSimilarity
 from skills._standins import classified, clauses, nearest_by_meaning, nearest_examples, neighbour_votes
-from skills._text import MatchText, Phrase, has_kana, normalize, words
+from skills._text import WORD, MatchText, Phrase, has_kana, normalize, words
 from skills.catalog import Catalog
 from skills.model import Skill
 from skills.render import approx_tokens, render_listing_line, render_skill_block
@@ -318,15 +318,26 @@ def _intent(
     return score, reasons
 
 
+_LEAD = frozenset(
+    "please pls kindly can could would will you also now then and so ok okay i we need want to help me us "
+    "let lets let's just go ahead".split()
+)
+"""Words that may come before an imperative ("Can you please research …"); "my" or "the" may not: "My
+presentation went fine" opens with a noun."""
+
+
 def _opens(phrase: Phrase, part: MatchText) -> bool:
-    """The English phrase is the first content word(s) of the text: an imperative ("Research …")."""
+    """The English phrase is the text's imperative: its first content word(s), with nothing before them but
+    the words of asking ("Research …", "Can you research …")."""
     if phrase.japanese or not part.content_at:
         return False
     first = part.every.get(phrase.tokens[0], ()) if phrase.idiom else part.positions.get(phrase.tokens[0], ())
     if not first or first[0] != (part.content_at[0] if phrase.idiom else 0):  # cheap: most phrases fail here
         return False
     spans = part.spans(phrase, first_only=True)
-    return bool(spans) and spans[0][0] == part.content_at[0]
+    if not spans or spans[0][0] != part.content_at[0]:
+        return False
+    return all(word in _LEAD for word in WORD.findall(part.normalized)[: spans[0][0]])
 
 
 def _imperatives(catalog: Catalog, skills: Sequence[Skill], text: MatchText) -> set[str]:
