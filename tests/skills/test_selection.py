@@ -316,6 +316,7 @@ def test_examples_stand_in_only_when_words_are_missing() -> None:
     [
         ("Thanks, the plan worked perfectly!", []),
         ("ありがとう、今日のプレゼンうまくいったよ！", []),
+        ("The demo went well today, thanks for the help.", []),  # 'the help' asks for nothing
         ("Thanks. Now make slides for the board.", ["slides-author"]),  # thanks, then a request
         ("ありがとう。次は役員会のスライドを作って。", ["slides-author"]),
     ],
@@ -378,6 +379,7 @@ def test_prompts_written_after_tuning_hold_their_measured_level() -> None:
         ("Docker化したアプリがメモリ不足で落ちるので調査して修正して。", ["repo-app-operator"]),
         # について、 is a particle, not a て-form joining a second request
         ("AIと著作権について、会報に載せるコラムを書いてもらえますか。", ["writing-draft"]),
+        ("My presentation went fine, but the Q&A was rough.", []),  # a noun opening a clause is no imperative
         # a trigger that opens its clause is the imperative of a request of its own
         (
             "Research remote onboarding practices and draft a blog post about them.",
