@@ -80,10 +80,27 @@ class Classifier:
 
     def __init__(self, classes: list[str], vocabulary: dict[str, int], weights: Floats, bias: Floats) -> None:
         self.classes, self.vocabulary, self.weights, self.bias = classes, vocabulary, weights, bias
+        self._recent: dict[str, dict[str, float]] | None = None
+
+    def for_one_selection(self) -> Classifier:
+        """The same model (weights shared, not copied) with its own memo of texts read: one selection reads
+        a message and its clauses more than once (the passing-word check, then the stand-ins). The shared
+        model keeps no memo (threads share it, and a memo across runs would flatter the benchmarks)."""
+        view = Classifier(self.classes, self.vocabulary, self.weights, self.bias)
+        view._recent = {}
+        return view
 
     def probabilities(self, text: str) -> dict[str, float]:
         """Per class; empty for a text too short to describe a task ("go on", "続けて"): the model has
         seen a few of its n-grams in every class, and their sum is noise."""
+        if self._recent is None:
+            return self._probabilities(text)
+        found = self._recent.get(text)
+        if found is None:
+            found = self._recent[text] = self._probabilities(text)
+        return dict(found)
+
+    def _probabilities(self, text: str) -> dict[str, float]:
         if length_in_words(text) < MIN_WORDS:
             return {}
         feats = features(text)

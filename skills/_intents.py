@@ -197,6 +197,11 @@ _COMPILED = {
 }
 
 
+def action_cues(skill_id: str) -> tuple[Phrase, ...]:
+    """The action cues of an official skill's request shape (none for other skills)."""
+    return _COMPILED.get(skill_id, ((), ()))[0]
+
+
 class Request(NamedTuple):
     action: str
     deliverable: str
@@ -229,7 +234,7 @@ _THANKS_EN = re.compile(
     r"^\W*(thanks|thank you|thx|cheers)\b|\b(went (great|well|fine)|worked (perfectly|great|well))\b"
 )
 _ASKS_EN = re.compile(
-    r"\?|\b(please|can you|could you|would you|will you|now|next|also|help|need|want|let's|lets)\b"
+    r"\?|\b(please|can you|could you|would you|will you|now|next|also|help (?:me|us)|need|want|let's|lets)\b"
 )
 _THANKS_JA = re.compile(r"ありがと|助かり|助かった|うまくいった|上手くいった|できました")
 _ASKS_JA = re.compile(r"[?？]|ください|ほしい|欲しい|お願い|て。|て$|して|たい")

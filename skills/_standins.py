@@ -41,13 +41,24 @@ EMBEDDING_MARGIN = 0.1
 
 _CLAUSE = re.compile(
     r"[;.!?。！？]|\b(?:and then|then|and also|after that|afterwards)\b|、(?:それから|そのあと|その後|あと|それを)"
+    # the て-form joins two requests (「…を調べて、…を書いて」); について、として、によって… are particles
+    r"|(?<=[てで])(?<!ついて)(?<!として)(?<!とって)(?<!よって)(?<!おいて)(?<!対して)(?<!関して)、"
+    r"|(?<=たら)、"  # 「…を直したら、…も用意して」
 )
+
+
+_CONNECTIVE = re.compile(
+    r"^(?:(?:and|also|then|plus|after that|afterwards)\b[\s,]*)+|^(?:それから|そのあと|その後|あと|それと|ついでに|さらに|また)[、,\s]*"
+)
+"""A word that only says another request follows: the examples, one request each, rarely start with it."""
 
 
 def clauses(text: str) -> list[str]:
     """The parts of a two-part request ("look into X, then turn it into something I can show"): each part
-    is one request, and the model, which learnt from one-request examples, reads each alone."""
-    parts = [p.strip() for p in _CLAUSE.split(text) if p and p.strip()]
+    is one request, and the model, which learnt from one-request examples, reads each alone (without the
+    connective that joined it: 「…して。あと、…も考えて」)."""
+    parts = [_CONNECTIVE.sub("", p.strip()).strip() for p in _CLAUSE.split(text) if p and p.strip()]
+    parts = [p for p in parts if p]
     return parts if len(parts) > 1 else []
 
 
@@ -57,15 +68,17 @@ def classified(
     *,
     decided: bool,
     votes: dict[str, float] | None = None,
+    in_clause: set[str] | None = None,
 ) -> dict[str, tuple[float, str]]:
-    """Every skill the intent model recognises in a source text. `decided`: words already chose a skill,
-    so only a confident second request counts, clause by clause. `votes`: MiniLM neighbour votes for the
-    first source (the latest message), blended in."""
+    """Every skill the intent model recognises in a source text, and (at >= 0.9) in each of its clauses.
+    `decided`: words already chose a skill, so only a confident second request counts. `votes`: MiniLM neighbour votes for the
+    first source (the latest message), blended in. `in_clause` collects the skills read in one clause of
+    a several-part message (not only in the message as a whole)."""
     found: dict[str, tuple[float, str]] = {}
     for at, (text, weight, where) in enumerate(sources):
-        blend = votes if at == 0 and not decided else None
-        parts = [text.normalized, *(clauses(text.normalized) if decided else ())]
-        for part in parts:
+        parts = [text.normalized, *clauses(text.normalized)]
+        for index, part in enumerate(parts):
+            blend = votes if at == 0 and index == 0 and not decided else None
             probabilities = classifier.probabilities(part)
             if blend is not None and probabilities:
                 probabilities = {
@@ -76,10 +89,13 @@ def classified(
             first = BLEND_THRESHOLD if blend is not None else CLASSIFIER_THRESHOLD
             ranked = sorted(probabilities.items(), key=lambda item: -item[1])
             for rank, (key, probability) in enumerate(ranked):
-                bar = SECOND_SKILL_THRESHOLD if decided or rank > 0 else first
+                # a clause is read for a second request only: "one text is one request" unless confident
+                bar = SECOND_SKILL_THRESHOLD if decided or rank > 0 or index > 0 else first
                 if probability < bar or probability < background + (BACKGROUND_MARGIN if rank == 0 else 0.0):
                     continue
                 gain = EXAMPLE_WEIGHT * weight
+                if index and in_clause is not None:
+                    in_clause.add(key)
                 label = "intent model + MiniLM" if blend is not None else "intent model"
                 if gain > found.get(key, (0.0, ""))[0]:
                     found[key] = (gain, f"{label} {probability:.2f} in {where} (+{gain:.1f})")

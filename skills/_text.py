@@ -13,6 +13,7 @@ WORD = re.compile(r"[a-z0-9_]+")
 JAPANESE_KANA = re.compile(r"[\u3040-\u30ff\uff66-\uff9f]")
 MAX_GAP = 2
 NON_ASCII = re.compile(r"[^\x00-\x7f]")
+KATAKANA = re.compile(r"[\u30a1-\u30fa\u30fc\uff66-\uff9f]")
 STOPWORDS = frozenset(
     """a an the and or but if of to for in on at by with from into onto about as is are was were be been being
     it its this that these those my our your their his her me us you i we they he she them him please pls
@@ -81,10 +82,10 @@ class MatchText:
                 self.content_at.append(index)
 
     def contains(self, phrase: Phrase) -> bool:
-        """Japanese: substring. English: the phrase's words in order, with at most MAX_GAP words between
+        """Japanese: substring (a katakana word not cut short). English: the phrase's words in order, with at most MAX_GAP words between
         neighbours, so "build me a small web app" matches "build app" but a word at the far end does not."""
-        if phrase.japanese:
-            return phrase.text in self.normalized
+        if phrase.japanese and (not phrase.katakana_end or phrase.text not in self.normalized):
+            return phrase.text in self.normalized  # (the common case, without a call)
         return bool(self.spans(phrase, first_only=True))
 
     def spans(self, phrase: Phrase, *, first_only: bool = False) -> list[tuple[int, int]]:
@@ -92,10 +93,14 @@ class MatchText:
         offsets (start, end) in Japanese."""
         if phrase.japanese:
             found: list[tuple[int, int]] = []
-            at = self.normalized.find(phrase.text)
+            text, size = self.normalized, len(phrase.text)
+            at = text.find(phrase.text)
             while at >= 0 and not (first_only and found):
-                found.append((at, at + len(phrase.text) - 1))
-                at = self.normalized.find(phrase.text, at + 1)
+                # A katakana word goes on as long as its katakana do: "プレゼン" is not in "プレゼント"
+                # (a gift), "メール" not in "メールアドレス".
+                if not (phrase.katakana_end and at + size < len(text) and KATAKANA.match(text[at + size])):
+                    found.append((at, at + size - 1))
+                at = text.find(phrase.text, at + 1)
             return found
         index = self.every if phrase.idiom else self.positions
         first = index.get(phrase.tokens[0])
@@ -126,11 +131,12 @@ class Phrase:
     it is matched with its filler words, since its one content word alone ("look", "desk") means little.
     """
 
-    __slots__ = ("idiom", "japanese", "joined", "text", "tokens")
+    __slots__ = ("idiom", "japanese", "joined", "katakana_end", "text", "tokens")
 
     def __init__(self, text: str) -> None:
         self.text = normalize(text).strip()
         self.japanese = is_japanese_phrase(self.text)
+        self.katakana_end = self.japanese and bool(KATAKANA.match(self.text[-1:]))
         self.idiom = False
         self.tokens: tuple[str, ...] = ()
         if not self.japanese:

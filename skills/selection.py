@@ -11,15 +11,17 @@ not fit is skipped (with its reason) and stays reachable through the listing and
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from skills._intents import INTENT_WEIGHT, Request, intent_evidence, is_acknowledgement
+from skills._background import NO_SKILL
+from skills._intents import INTENT_WEIGHT, Request, action_cues, intent_evidence, is_acknowledgement
 from skills._meaning import EmbeddingSimilarity
-from skills._standins import classified, nearest_by_meaning, nearest_examples, neighbour_votes
-from skills._text import MatchText, Phrase, normalize, words
+from skills._standins import classified, clauses, nearest_by_meaning, nearest_examples, neighbour_votes
+from skills._text import WORD, MatchText, Phrase, has_kana, normalize, words
 from skills.catalog import Catalog
 from skills.model import Skill
 from skills.render import approx_tokens, render_listing_line, render_skill_block
@@ -36,6 +38,7 @@ AGENT_TYPE_WEIGHT = 1.0
 TOPIC_FACTOR = 0.25
 """A trigger inside another skill's request (between its action and its deliverable) is what that request is
 about; it keeps a quarter of its weight, so it ranks the skill without activating it."""
+TOPIC_NOTE = ", as the topic of a "
 ACTIVATION_THRESHOLD = 2.5
 RELATIVE_THRESHOLD = 0.5
 """A second skill is activated only if it scores at least half the best one: a passing word should not drag
@@ -97,6 +100,11 @@ class SkillMatcher:
             for tool in skill.contract.preferred_tools:
                 if "_" in tool:  # generic one-word tool names ("search") say nothing about intent
                     add(tool, TOOL_WEIGHT, "tool")
+        self.openers: dict[str, list[Phrase]] = {}
+        """English triggers by their first token: which of them can open a clause ("Research …")."""
+        for phrase, _, label in self.phrases:
+            if label == "trigger" and not phrase.japanese:
+                self.openers.setdefault(phrase.tokens[0], []).append(phrase)
         self.keywords: frozenset[str] = frozenset()
         if len(triggers) < 3:
             text = " ".join(f"{s.name} {s.title} {s.description}" for s in variants)
@@ -188,23 +196,28 @@ def _score(
     matcher: SkillMatcher,
     sources: list[tuple[MatchText, float, str]],
     topics: Sequence[Sequence[tuple[str, tuple[int, int]]]] = (),
+    ja_topics: Sequence[Sequence[tuple[str, tuple[int, int]]]] = (),
 ) -> tuple[float, list[str]]:
-    """`topics[i]`: spans of source i that another skill's request is about (see `_requests`)."""
+    """`topics[i]`: word spans of source i that another skill's request is about (see `_requests`);
+    `ja_topics[i]`: the same as character spans of Japanese text (see `_japanese_topics`)."""
     matches: list[tuple[Phrase, float, str, str]] = []
     for phrase, weight, label in matcher.phrases:
         best, where, topic_of = 0.0, "", ""
         for at, (text, source_weight, name) in enumerate(sources):
             if source_weight > best and text.contains(phrase):
                 best, where, topic_of = source_weight, name, ""
-                inside = topics[at] if at < len(topics) and not phrase.japanese else ()
+                japanese = phrase.japanese
+                given = ja_topics if japanese else topics
+                inside = given[at] if at < len(given) else ()
                 spans = text.spans(phrase) if inside else []
                 for other, (start, end) in inside:
-                    if all(start < a and b < end for a, b in spans):
+                    # English: strictly between the action and the deliverable; Japanese: within the topic
+                    if all((start <= a if japanese else start < a) and b < end for a, b in spans):
                         topic_of = other
         if best:
             if topic_of:
                 best *= TOPIC_FACTOR
-                where = f"{where}, as the topic of a {topic_of} request"
+                where = f"{where}{TOPIC_NOTE}{topic_of} request"
             matches.append((phrase, weight * best, label, where))
     # One mention is one piece of evidence: "slide deck" must not also count as "slide" and "deck".
     matches.sort(key=lambda m: -len(m[0].text))
@@ -258,6 +271,34 @@ def _topics(
     return topics
 
 
+_ABOUT = re.compile(r"について|に関して|に関する|をテーマに")
+_SENTENCE_END = re.compile(r"[。！？!?\n]")
+
+
+def _japanese_topics(
+    catalog: Catalog, skills: Sequence[Skill], sources: list[tuple[MatchText, float, str]]
+) -> list[list[tuple[str, tuple[int, int]]]]:
+    """Per source, (skill id, character span) for every 「X について」 whose sentence goes on to request that
+    official skill (one of its Japanese triggers or action cues after the marker): X is what the request is
+    about (「メリットとデメリットについて…コラムを書いて」 asks for a column, not research)."""
+    found: list[list[tuple[str, tuple[int, int]]]] = [[] for _ in sources]
+    for at, (text, _, _) in enumerate(sources):
+        norm = text.normalized
+        if not has_kana(norm):
+            continue
+        for marker in _ABOUT.finditer(norm):
+            start = max((m.end() for m in _SENTENCE_END.finditer(norm, 0, marker.start())), default=0)
+            stop = _SENTENCE_END.search(norm, marker.end())
+            rest = MatchText(norm[marker.end() : stop.start() if stop else len(norm)])
+            for skill in skills:
+                if skill.source != "official":
+                    continue
+                phrases = [p for p, _, label in catalog.matcher(skill.key).phrases if label == "trigger"]
+                if any(p.japanese and rest.contains(p) for p in (*phrases, *action_cues(skill.id))):
+                    found[at].append((skill.id, (start, marker.start())))
+    return found
+
+
 def _intent(
     skill_id: str,
     requests: dict[str, list[tuple[int, Request]]],
@@ -275,6 +316,111 @@ def _intent(
                 f"request '{found.action} … {found.deliverable}' in {where} (+{gain:.1f})",
             ]
     return score, reasons
+
+
+_LEAD = frozenset(
+    "please pls kindly can could would will you also now then and so ok okay i we need want to help me us "
+    "let lets let's just go ahead".split()
+)
+"""Words that may come before an imperative ("Can you please research …"); "my" or "the" may not: "My
+presentation went fine" opens with a noun."""
+
+
+def _opens(phrase: Phrase, part: MatchText) -> bool:
+    """The English phrase is the text's imperative: its first content word(s), with nothing before them but
+    the words of asking ("Research …", "Can you research …")."""
+    if phrase.japanese or not part.content_at:
+        return False
+    first = part.every.get(phrase.tokens[0], ()) if phrase.idiom else part.positions.get(phrase.tokens[0], ())
+    if not first or first[0] != (part.content_at[0] if phrase.idiom else 0):  # cheap: most phrases fail here
+        return False
+    spans = part.spans(phrase, first_only=True)
+    if not spans or spans[0][0] != part.content_at[0]:
+        return False
+    return all(word in _LEAD for word in WORD.findall(part.normalized)[: spans[0][0]])
+
+
+def _imperatives(catalog: Catalog, skills: Sequence[Skill], text: MatchText) -> set[str]:
+    """Keys of official skills one of whose triggers opens the text or one of its clauses."""
+    if has_kana(text.normalized):
+        return set()
+    parts = [text, *(MatchText(p) for p in clauses(text.normalized))]
+    # the stems a clause opens with: its first content word, or its first word for idioms ("look into")
+    firsts = {t for part in parts for t, at in (*part.positions.items(), *part.every.items()) if at[0] == 0}
+    found: set[str] = set()
+    for skill in skills:
+        if skill.source != "official":
+            continue
+        openers = catalog.matcher(skill.key).openers
+        if any(_opens(p, part) for t in firsts for p in openers.get(t, ()) for part in parts):
+            found.add(f"{skill.source}:{skill.id}")
+    return found
+
+
+PASSING_FLOOR = 0.2
+"""Intent-model probability below which a skill named once, inside another skill's request, is not asked
+for: "fork the Next.js *blog* starter", 「このネット*記事*の話、ファクトチェックして」."""
+PASSING_OWNER = 0.5
+"""…while it reads the word's clause as the top skill's request at least this much…"""
+PASSING_LEAD = 0.3
+"""…and leads this skill there by this much (a clause of a few words is read less sharply than a message)."""
+
+
+def _passing_words(
+    catalog: Catalog,
+    classifier: Any,
+    sources: list[tuple[MatchText, float, str]],
+    skills: Sequence[Skill],
+    lexical: list[tuple[float, list[str]]],
+) -> dict[str, str]:
+    """Skill key → why its word is not evidence, for official skills whose only evidence is one trigger word
+    in the latest message, which the intent model does not read as theirs on the whole message (< 0.2), and
+    whose clause it reads as something else (another skill's request or everyday talk: >= 0.5, 0.3 ahead
+    of theirs). A word that opens an English clause is its imperative verb ("Research …, then draft …")
+    and always a request."""
+    if not sources or sources[0][2] != "latest message":
+        return {}
+    text = sources[0][0]
+    candidates = [
+        (skill, f"{skill.source}:{skill.id}")
+        for skill, (score, reasons) in zip(skills, lexical, strict=True)
+        if skill.source == "official"
+        and score >= ACTIVATION_THRESHOLD
+        and len(reasons) == 1
+        and reasons[0].startswith("trigger ")
+        and "latest message" in reasons[0]
+    ]
+    if not candidates:
+        return {}
+    whole = classifier.probabilities(text.normalized)
+    if not whole:
+        return {}
+    parts = [MatchText(p) for p in clauses(text.normalized)] or [text]
+    readings = [classifier.probabilities(p.normalized) for p in parts]
+    found: dict[str, str] = {}
+    for skill, key in candidates:
+        if whole.get(key, 1.0) >= PASSING_FLOOR:
+            continue
+        matcher = catalog.matcher(skill.key)
+        phrases = [p for p, _, label in matcher.phrases if label == "trigger" and text.contains(p)]
+        if not phrases:
+            continue
+        phrase = max(phrases, key=lambda p: len(p.text))
+        for part, reading in zip(parts, readings, strict=True):
+            if not part.contains(phrase):
+                continue
+            others = {k: v for k, v in (reading or whole).items() if k != key}
+            if _opens(phrase, part) or not others:
+                break
+            owner = max(others, key=others.__getitem__)
+            if others[owner] >= PASSING_OWNER and others[owner] - reading.get(key, 1.0) >= PASSING_LEAD:
+                what = "everyday talk" if owner == NO_SKILL else f"a {owner.split(':', 1)[1]} request"
+                found[key] = (
+                    f"not evidence: the intent model reads the words around '{phrase.text}' as {what} "
+                    f"({others[owner]:.2f}; {reading.get(key, 0.0):.2f} for this skill)"
+                )
+            break
+    return found
 
 
 def select_skills(
@@ -301,23 +447,36 @@ def select_skills(
     agent_categories = AGENT_TYPE_CATEGORIES.get((inp.agent_type or "").lower(), ())
 
     requests = _requests(skills, sources)
+    ja_topics = _japanese_topics(catalog, skills, sources)
     lexical: list[tuple[float, list[str]]] = []
     for skill in skills:
         topics = _topics(skill.id, requests, len(sources)) if requests else []
-        score, reasons = _score(catalog.matcher(skill.key), sources, topics) if sources else (0.0, [])
+        about = [[t for t in ts if t[0] != skill.id] for ts in ja_topics] if any(ja_topics) else []
+        score, reasons = _score(catalog.matcher(skill.key), sources, topics, about) if sources else (0.0, [])
         if score < INTENT_WEIGHT and skill.source == "official":
             score, reasons = _intent(skill.id, requests, sources, score, reasons)
         lexical.append((score, reasons))
     # The softer signals stand in for missing words; once words decided, only a confident intent model may
     # add a second skill (a two-part request whose second part is a paraphrase).
-    stand_in: dict[str, tuple[float, str]] = {}
-    decided = max((s for s, _ in lexical), default=0.0) >= ACTIVATION_THRESHOLD
     classifier = catalog.classifier() if sources else None
+    if classifier is not None:
+        classifier = classifier.for_one_selection()
+        # One trigger word the intent model reads as part of something else is no request of its skill:
+        # "fork the Next.js *blog* starter", 「昨日の*プレゼン*、何とか終わった」.
+        passing = _passing_words(catalog, classifier, sources, skills, lexical)
+        lexical = [
+            (0.0, [*reasons, passing[key]]) if key in passing else (score, reasons)
+            for skill, (score, reasons) in zip(skills, lexical, strict=True)
+            for key in (f"{skill.source}:{skill.id}",)
+        ]
+    stand_in: dict[str, tuple[float, str]] = {}
+    own_request: set[str] = set()
+    decided = max((s for s, _ in lexical), default=0.0) >= ACTIVATION_THRESHOLD
     if classifier is not None:
         votes = None
         if embedder_similarity is not None and not decided:
             votes = neighbour_votes(embedder_similarity, sources[0][0].normalized, skills)
-        stand_in = classified(classifier, sources, decided=decided, votes=votes)
+        stand_in = classified(classifier, sources, decided=decided, votes=votes, in_clause=own_request)
     if sources and not decided and not stand_in:
         # skills with a few examples only (custom ones); the intent model knows the rest
         trained = set(classifier.classes) if classifier is not None else set()
@@ -328,6 +487,10 @@ def select_skills(
     scored: list[tuple[float, Skill, list[str]]] = []
     for skill, (score, reasons) in zip(skills, lexical, strict=True):
         extra = stand_in.get(f"{skill.source}:{skill.id}")
+        # Words showed what this skill's vocabulary is doing here (the topic of another request); the
+        # intent model, which reads the same words, is no second opinion on that.
+        if extra is not None and decided and any(TOPIC_NOTE in r for r in reasons):
+            extra = None
         if extra is not None and extra[0] > score:
             score, reasons = extra[0], [*reasons, extra[1]]
         agent_type = (inp.agent_type or "").lower()
@@ -343,6 +506,12 @@ def select_skills(
 
     top = max((s for s, skill, _ in scored if skill.availability.status != "unavailable"), default=0.0)
     bar = max(ACTIVATION_THRESHOLD, top * RELATIVE_THRESHOLD)
+    # Once words decided, a second request the intent model reads at >= 0.9 in one clause of the message
+    # is a request of its own, not a passing word, so the relative bar does not apply to it.
+    own_request = {key for key in own_request if key in stand_in} if decided else set()
+    # So is a trigger that opens an English clause: its imperative ("Research …, and draft a blog post …").
+    if decided and sources and sources[0][2] == "latest message":
+        own_request |= _imperatives(catalog, skills, sources[0][0])
     result = Selection(locale=inp.locale, locale_source=inp.locale_source, budget_tokens=budget_tokens)
     statuses: list[tuple[DecisionStatus, int | None]] = []
     listing_used = 0
@@ -353,7 +522,8 @@ def select_skills(
             reasons.append("unavailable: " + "; ".join(skill.availability.reasons))
             statuses.append(("unavailable", None))
             continue
-        if score >= bar:
+        key = f"{skill.source}:{skill.id}"
+        if score >= bar or (key in own_request and score >= ACTIVATION_THRESHOLD):
             tokens = count(render_skill_block(skill))
             if len(result.activated) >= max_active:
                 reasons.append(f"not activated: already {max_active} active skills")

@@ -316,6 +316,7 @@ def test_examples_stand_in_only_when_words_are_missing() -> None:
     [
         ("Thanks, the plan worked perfectly!", []),
         ("ありがとう、今日のプレゼンうまくいったよ！", []),
+        ("The demo went well today, thanks for the help.", []),  # 'the help' asks for nothing
         ("Thanks. Now make slides for the board.", ["slides-author"]),  # thanks, then a request
         ("ありがとう。次は役員会のスライドを作って。", ["slides-author"]),
     ],
@@ -345,17 +346,59 @@ def test_prompts_written_after_tuning_hold_their_measured_level() -> None:
     catalog = merge_catalog(load_official_catalog(), [])
     tuned = evaluate(catalog, _jsonl("skills_fresh2.jsonl"))
     assert tuned["precision"] >= 0.93 and tuned["recall"] >= 0.9
-    assert tuned["by_locale"]["ja"]["recall"] >= 0.85 and tuned["by_locale"]["en"]["recall"] >= 0.9
+    # round 4 (Japanese clauses): ja recall 0.893 -> 0.929
+    assert tuned["by_locale"]["ja"]["recall"] >= 0.92 and tuned["by_locale"]["en"]["recall"] >= 0.9
     tuned = evaluate(catalog, _jsonl("skills_fresh.jsonl"))
     assert tuned["precision"] >= 0.95 and tuned["recall"] >= 0.95
     # written after round 3's last tuning commit and never tuned on: P 0.969, R 0.913 (en 0.973/0.900,
     # ja 0.964/0.931)
+    # (round 4, which did not tune on it either: P 0.970, R 0.927, ja recall 0.966)
     unseen = evaluate(catalog, _jsonl("skills_fresh3.jsonl"))
-    assert unseen["precision"] >= 0.95 and unseen["recall"] >= 0.9
-    assert unseen["by_locale"]["en"]["recall"] >= 0.89 and unseen["by_locale"]["ja"]["recall"] >= 0.9
+    assert unseen["precision"] >= 0.95 and unseen["recall"] >= 0.92
+    assert unseen["by_locale"]["en"]["recall"] >= 0.89 and unseen["by_locale"]["ja"]["recall"] >= 0.95
     # written by someone who never saw the selector, its examples or its test files, from the five skill
     # descriptions alone, and evaluated once on round 3's final commit: P 0.926, R 0.933 (en 0.952/0.983,
     # ja 0.898/0.883)
+    # round 4 then used it as its development set (Japanese below 0.9): P 0.984, R 0.992 (en 0.984/1.000,
+    # ja 0.983/0.983) after tuning on it, so this is no longer an unseen measurement
     blind = evaluate(catalog, _jsonl("skills_blind.jsonl"))
-    assert blind["precision"] >= 0.92 and blind["recall"] >= 0.93
-    assert blind["by_locale"]["en"]["recall"] >= 0.98 and blind["by_locale"]["ja"]["recall"] >= 0.88
+    assert blind["precision"] >= 0.97 and blind["recall"] >= 0.98
+    assert blind["by_locale"]["en"]["recall"] >= 0.98 and blind["by_locale"]["ja"]["recall"] >= 0.98
+    assert blind["by_locale"]["en"]["precision"] >= 0.97 and blind["by_locale"]["ja"]["precision"] >= 0.97
+    # written after round 4's last tuning commit, committed before it was evaluated, evaluated once:
+    # P 0.966, R 0.903 (en 0.935/0.935, ja 1.000/0.871); main measured P 0.965, R 0.887 (ja 1.000/0.871)
+    fresh4 = evaluate(catalog, _jsonl("skills_fresh4.jsonl"))
+    assert fresh4["precision"] >= 0.96 and fresh4["recall"] >= 0.9
+    assert fresh4["by_locale"]["en"]["recall"] >= 0.93 and fresh4["by_locale"]["ja"]["recall"] >= 0.87
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Clone the recipe blog starter and get it running on my laptop.", ["repo-app-operator"]),
+        (
+            "このニュース記事にある「コーヒーで脱水になる」って本当？ファクトチェックして、元の研究も見せて。",
+            ["research-brief"],
+        ),
+        # the word is the only evidence, and the model reads its words as another request or as talk
+        (
+            "在宅ワーカー向けのモニターアーム、首こりに効くのか調べた情報を比べてまとめて。",
+            ["research-brief"],
+        ),
+        ("先週のプレゼン、質問攻めにあったけど何とか乗り切った。", []),
+        ("Docker化したアプリがメモリ不足で落ちるので調査して修正して。", ["repo-app-operator"]),
+        # について、 is a particle, not a て-form joining a second request
+        ("AIと著作権について、会報に載せるコラムを書いてもらえますか。", ["writing-draft"]),
+        ("My presentation went fine, but the Q&A was rough.", []),  # a noun opening a clause is no imperative
+        # a trigger that opens its clause is the imperative of a request of its own
+        (
+            "Research remote onboarding practices and draft a blog post about them.",
+            ["research-brief", "writing-draft"],
+        ),
+    ],
+)
+def test_a_word_named_inside_another_skills_request_is_not_a_request(catalog, text, expected):
+    """'fork the *blog* starter': one trigger word, in a clause the intent model reads as another skill's
+    request (or as everyday talk) and not at all as its own, names what that request is about."""
+    selection = select(catalog, text)
+    assert sorted(selection.activated_ids) == expected
