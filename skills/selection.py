@@ -423,6 +423,42 @@ def _passing_words(
     return found
 
 
+def _clause_requests(
+    catalog: Catalog,
+    classifier: Any,
+    text: MatchText,
+    skills: Sequence[Skill],
+    scored: Sequence[tuple[float, Skill, list[str]]],
+    bar: float,
+) -> set[str]:
+    """Keys of official skills below the relative bar whose trigger sits in a clause of the latest message
+    that the intent model reads as that skill's request (>= 0.5, 0.3 ahead of everything else, everyday talk
+    included): the mirror of the passing-word veto. "Break down the launch into milestones, and then make
+    me a presentation of that roadmap": the second clause is a slides request of its own, not a passing word
+    beside the plan."""
+    below = [
+        skill
+        for score, skill, _ in scored
+        if skill.source == "official" and ACTIVATION_THRESHOLD <= score < bar
+    ]
+    if not below:
+        return set()
+    parts = [MatchText(p) for p in clauses(text.normalized)]
+    found: set[str] = set()
+    for skill in below:
+        key = f"{skill.source}:{skill.id}"
+        phrases = [p for p, _, label in catalog.matcher(skill.key).phrases if label == "trigger"]
+        for part in parts:
+            if not any(part.contains(p) for p in phrases):
+                continue
+            reading = classifier.probabilities(part.normalized)
+            mine = reading.pop(key, 0.0)
+            if mine >= PASSING_OWNER and mine - max(reading.values(), default=0.0) >= PASSING_LEAD:
+                found.add(key)
+                break
+    return found
+
+
 def select_skills(
     catalog: Catalog,
     selection_input: SelectionInput,
@@ -512,6 +548,9 @@ def select_skills(
     # So is a trigger that opens an English clause: its imperative ("Research …, and draft a blog post …").
     if decided and sources and sources[0][2] == "latest message":
         own_request |= _imperatives(catalog, skills, sources[0][0])
+        # …and a trigger in a clause the intent model reads as its skill's request.
+        if classifier is not None:
+            own_request |= _clause_requests(catalog, classifier, sources[0][0], skills, scored, bar)
     result = Selection(locale=inp.locale, locale_source=inp.locale_source, budget_tokens=budget_tokens)
     statuses: list[tuple[DecisionStatus, int | None]] = []
     listing_used = 0

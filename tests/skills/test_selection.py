@@ -409,3 +409,18 @@ def test_a_word_named_inside_another_skills_request_is_not_a_request(catalog, te
     request (or as everyday talk) and not at all as its own, names what that request is about."""
     selection = select(catalog, text)
     assert sorted(selection.activated_ids) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a trigger below the relative bar, in a clause the intent model reads as its own request
+        (
+            "Break the office move down into milestones with owners, and then put together a presentation of that "
+            "timeline for the staff meeting",
+            ["planning-structurer", "slides-author"],
+        ),
+    ],
+)
+def test_a_trigger_in_a_clause_read_as_its_skill_is_a_request_of_its_own(catalog, text, expected):
+    assert sorted(select(catalog, text).activated_ids) == sorted(expected)
