@@ -39,6 +39,7 @@ TOPIC_FACTOR = 0.25
 """A trigger inside another skill's request (between its action and its deliverable) is what that request is
 about; it keeps a quarter of its weight, so it ranks the skill without activating it."""
 TOPIC_NOTE = ", as the topic of a "
+SHAPE_NOTE = "request "
 ACTIVATION_THRESHOLD = 2.5
 RELATIVE_THRESHOLD = 0.5
 """A second skill is activated only if it scores at least half the best one: a passing word should not drag
@@ -313,7 +314,7 @@ def _intent(
         if gain > score:
             return gain, [
                 *reasons,
-                f"request '{found.action} … {found.deliverable}' in {where} (+{gain:.1f})",
+                f"{SHAPE_NOTE}'{found.action} … {found.deliverable}' in {where} (+{gain:.1f})",
             ]
     return score, reasons
 
@@ -355,6 +356,21 @@ def _imperatives(catalog: Catalog, skills: Sequence[Skill], text: MatchText) -> 
         if any(_opens(p, part) for t in firsts for p in openers.get(t, ()) for part in parts):
             found.add(f"{skill.source}:{skill.id}")
     return found
+
+
+def _shape_opens(
+    requests: dict[str, list[tuple[int, Request]]], skill_id: str, sources: list[tuple[MatchText, float, str]]
+) -> bool:
+    """The skill's request shape is Japanese (its verb ends the clause; no opening to test), or its action
+    opens an English text or clause: the imperative of a request of its own."""
+    for at, request in requests.get(skill_id, []):
+        text = sources[at][0]
+        if has_kana(text.normalized):
+            return True
+        action = Phrase(request.action)
+        if any(_opens(action, part) for part in (text, *(MatchText(p) for p in clauses(text.normalized)))):
+            return True
+    return False
 
 
 PASSING_FLOOR = 0.2
@@ -492,6 +508,23 @@ def select_skills(
         if score < INTENT_WEIGHT and skill.source == "official":
             score, reasons = _intent(skill.id, requests, sources, score, reasons)
         lexical.append((score, reasons))
+    # A request shape stands in for a missing trigger, like the intent model: beside a skill that trigger
+    # words decided, it is a second request only when the model reads one (>= 0.9, below) or when its
+    # action is an English clause's imperative ("Write up a welcome message …, and then put together a
+    # schedule"), not by itself ("We're *launch*ing a mobile *app* in Q2. Break the work down into phases").
+    worded = any(
+        score >= ACTIVATION_THRESHOLD and not any(r.startswith(SHAPE_NOTE) for r in reasons)
+        for score, reasons in lexical
+    )
+    if worded:
+        lexical = [
+            (0.0, [*reasons[:-1], f"not evidence beside words that decided: {reasons[-1]}"])
+            if reasons
+            and reasons[-1].startswith(SHAPE_NOTE)
+            and not _shape_opens(requests, skill.id, sources)
+            else (score, reasons)
+            for skill, (score, reasons) in zip(skills, lexical, strict=True)
+        ]
     # The softer signals stand in for missing words; once words decided, only a confident intent model may
     # add a second skill (a two-part request whose second part is a paraphrase).
     classifier = catalog.classifier() if sources else None

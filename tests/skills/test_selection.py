@@ -420,6 +420,17 @@ def test_a_word_named_inside_another_skills_request_is_not_a_request(catalog, te
             "timeline for the staff meeting",
             ["planning-structurer", "slides-author"],
         ),
+        # a request shape ('launch … app') beside a skill words decided is no second request…
+        (
+            "We're launching a booking app this autumn. Break the work down into phases with owners.",
+            ["planning-structurer"],
+        ),
+        # …unless its action is a clause's imperative
+        (
+            "Write up a short welcome message for volunteers and then put together a schedule for their "
+            "first two weeks.",
+            ["planning-structurer", "writing-draft"],
+        ),
     ],
 )
 def test_a_trigger_in_a_clause_read_as_its_skill_is_a_request_of_its_own(catalog, text, expected):
