@@ -18,7 +18,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from skills._background import NO_SKILL
-from skills._intents import INTENT_WEIGHT, Request, action_cues, intent_evidence, is_acknowledgement
+from skills._intents import (
+    INTENT_WEIGHT,
+    Request,
+    action_cues,
+    intent_evidence,
+    is_acknowledgement,
+    may_be_news,
+)
 from skills._meaning import EmbeddingSimilarity
 from skills._standins import classified, clauses, nearest_by_meaning, nearest_examples, neighbour_votes
 from skills._text import WORD, MatchText, Phrase, has_kana, normalize, words
@@ -358,6 +365,18 @@ def _imperatives(catalog: Catalog, skills: Sequence[Skill], text: MatchText) -> 
     return found
 
 
+def _is_news(catalog: Catalog, text: MatchText) -> bool:
+    """Thanks or news asking for nothing; the weaker English words of it (`may_be_news`) only when the intent
+    model reads the message as everyday talk first."""
+    if is_acknowledgement(text):
+        return True
+    if not may_be_news(text):
+        return False
+    classifier = catalog.classifier()
+    reading = classifier.probabilities(text.normalized) if classifier is not None else {}
+    return bool(reading) and max(reading, key=reading.__getitem__) == NO_SKILL
+
+
 def _shape_opens(
     requests: dict[str, list[tuple[int, Request]]], skill_id: str, sources: list[tuple[MatchText, float, str]]
 ) -> bool:
@@ -496,9 +515,14 @@ def select_skills(
     """
     count = count_tokens or approx_tokens
     inp = selection_input
-    # Thanks and news of work done ask for nothing: their words are evidence of no request.
-    sources = [source for source in inp.sources() if not is_acknowledgement(source[0])]
     skills = catalog.skills(inp.locale)
+    # Thanks and news of work done ask for nothing: their words are evidence of no request, unless a
+    # trigger opens a clause ("Draft the reply to Sam. Thanks!").
+    sources = [
+        source
+        for source in inp.sources()
+        if not (_is_news(catalog, source[0]) and not _imperatives(catalog, skills, source[0]))
+    ]
     agent_categories = AGENT_TYPE_CATEGORIES.get((inp.agent_type or "").lower(), ())
 
     requests = _requests(skills, sources)

@@ -319,6 +319,11 @@ def test_examples_stand_in_only_when_words_are_missing() -> None:
         ("The demo went well today, thanks for the help.", []),  # 'the help' asks for nothing
         ("Thanks. Now make slides for the board.", ["slides-author"]),  # thanks, then a request
         ("ありがとう。次は役員会のスライドを作って。", ["slides-author"]),
+        # work done or help no longer needed, which the intent model reads as everyday talk
+        ("Perfect, the invitations went out this morning. Thanks!", []),
+        ("Finally launched the new website last night, no complaints so far.", []),
+        ("My brother booked the whole holiday himself, so no need to plan it anymore. Bye!", []),
+        ("Draft the reply to Sam. Thanks!", ["writing-draft"]),  # a trigger opens the first clause
     ],
 )
 def test_thanks_and_news_ask_for_nothing(catalog, text, expected):
