@@ -233,19 +233,40 @@ def intent_evidence(skill_id: str, text: MatchText) -> Request | None:
 _THANKS_EN = re.compile(
     r"^\W*(thanks|thank you|thx|cheers)\b|\b(went (great|well|fine)|worked (perfectly|great|well))\b"
 )
+_NEWS_EN = re.compile(
+    r"(?:^|[.!]\s+)(thanks|thank you|thx|cheers)\W*$|\bwent out\b"
+    r"|\b(finally|just|already) (shipped|merged|deployed|sent|finished|submitted|released|launched)\b"
+    r"|\b(no need|never mind|nevermind|don't worry about|no longer need)\b"
+)
+"""Weaker than `_THANKS_EN`: thanks after other words, work just done, help no longer needed. "No need for
+slides, write a summary instead" is a request, so selection also asks the intent model to read these as
+everyday talk."""
 _ASKS_EN = re.compile(
-    r"\?|\b(please|can you|could you|would you|will you|now|next|also|help (?:me|us)|need|want|let's|lets)\b"
+    r"\?|\b(please|can you|could you|would you|will you|now|next|also|help (?:me|us)|(?<!no )need|want"
+    r"|let's|lets)\b"
 )
 _THANKS_JA = re.compile(r"ありがと|助かり|助かった|うまくいった|上手くいった|できました")
 _ASKS_JA = re.compile(r"[?？]|ください|ほしい|欲しい|お願い|て。|て$|して|たい")
 ACKNOWLEDGEMENT_MAX_WORDS = 14
+NEWS_MAX_WORDS = 20
 
 
 def is_acknowledgement(text: MatchText) -> bool:
     """Thanks or news of something done, asking for nothing ("Thanks, the plan worked perfectly!",
-    "今日のプレゼンうまくいったよ！"): a skill's word in it is about the past, not a request."""
+    "今日のプレゼンうまくいったよ！"): a skill's word in it is about the past, not a request. (Selection also
+    asks that no skill's trigger opens a clause: "Thanks. Draft the reply to Sam" is a request.)"""
     norm = text.normalized.strip()
     if has_kana(norm):
         return bool(_THANKS_JA.search(norm)) and not _ASKS_JA.search(norm)
     short = len(norm.split()) <= ACKNOWLEDGEMENT_MAX_WORDS
     return short and bool(_THANKS_EN.search(norm)) and not _ASKS_EN.search(norm)
+
+
+def may_be_news(text: MatchText) -> bool:
+    """English words of work done or help no longer needed, asking for nothing ("Great, the email went out.
+    Thanks!", "Finally shipped the release", "so no need to help with that anymore"): news, if the intent
+    model also reads it as everyday talk."""
+    norm = text.normalized.strip()
+    if has_kana(norm) or len(norm.split()) > NEWS_MAX_WORDS:
+        return False
+    return bool(_NEWS_EN.search(norm)) and not _ASKS_EN.search(norm)

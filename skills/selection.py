@@ -18,7 +18,14 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from skills._background import NO_SKILL
-from skills._intents import INTENT_WEIGHT, Request, action_cues, intent_evidence, is_acknowledgement
+from skills._intents import (
+    INTENT_WEIGHT,
+    Request,
+    action_cues,
+    intent_evidence,
+    is_acknowledgement,
+    may_be_news,
+)
 from skills._meaning import EmbeddingSimilarity
 from skills._standins import classified, clauses, nearest_by_meaning, nearest_examples, neighbour_votes
 from skills._text import WORD, MatchText, Phrase, has_kana, normalize, words
@@ -39,6 +46,7 @@ TOPIC_FACTOR = 0.25
 """A trigger inside another skill's request (between its action and its deliverable) is what that request is
 about; it keeps a quarter of its weight, so it ranks the skill without activating it."""
 TOPIC_NOTE = ", as the topic of a "
+SHAPE_NOTE = "request "
 ACTIVATION_THRESHOLD = 2.5
 RELATIVE_THRESHOLD = 0.5
 """A second skill is activated only if it scores at least half the best one: a passing word should not drag
@@ -313,7 +321,7 @@ def _intent(
         if gain > score:
             return gain, [
                 *reasons,
-                f"request '{found.action} … {found.deliverable}' in {where} (+{gain:.1f})",
+                f"{SHAPE_NOTE}'{found.action} … {found.deliverable}' in {where} (+{gain:.1f})",
             ]
     return score, reasons
 
@@ -357,6 +365,33 @@ def _imperatives(catalog: Catalog, skills: Sequence[Skill], text: MatchText) -> 
     return found
 
 
+def _is_news(catalog: Catalog, text: MatchText) -> bool:
+    """Thanks or news asking for nothing; the weaker English words of it (`may_be_news`) only when the intent
+    model reads the message as everyday talk first."""
+    if is_acknowledgement(text):
+        return True
+    if not may_be_news(text):
+        return False
+    classifier = catalog.classifier()
+    reading = classifier.probabilities(text.normalized) if classifier is not None else {}
+    return bool(reading) and max(reading, key=reading.__getitem__) == NO_SKILL
+
+
+def _shape_opens(
+    requests: dict[str, list[tuple[int, Request]]], skill_id: str, sources: list[tuple[MatchText, float, str]]
+) -> bool:
+    """The skill's request shape is Japanese (its verb ends the clause; no opening to test), or its action
+    opens an English text or clause: the imperative of a request of its own."""
+    for at, request in requests.get(skill_id, []):
+        text = sources[at][0]
+        if has_kana(text.normalized):
+            return True
+        action = Phrase(request.action)
+        if any(_opens(action, part) for part in (text, *(MatchText(p) for p in clauses(text.normalized)))):
+            return True
+    return False
+
+
 PASSING_FLOOR = 0.2
 """Intent-model probability below which a skill named once, inside another skill's request, is not asked
 for: "fork the Next.js *blog* starter", 「このネット*記事*の話、ファクトチェックして」."""
@@ -398,8 +433,11 @@ def _passing_words(
     parts = [MatchText(p) for p in clauses(text.normalized)] or [text]
     readings = [classifier.probabilities(p.normalized) for p in parts]
     found: dict[str, str] = {}
+    talk = whole.get(NO_SKILL, 0.0)
     for skill, key in candidates:
-        if whole.get(key, 1.0) >= PASSING_FLOOR:
+        # the model reads the skill on the whole message, unless it reads everyday talk well ahead of it
+        mine = whole.get(key, 1.0)
+        if mine >= PASSING_FLOOR and not (talk >= PASSING_OWNER and talk - mine >= PASSING_LEAD):
             continue
         matcher = catalog.matcher(skill.key)
         phrases = [p for p, _, label in matcher.phrases if label == "trigger" and text.contains(p)]
@@ -423,6 +461,42 @@ def _passing_words(
     return found
 
 
+def _clause_requests(
+    catalog: Catalog,
+    classifier: Any,
+    text: MatchText,
+    skills: Sequence[Skill],
+    scored: Sequence[tuple[float, Skill, list[str]]],
+    bar: float,
+) -> set[str]:
+    """Keys of official skills below the relative bar whose trigger sits in a clause of the latest message
+    that the intent model reads as that skill's request (>= 0.5, 0.3 ahead of everything else, everyday talk
+    included): the mirror of the passing-word veto. "Break down the launch into milestones, and then make
+    me a presentation of that roadmap": the second clause is a slides request of its own, not a passing word
+    beside the plan."""
+    below = [
+        skill
+        for score, skill, _ in scored
+        if skill.source == "official" and ACTIVATION_THRESHOLD <= score < bar
+    ]
+    if not below:
+        return set()
+    parts = [MatchText(p) for p in clauses(text.normalized)]
+    found: set[str] = set()
+    for skill in below:
+        key = f"{skill.source}:{skill.id}"
+        phrases = [p for p, _, label in catalog.matcher(skill.key).phrases if label == "trigger"]
+        for part in parts:
+            if not any(part.contains(p) for p in phrases):
+                continue
+            reading = classifier.probabilities(part.normalized)
+            mine = reading.pop(key, 0.0)
+            if mine >= PASSING_OWNER and mine - max(reading.values(), default=0.0) >= PASSING_LEAD:
+                found.add(key)
+                break
+    return found
+
+
 def select_skills(
     catalog: Catalog,
     selection_input: SelectionInput,
@@ -441,9 +515,14 @@ def select_skills(
     """
     count = count_tokens or approx_tokens
     inp = selection_input
-    # Thanks and news of work done ask for nothing: their words are evidence of no request.
-    sources = [source for source in inp.sources() if not is_acknowledgement(source[0])]
     skills = catalog.skills(inp.locale)
+    # Thanks and news of work done ask for nothing: their words are evidence of no request, unless a
+    # trigger opens a clause ("Draft the reply to Sam. Thanks!").
+    sources = [
+        source
+        for source in inp.sources()
+        if not (_is_news(catalog, source[0]) and not _imperatives(catalog, skills, source[0]))
+    ]
     agent_categories = AGENT_TYPE_CATEGORIES.get((inp.agent_type or "").lower(), ())
 
     requests = _requests(skills, sources)
@@ -456,6 +535,23 @@ def select_skills(
         if score < INTENT_WEIGHT and skill.source == "official":
             score, reasons = _intent(skill.id, requests, sources, score, reasons)
         lexical.append((score, reasons))
+    # A request shape stands in for a missing trigger, like the intent model: beside a skill that trigger
+    # words decided, it is a second request only when the model reads one (>= 0.9, below) or when its
+    # action is an English clause's imperative ("Write up a welcome message …, and then put together a
+    # schedule"), not by itself ("We're *launch*ing a mobile *app* in Q2. Break the work down into phases").
+    worded = any(
+        score >= ACTIVATION_THRESHOLD and not any(r.startswith(SHAPE_NOTE) for r in reasons)
+        for score, reasons in lexical
+    )
+    if worded:
+        lexical = [
+            (0.0, [*reasons[:-1], f"not evidence beside words that decided: {reasons[-1]}"])
+            if reasons
+            and reasons[-1].startswith(SHAPE_NOTE)
+            and not _shape_opens(requests, skill.id, sources)
+            else (score, reasons)
+            for skill, (score, reasons) in zip(skills, lexical, strict=True)
+        ]
     # The softer signals stand in for missing words; once words decided, only a confident intent model may
     # add a second skill (a two-part request whose second part is a paraphrase).
     classifier = catalog.classifier() if sources else None
@@ -512,6 +608,9 @@ def select_skills(
     # So is a trigger that opens an English clause: its imperative ("Research …, and draft a blog post …").
     if decided and sources and sources[0][2] == "latest message":
         own_request |= _imperatives(catalog, skills, sources[0][0])
+        # …and a trigger in a clause the intent model reads as its skill's request.
+        if classifier is not None:
+            own_request |= _clause_requests(catalog, classifier, sources[0][0], skills, scored, bar)
     result = Selection(locale=inp.locale, locale_source=inp.locale_source, budget_tokens=budget_tokens)
     statuses: list[tuple[DecisionStatus, int | None]] = []
     listing_used = 0

@@ -319,6 +319,11 @@ def test_examples_stand_in_only_when_words_are_missing() -> None:
         ("The demo went well today, thanks for the help.", []),  # 'the help' asks for nothing
         ("Thanks. Now make slides for the board.", ["slides-author"]),  # thanks, then a request
         ("ありがとう。次は役員会のスライドを作って。", ["slides-author"]),
+        # work done or help no longer needed, which the intent model reads as everyday talk
+        ("Perfect, the invitations went out this morning. Thanks!", []),
+        ("Finally launched the new website last night, no complaints so far.", []),
+        ("My brother booked the whole holiday himself, so no need to plan it anymore. Bye!", []),
+        ("Draft the reply to Sam. Thanks!", ["writing-draft"]),  # a trigger opens the first clause
     ],
 )
 def test_thanks_and_news_ask_for_nothing(catalog, text, expected):
@@ -393,6 +398,8 @@ def test_prompts_written_after_tuning_hold_their_measured_level() -> None:
             ["research-brief"],
         ),
         ("先週のプレゼン、質問攻めにあったけど何とか乗り切った。", []),
+        # the whole message reads as everyday talk well ahead of the word's skill (planning 0.29 here)
+        ("引っ越しの計画は結局家族で決めちゃいました。また何かあれば聞くね", []),
         ("Docker化したアプリがメモリ不足で落ちるので調査して修正して。", ["repo-app-operator"]),
         # について、 is a particle, not a て-form joining a second request
         ("AIと著作権について、会報に載せるコラムを書いてもらえますか。", ["writing-draft"]),
@@ -409,3 +416,29 @@ def test_a_word_named_inside_another_skills_request_is_not_a_request(catalog, te
     request (or as everyday talk) and not at all as its own, names what that request is about."""
     selection = select(catalog, text)
     assert sorted(selection.activated_ids) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a trigger below the relative bar, in a clause the intent model reads as its own request
+        (
+            "Break the office move down into milestones with owners, and then put together a presentation of that "
+            "timeline for the staff meeting",
+            ["planning-structurer", "slides-author"],
+        ),
+        # a request shape ('launch … app') beside a skill words decided is no second request…
+        (
+            "We're launching a booking app this autumn. Break the work down into phases with owners.",
+            ["planning-structurer"],
+        ),
+        # …unless its action is a clause's imperative
+        (
+            "Write up a short welcome message for volunteers and then put together a schedule for their "
+            "first two weeks.",
+            ["planning-structurer", "writing-draft"],
+        ),
+    ],
+)
+def test_a_trigger_in_a_clause_read_as_its_skill_is_a_request_of_its_own(catalog, text, expected):
+    assert sorted(select(catalog, text).activated_ids) == sorted(expected)
