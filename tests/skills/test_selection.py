@@ -378,10 +378,18 @@ def test_prompts_written_after_tuning_hold_their_measured_level() -> None:
     # blind set 2 (130 prompts, 65 en / 65 ja), written like the first by someone who saw only the five
     # descriptions, after round 4's last tuning commit; evaluated once on round 3 (P 0.919, R 0.950; en
     # 0.908/0.983, ja 0.932/0.917) and once on round 4 (P 0.943, R 0.967; en 0.908/0.983, ja 0.983/0.950)
+    # round 5 then tuned on it (P 0.984, R 0.992): no longer unseen
     blind3 = evaluate(catalog, _jsonl("skills_blind3.jsonl"))
     assert blind3["precision"] >= 0.94 and blind3["recall"] >= 0.96
     assert blind3["by_locale"]["en"]["precision"] >= 0.9 and blind3["by_locale"]["ja"]["precision"] >= 0.98
     assert blind3["by_locale"]["en"]["recall"] >= 0.98 and blind3["by_locale"]["ja"]["recall"] >= 0.95
+    # blind set 3 (160 prompts, 80 en / 80 ja, varied askers), written from the descriptions alone after
+    # round 4 and never tuned on; evaluated on round 4 (P 0.901, R 0.895; en 0.885/0.908, ja 0.918/0.882)
+    # and on round 5 (P 0.920, R 0.901; en 0.909/0.921, ja 0.931/0.882: Japanese recall below 0.9)
+    blind4 = evaluate(catalog, _jsonl("skills_blind4.jsonl"))
+    assert blind4["precision"] >= 0.91 and blind4["recall"] >= 0.9
+    assert blind4["by_locale"]["en"]["precision"] >= 0.9 and blind4["by_locale"]["ja"]["precision"] >= 0.93
+    assert blind4["by_locale"]["en"]["recall"] >= 0.92 and blind4["by_locale"]["ja"]["recall"] >= 0.88
 
 
 @pytest.mark.parametrize(
