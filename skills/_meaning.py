@@ -84,7 +84,7 @@ class EmbeddingSimilarity:
             english = [i + 1 for i, e in enumerate(skill.examples) if _english(e)]  # row 0: description
             if english:
                 rows.append(vectors[english])
-                labels += [f"{skill.source}:{skill.id}"] * len(english)
+                labels += [skill.label] * len(english)
         rows.append(self._background)
         labels += [NO_SKILL] * len(self._background)
         cosines = np.concatenate(rows) @ vector

@@ -139,4 +139,4 @@ def nearest_by_meaning(similarity: Any, query: str, skills: Sequence[Skill]) -> 
     if best < EMBEDDING_FLOOR or best - runner_up < EMBEDDING_MARGIN:
         return {}
     gain = EXAMPLE_WEIGHT
-    return {f"{skill.source}:{skill.id}": (gain, f"semantic similarity {best:.2f} (+{gain:.1f})")}
+    return {skill.label: (gain, f"semantic similarity {best:.2f} (+{gain:.1f})")}

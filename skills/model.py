@@ -83,6 +83,11 @@ class Skill(BaseModel):
         return (self.source, self.id)
 
     @property
+    def label(self) -> str:
+        """The key as one string: the intent model's class name and the stand-ins' keys."""
+        return f"{self.source}:{self.id}"
+
+    @property
     def display_name(self) -> str:
         return self.title or self.name
 

@@ -334,6 +334,11 @@ _LEAD = frozenset(
 presentation went fine" opens with a noun."""
 
 
+def _clause_texts(text: MatchText) -> list[MatchText]:
+    """The clauses of a several-part message, each to match on its own (none for a one-part message)."""
+    return [MatchText(p) for p in clauses(text.normalized)]
+
+
 def _opens(phrase: Phrase, part: MatchText) -> bool:
     """The English phrase is the text's imperative: its first content word(s), with nothing before them but
     the words of asking ("Research …", "Can you research …")."""
@@ -352,7 +357,7 @@ def _imperatives(catalog: Catalog, skills: Sequence[Skill], text: MatchText) -> 
     """Keys of official skills one of whose triggers opens the text or one of its clauses."""
     if has_kana(text.normalized):
         return set()
-    parts = [text, *(MatchText(p) for p in clauses(text.normalized))]
+    parts = [text, *_clause_texts(text)]
     # the stems a clause opens with: its first content word, or its first word for idioms ("look into")
     firsts = {t for part in parts for t, at in (*part.positions.items(), *part.every.items()) if at[0] == 0}
     found: set[str] = set()
@@ -361,7 +366,7 @@ def _imperatives(catalog: Catalog, skills: Sequence[Skill], text: MatchText) -> 
             continue
         openers = catalog.matcher(skill.key).openers
         if any(_opens(p, part) for t in firsts for p in openers.get(t, ()) for part in parts):
-            found.add(f"{skill.source}:{skill.id}")
+            found.add(skill.label)
     return found
 
 
@@ -387,7 +392,7 @@ def _shape_opens(
         if has_kana(text.normalized):
             return True
         action = Phrase(request.action)
-        if any(_opens(action, part) for part in (text, *(MatchText(p) for p in clauses(text.normalized)))):
+        if any(_opens(action, part) for part in (text, *_clause_texts(text))):
             return True
     return False
 
@@ -417,7 +422,7 @@ def _passing_words(
         return {}
     text = sources[0][0]
     candidates = [
-        (skill, f"{skill.source}:{skill.id}")
+        (skill, skill.label)
         for skill, (score, reasons) in zip(skills, lexical, strict=True)
         if skill.source == "official"
         and score >= ACTIVATION_THRESHOLD
@@ -430,7 +435,7 @@ def _passing_words(
     whole = classifier.probabilities(text.normalized)
     if not whole:
         return {}
-    parts = [MatchText(p) for p in clauses(text.normalized)] or [text]
+    parts = _clause_texts(text) or [text]
     readings = [classifier.probabilities(p.normalized) for p in parts]
     found: dict[str, str] = {}
     talk = whole.get(NO_SKILL, 0.0)
@@ -481,10 +486,10 @@ def _clause_requests(
     ]
     if not below:
         return set()
-    parts = [MatchText(p) for p in clauses(text.normalized)]
+    parts = _clause_texts(text)
     found: set[str] = set()
     for skill in below:
-        key = f"{skill.source}:{skill.id}"
+        key = skill.label
         phrases = [p for p, _, label in catalog.matcher(skill.key).phrases if label == "trigger"]
         for part in parts:
             if not any(part.contains(p) for p in phrases):
@@ -561,9 +566,8 @@ def select_skills(
         # "fork the Next.js *blog* starter", 「昨日の*プレゼン*、何とか終わった」.
         passing = _passing_words(catalog, classifier, sources, skills, lexical)
         lexical = [
-            (0.0, [*reasons, passing[key]]) if key in passing else (score, reasons)
+            (0.0, [*reasons, passing[skill.label]]) if skill.label in passing else (score, reasons)
             for skill, (score, reasons) in zip(skills, lexical, strict=True)
-            for key in (f"{skill.source}:{skill.id}",)
         ]
     stand_in: dict[str, tuple[float, str]] = {}
     own_request: set[str] = set()
@@ -582,7 +586,7 @@ def select_skills(
 
     scored: list[tuple[float, Skill, list[str]]] = []
     for skill, (score, reasons) in zip(skills, lexical, strict=True):
-        extra = stand_in.get(f"{skill.source}:{skill.id}")
+        extra = stand_in.get(skill.label)
         # Words showed what this skill's vocabulary is doing here (the topic of another request); the
         # intent model, which reads the same words, is no second opinion on that.
         if extra is not None and decided and any(TOPIC_NOTE in r for r in reasons):
@@ -621,7 +625,7 @@ def select_skills(
             reasons.append("unavailable: " + "; ".join(skill.availability.reasons))
             statuses.append(("unavailable", None))
             continue
-        key = f"{skill.source}:{skill.id}"
+        key = skill.label
         if score >= bar or (key in own_request and score >= ACTIVATION_THRESHOLD):
             tokens = count(render_skill_block(skill))
             if len(result.activated) >= max_active:

@@ -16,6 +16,8 @@ from skills import (
 )
 from skills._background import background
 
+Pin = tuple[float, float]
+
 DATA = Path(__file__).resolve().parents[1] / "data"
 
 
@@ -349,47 +351,39 @@ def test_prompts_written_after_tuning_hold_their_measured_level() -> None:
     from skills import load_official_catalog, merge_catalog
 
     catalog = merge_catalog(load_official_catalog(), [])
-    tuned = evaluate(catalog, _jsonl("skills_fresh2.jsonl"))
-    assert tuned["precision"] >= 0.93 and tuned["recall"] >= 0.9
+
+    def holds(name: str, overall: Pin, en: Pin = (0.0, 0.0), ja: Pin = (0.0, 0.0)) -> None:
+        """(precision, recall) floors overall and per locale; 0.0 is not pinned."""
+        got = evaluate(catalog, _jsonl(name))
+        locales = got["by_locale"]
+        for measured, (precision, recall) in ((got, overall), (locales["en"], en), (locales["ja"], ja)):
+            assert measured["precision"] >= precision and measured["recall"] >= recall, (name, got)
+
     # round 4 (Japanese clauses): ja recall 0.893 -> 0.929
-    assert tuned["by_locale"]["ja"]["recall"] >= 0.92 and tuned["by_locale"]["en"]["recall"] >= 0.9
-    tuned = evaluate(catalog, _jsonl("skills_fresh.jsonl"))
-    assert tuned["precision"] >= 0.95 and tuned["recall"] >= 0.95
+    holds("skills_fresh2.jsonl", (0.93, 0.9), en=(0.0, 0.9), ja=(0.0, 0.92))
+    holds("skills_fresh.jsonl", (0.95, 0.95))
     # written after round 3's last tuning commit and never tuned on: P 0.969, R 0.913 (en 0.973/0.900,
     # ja 0.964/0.931)
     # (round 4, which did not tune on it either: P 0.970, R 0.927, ja recall 0.966)
-    unseen = evaluate(catalog, _jsonl("skills_fresh3.jsonl"))
-    assert unseen["precision"] >= 0.95 and unseen["recall"] >= 0.92
-    assert unseen["by_locale"]["en"]["recall"] >= 0.89 and unseen["by_locale"]["ja"]["recall"] >= 0.95
+    holds("skills_fresh3.jsonl", (0.95, 0.92), en=(0.0, 0.89), ja=(0.0, 0.95))
     # written by someone who never saw the selector, its examples or its test files, from the five skill
     # descriptions alone, and evaluated once on round 3's final commit: P 0.926, R 0.933 (en 0.952/0.983,
     # ja 0.898/0.883)
     # round 4 then used it as its development set (Japanese below 0.9): P 0.984, R 0.992 (en 0.984/1.000,
     # ja 0.983/0.983) after tuning on it, so this is no longer an unseen measurement
-    blind = evaluate(catalog, _jsonl("skills_blind.jsonl"))
-    assert blind["precision"] >= 0.97 and blind["recall"] >= 0.98
-    assert blind["by_locale"]["en"]["recall"] >= 0.98 and blind["by_locale"]["ja"]["recall"] >= 0.98
-    assert blind["by_locale"]["en"]["precision"] >= 0.97 and blind["by_locale"]["ja"]["precision"] >= 0.97
+    holds("skills_blind.jsonl", (0.97, 0.98), en=(0.97, 0.98), ja=(0.97, 0.98))
     # written after round 4's last tuning commit, committed before it was evaluated, evaluated once:
     # P 0.966, R 0.903 (en 0.935/0.935, ja 1.000/0.871); main measured P 0.965, R 0.887 (ja 1.000/0.871)
-    fresh4 = evaluate(catalog, _jsonl("skills_fresh4.jsonl"))
-    assert fresh4["precision"] >= 0.96 and fresh4["recall"] >= 0.9
-    assert fresh4["by_locale"]["en"]["recall"] >= 0.93 and fresh4["by_locale"]["ja"]["recall"] >= 0.87
+    holds("skills_fresh4.jsonl", (0.96, 0.9), en=(0.0, 0.93), ja=(0.0, 0.87))
     # blind set 2 (130 prompts, 65 en / 65 ja), written like the first by someone who saw only the five
     # descriptions, after round 4's last tuning commit; evaluated once on round 3 (P 0.919, R 0.950; en
     # 0.908/0.983, ja 0.932/0.917) and once on round 4 (P 0.943, R 0.967; en 0.908/0.983, ja 0.983/0.950)
     # round 5 then tuned on it (P 0.984, R 0.992): no longer unseen
-    blind3 = evaluate(catalog, _jsonl("skills_blind3.jsonl"))
-    assert blind3["precision"] >= 0.94 and blind3["recall"] >= 0.96
-    assert blind3["by_locale"]["en"]["precision"] >= 0.9 and blind3["by_locale"]["ja"]["precision"] >= 0.98
-    assert blind3["by_locale"]["en"]["recall"] >= 0.98 and blind3["by_locale"]["ja"]["recall"] >= 0.95
+    holds("skills_blind3.jsonl", (0.94, 0.96), en=(0.9, 0.98), ja=(0.98, 0.95))
     # blind set 3 (160 prompts, 80 en / 80 ja, varied askers), written from the descriptions alone after
     # round 4 and never tuned on; evaluated on round 4 (P 0.901, R 0.895; en 0.885/0.908, ja 0.918/0.882)
     # and on round 5 (P 0.920, R 0.901; en 0.909/0.921, ja 0.931/0.882: Japanese recall below 0.9)
-    blind4 = evaluate(catalog, _jsonl("skills_blind4.jsonl"))
-    assert blind4["precision"] >= 0.91 and blind4["recall"] >= 0.9
-    assert blind4["by_locale"]["en"]["precision"] >= 0.9 and blind4["by_locale"]["ja"]["precision"] >= 0.93
-    assert blind4["by_locale"]["en"]["recall"] >= 0.92 and blind4["by_locale"]["ja"]["recall"] >= 0.88
+    holds("skills_blind4.jsonl", (0.91, 0.9), en=(0.9, 0.92), ja=(0.93, 0.88))
 
 
 @pytest.mark.parametrize(
