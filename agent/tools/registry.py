@@ -119,11 +119,14 @@ class RemoteToolAdapter:
                 attempt += 1
                 retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
                 delay = _OUTAGE_BACKOFF.delay(attempt, self._rng, retry_after) or 0.0
-                if elapsed + delay > self._outage_window_s:
-                    if isinstance(exc, RateLimited):
-                        raise
+                remaining = self._outage_window_s - elapsed
+                if isinstance(exc, RateLimited) and delay > remaining:
+                    raise  # the plane asked for more time than the window has left
+                if remaining <= 0:
                     raise _OutageExceeded(elapsed, exc) from exc
-                await asyncio.sleep(delay)
+                # The last wait is cut to the window's end, so the call is tried once more at its close and the
+                # outage reported is the whole window, not whatever the jittered backoff had reached.
+                await asyncio.sleep(min(delay, remaining))
 
 
 class _OutageExceeded(Exception):
