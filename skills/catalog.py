@@ -85,7 +85,7 @@ class Catalog:
 
         examples = tuple(
             (
-                f"{key[0]}:{key[1]}",
+                self.variants(key)[0].label,
                 tuple(e for v in self.variants(key) for e in v.examples),
                 tuple(t for v in self.variants(key) for t in (v.description, " ; ".join(v.triggers))),
             )
@@ -112,7 +112,7 @@ class Catalog:
             examples = tuple(e for v in self.variants(key) for e in v.examples)
             if len(examples) >= MIN_EXAMPLES:  # the rest (most custom skills) do not change the model
                 definitions = tuple(t for v in self.variants(key) for t in (v.description, *v.triggers))
-                trained.append((f"{key[0]}:{key[1]}", examples, definitions))
+                trained.append((self.variants(key)[0].label, examples, definitions))
         self._intent_texts = tuple(trained)
         return self._intent_texts
 
