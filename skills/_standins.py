@@ -40,7 +40,7 @@ EMBEDDING_MARGIN = 0.1
 """…and by which it must beat every other skill: a prompt near two skills is ambiguous, not both."""
 
 _CLAUSE = re.compile(
-    r"[;.!?。！？]|\b(?:and then|then|and also|after that|afterwards)\b|、(?:それから|そのあと|その後|あと|それを)"
+    r"[;!?。！？]|(?<!\d)\.|\.(?!\d)|\b(?:and then|then|and also|after that|afterwards)\b|、(?:それから|そのあと|その後|あと|それを)"
     # the て-form joins two requests (「…を調べて、…を書いて」); について、として、によって… are particles
     r"|(?<=[てで])(?<!ついて)(?<!として)(?<!とって)(?<!よって)(?<!おいて)(?<!対して)(?<!関して)、"
     r"|(?<=たら)、"  # 「…を直したら、…も用意して」
@@ -51,6 +51,17 @@ _CONNECTIVE = re.compile(
     r"^(?:(?:and|also|then|plus|after that|afterwards)\b[\s,]*)+|^(?:それから|そのあと|その後|あと|それと|ついでに|さらに|また)[、,\s]*"
 )
 """A word that only says another request follows: the examples, one request each, rarely start with it."""
+
+_NAMING = re.compile(r"[\u30a0-\u30ff\u3400-\u9fff\uff66-\uff9f々a-z0-9]")
+CLAUSE_MIN_NAMING = 3
+"""Characters other than hiragana a Japanese clause needs to be a request of its own: 「直してもらえますか」
+(one kanji and asking words) names nothing and goes on with the clause before it; its verb alone reads as
+whatever skill that verb is most often asked of."""
+
+
+def names_something(part: str) -> bool:
+    """A clause that can carry a second request: any English clause, a Japanese one that names a thing."""
+    return not has_kana(part) or len(_NAMING.findall(part)) >= CLAUSE_MIN_NAMING
 
 
 def clauses(text: str) -> list[str]:
@@ -78,6 +89,8 @@ def classified(
     for at, (text, weight, where) in enumerate(sources):
         parts = [text.normalized, *clauses(text.normalized)]
         for index, part in enumerate(parts):
+            if index and not names_something(part):
+                continue
             blend = votes if at == 0 and index == 0 and not decided else None
             probabilities = classifier.probabilities(part)
             if blend is not None and probabilities:

@@ -12,6 +12,7 @@ import pytest
 from skills import SelectionInput, load_official_catalog, merge_catalog, select_skills, warm_intent_model
 from skills._background import NO_SKILL
 from skills._classifier import MIN_EXAMPLES, classifier_for, train
+from skills._standins import clauses, names_something
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +77,26 @@ def test_a_second_request_in_another_clause_adds_its_skill(official):
         " at the town meeting."
     )
     assert set(_select(catalog, text)) == {"research-brief", "slides-author"}
+
+
+def test_a_version_number_does_not_end_a_clause():
+    assert clauses("Bump Node to 20.11 and then make sure the build still passes.") == [
+        "Bump Node to 20.11",
+        "make sure the build still passes",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("part", "expected"),
+    [
+        ("直していただけますか", False),  # a verb and asking words: it goes on with the clause before it
+        ("調べてもらえる？", False),
+        ("映す資料も何枚か作ってもらえますか", True),
+        ("then fix it", True),  # English clauses are left to the model
+    ],
+)
+def test_a_japanese_clause_must_name_something_to_ask_for_a_second_skill(part, expected):
+    assert names_something(part) is expected
 
 
 def test_custom_skills_with_and_without_examples(official):
