@@ -466,6 +466,57 @@ def _passing_words(
     return found
 
 
+_OWN_CODE = re.compile(
+    r"\b(?:fix|fixes|fixing|debug|debugging|patch|repair)\b|\b(?:in|into|on) (?:the|our|my) (?:repo|codebase|code)\b"
+    r"|\b(?:the|our|my) (?:code|codebase)\b|直して|直す|修正|不具合|バグ|原因"
+)
+"""Words that make an investigation one of the user's own software: "investigate the code and fix it",
+「落ちるようになった。調べて直して」 — the repo request's debugging, not a sourced brief."""
+OWN_CODE_OWNER = 0.5
+"""Probability the intent model must give repo-app-operator, as its top reading of the whole message."""
+_RESEARCH, _REPO = "research-brief", "repo-app-operator"
+
+
+def _own_code(
+    catalog: Catalog,
+    classifier: Any,
+    sources: list[tuple[MatchText, float, str]],
+    skills: Sequence[Skill],
+    lexical: list[tuple[float, list[str]]],
+) -> dict[str, str]:
+    """Research-brief's key → why, when its only evidence is one trigger in the latest message ("investigate",
+    調べて), a clause holding it also names fixing or the user's code, and the intent model reads the whole
+    message as a repo request first (>= 0.5): looking into one's own failing build is debugging. Research
+    asked in a clause of its own ("Research X, then fix Y in our repo") keeps its word."""
+    if not sources or sources[0][2] != "latest message":
+        return {}
+    text = sources[0][0]
+    for skill, (score, reasons) in zip(skills, lexical, strict=True):
+        if not (
+            skill.source == "official"
+            and skill.id == _RESEARCH
+            and score >= ACTIVATION_THRESHOLD
+            and len(reasons) == 1
+            and reasons[0].startswith("trigger ")
+            and "latest message" in reasons[0]
+        ):
+            continue
+        whole = classifier.probabilities(text.normalized)
+        repo = f"official:{_REPO}"
+        if not whole or max(whole, key=whole.__getitem__) != repo or whole[repo] < OWN_CODE_OWNER:
+            return {}
+        phrases = [p for p, _, label in catalog.matcher(skill.key).phrases if label == "trigger"]
+        for part in _clause_texts(text) or [text]:
+            held = [p for p in phrases if part.contains(p)]
+            if held and _OWN_CODE.search(part.normalized):
+                return {
+                    skill.label: f"not evidence: '{held[0].text}' looks into the user's own software "
+                    f"(the intent model reads a repo request, {whole[repo]:.2f})"
+                }
+        return {}
+    return {}
+
+
 def _clause_requests(
     catalog: Catalog,
     classifier: Any,
@@ -565,6 +616,7 @@ def select_skills(
         # One trigger word the intent model reads as part of something else is no request of its skill:
         # "fork the Next.js *blog* starter", 「昨日の*プレゼン*、何とか終わった」.
         passing = _passing_words(catalog, classifier, sources, skills, lexical)
+        passing.update(_own_code(catalog, classifier, sources, skills, lexical))
         lexical = [
             (0.0, [*reasons, passing[skill.label]]) if skill.label in passing else (score, reasons)
             for skill, (score, reasons) in zip(skills, lexical, strict=True)

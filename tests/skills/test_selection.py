@@ -444,3 +444,25 @@ def test_a_word_named_inside_another_skills_request_is_not_a_request(catalog, te
 )
 def test_a_trigger_in_a_clause_read_as_its_skill_is_a_request_of_its_own(catalog, text, expected):
     assert sorted(select(catalog, text).activated_ids) == sorted(expected)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The invoice page throws a 500 since this morning's release. Investigate the code and fix it, please.",
+        "アップデートしてからアプリの起動時にエラーが出るようになりました。調べて直してもらえますか。",
+    ],
+)
+def test_looking_into_ones_own_failing_code_is_no_research(catalog, text):
+    selection = select_skills(catalog, SelectionInput(user_messages=[text]))
+    assert selection.activated_ids == ["repo-app-operator"]
+    decision = selection.decision("research-brief")
+    assert decision is not None and any("own software" in r for r in decision.reasons)
+
+
+def test_research_in_a_clause_of_its_own_beside_a_fix_keeps_its_word(catalog):
+    text = "Research how other shops handle refunds, then fix the refund button in our repo."
+    assert set(select_skills(catalog, SelectionInput(user_messages=[text])).activated_ids) == {
+        "research-brief",
+        "repo-app-operator",
+    }
