@@ -86,6 +86,13 @@ def test_a_version_number_does_not_end_a_clause():
     ]
 
 
+def test_a_te_kara_with_a_comma_ends_a_clause():
+    assert clauses("よく使われている予約システムを比べてから、店のサイトに入れてほしい。") == [
+        "よく使われている予約システムを比べてから",
+        "店のサイトに入れてほしい",
+    ]
+
+
 @pytest.mark.parametrize(
     ("part", "expected"),
     [
