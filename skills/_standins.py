@@ -30,6 +30,27 @@ BACKGROUND_MARGIN = 0.1
 SECOND_SKILL_THRESHOLD = 0.9
 """One text is usually one request: a second skill from the same text, or beside a skill that words
 already decided, needs this much."""
+CLAUSE_THRESHOLD = 0.7
+"""A Japanese clause of its own that asks for something (「…を比べて、その結果を議会で見せる資料にしてください」)
+may add its skill at this much instead of 0.9: the model reads a clause of a few words less sharply than a
+message, and the second request of a two-part Japanese message is such a clause…"""
+CLAUSE_LEAD = 0.45
+"""…when that skill leads every other reading of the clause, everyday talk included, by this much…"""
+CLAUSE_SUPPORT = 0.25
+"""…and the whole message reads it at least this much too (a clause such as 「元データも示して」 inside a fact
+check reads as something the message as a whole is not)."""
+_ASKS = re.compile(
+    r"(?:て|で|ほしい|欲しい|ほしいです|ください|下さい|お願い|お願いします|お願いできますか|もらえる|もらえますか|もらえませんか"
+    r"|いただけますか|いただけませんか|くれる|くれますか|くれない|ちょうだい)[。！？!?\s]*$"
+)
+"""How a Japanese request ends: the clause asks, rather than describing the situation (「…アプリのスタートアップです」)."""
+
+
+def asks(part: str) -> bool:
+    """A Japanese clause that ends by asking for something."""
+    return has_kana(part) and bool(_ASKS.search(part.strip()))
+
+
 BLEND_WEIGHT = 0.5
 BLEND_THRESHOLD = 0.4
 """With MiniLM: the probability is (1 - w) · intent model + w · neighbour votes (`skills._meaning`), and a
@@ -82,13 +103,15 @@ def classified(
     votes: dict[str, float] | None = None,
     in_clause: set[str] | None = None,
 ) -> dict[str, tuple[float, str]]:
-    """Every skill the intent model recognises in a source text, and (at >= 0.9) in each of its clauses.
+    """Every skill the intent model recognises in a source text, and (at >= 0.9; 0.7 for a Japanese clause
+    that asks, `_clause_request`) in each of its clauses.
     `decided`: words already chose a skill, so only a confident second request counts. `votes`: MiniLM neighbour votes for the
     first source (the latest message), blended in. `in_clause` collects the skills read in one clause of
     a several-part message (not only in the message as a whole)."""
     found: dict[str, tuple[float, str]] = {}
     for at, (text, weight, where) in enumerate(sources):
         parts = [text.normalized, *clauses(text.normalized)]
+        whole: dict[str, float] = {}
         for index, part in enumerate(parts):
             if index and not names_something(part):
                 continue
@@ -99,12 +122,16 @@ def classified(
                     k: (1 - BLEND_WEIGHT) * p + BLEND_WEIGHT * blend.get(k, 0.0)
                     for k, p in probabilities.items()
                 }
+            if index == 0:
+                whole = probabilities
             background = probabilities.pop(NO_SKILL, 0.0)
             first = BLEND_THRESHOLD if blend is not None else CLASSIFIER_THRESHOLD
             ranked = sorted(probabilities.items(), key=lambda item: -item[1])
             for rank, (key, probability) in enumerate(ranked):
                 # a clause is read for a second request only: "one text is one request" unless confident
                 bar = SECOND_SKILL_THRESHOLD if decided or rank > 0 or index > 0 else first
+                if index and not rank and _clause_request(part, probability, ranked, background, whole, key):
+                    bar = min(bar, CLAUSE_THRESHOLD)
                 if probability < bar or probability < background + (BACKGROUND_MARGIN if rank == 0 else 0.0):
                     continue
                 gain = EXAMPLE_WEIGHT * weight
@@ -114,6 +141,20 @@ def classified(
                 if gain > found.get(key, (0.0, ""))[0]:
                     found[key] = (gain, f"{label} {probability:.2f} in {where} (+{gain:.1f})")
     return found
+
+
+def _clause_request(
+    part: str,
+    probability: float,
+    ranked: list[tuple[str, float]],
+    background: float,
+    whole: dict[str, float],
+    key: str,
+) -> bool:
+    """The clause's top reading is a Japanese request of its own: it asks, leads every other reading by
+    `CLAUSE_LEAD`, and the whole message reads it too (`CLAUSE_SUPPORT`)."""
+    runner_up = max([background, *(p for _, p in ranked[1:2])])
+    return probability - runner_up >= CLAUSE_LEAD and whole.get(key, 0.0) >= CLAUSE_SUPPORT and asks(part)
 
 
 def neighbour_votes(similarity: Any, query: str, skills: Sequence[Skill]) -> dict[str, float] | None:

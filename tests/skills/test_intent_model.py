@@ -12,7 +12,7 @@ import pytest
 from skills import SelectionInput, load_official_catalog, merge_catalog, select_skills, warm_intent_model
 from skills._background import NO_SKILL
 from skills._classifier import MIN_EXAMPLES, classifier_for, train
-from skills._standins import clauses, names_something
+from skills._standins import asks, clauses, names_something
 
 
 @pytest.fixture(scope="module")
@@ -104,6 +104,24 @@ def test_a_te_kara_with_a_comma_ends_a_clause():
 )
 def test_a_japanese_clause_must_name_something_to_ask_for_a_second_skill(part, expected):
     assert names_something(part) is expected
+
+
+def test_a_japanese_clause_that_asks_for_its_own_skill_adds_it_below_the_second_skill_bar(official):
+    text = "他の市の図書館の開館時間を比べて、館内の会議で見せる資料にしてほしい。"
+    assert set(_select(merge_catalog(official, []), text)) == {"research-brief", "slides-author"}
+
+
+@pytest.mark.parametrize(
+    ("part", "expected"),
+    [
+        ("館内の会議で見せる資料にしてほしい", True),
+        ("その内容で会報のコラムを書いて", True),
+        ("地域の配食アプリのスタートアップです", False),  # it describes, it does not ask
+        ("then make slides of it", False),  # English clauses keep the 0.9 bar
+    ],
+)
+def test_a_clause_asks_when_it_ends_in_a_japanese_request(part, expected):
+    assert asks(part) is expected
 
 
 def test_custom_skills_with_and_without_examples(official):
