@@ -36,7 +36,7 @@ may add its skill at this much instead of 0.9: the model reads a clause of a few
 message, and the second request of a two-part Japanese message is such a clause…"""
 CLAUSE_LEAD = 0.45
 """…when that skill leads every other reading of the clause, everyday talk included, by this much…"""
-CLAUSE_SUPPORT = 0.25
+CLAUSE_SUPPORT = 0.3
 """…and the whole message reads it at least this much too (a clause such as 「元データも示して」 inside a fact
 check reads as something the message as a whole is not)."""
 _ASKS = re.compile(

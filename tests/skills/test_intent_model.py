@@ -107,7 +107,7 @@ def test_a_japanese_clause_must_name_something_to_ask_for_a_second_skill(part, e
 
 
 def test_a_japanese_clause_that_asks_for_its_own_skill_adds_it_below_the_second_skill_bar(official):
-    text = "他の市の図書館の開館時間を比べて、館内の会議で見せる資料にしてほしい。"
+    text = "近くの商店街の空き店舗対策を比べて、その結果を商工会の会合で見せる資料にしてください。"
     assert set(_select(merge_catalog(official, []), text)) == {"research-brief", "slides-author"}
 
 
