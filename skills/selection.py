@@ -281,6 +281,11 @@ def _topics(
 
 _ABOUT = re.compile(r"について|に関して|に関する|をテーマに")
 _SENTENCE_END = re.compile(r"[。！？!?\n]")
+_POINTED = re.compile(
+    r"(?:この|その|あの|こちらの|添付の|以下の|下記の|先日の|前回の)(?P<thing>[^、。！？!?\sのをにがはでと]{1,12})"
+)
+"""「この記事」「その資料」「添付のメール」: a thing the asker points at, already there; when the sentence goes on to
+ask another skill for something, it is what that request works on (「この記事に書いてある数字、ファクトチェックして」)."""
 
 
 def _japanese_topics(
@@ -294,16 +299,23 @@ def _japanese_topics(
         norm = text.normalized
         if not has_kana(norm):
             continue
+        spans: list[
+            tuple[int, int, int]
+        ] = []  # (topic start, topic end, where the rest of the sentence starts)
         for marker in _ABOUT.finditer(norm):
             start = max((m.end() for m in _SENTENCE_END.finditer(norm, 0, marker.start())), default=0)
-            stop = _SENTENCE_END.search(norm, marker.end())
-            rest = MatchText(norm[marker.end() : stop.start() if stop else len(norm)])
+            spans.append((start, marker.start(), marker.end()))
+        for pointer in _POINTED.finditer(norm):
+            spans.append((pointer.start("thing"), pointer.end("thing"), pointer.end()))
+        for start, end, after in spans:
+            stop = _SENTENCE_END.search(norm, after)
+            rest = MatchText(norm[after : stop.start() if stop else len(norm)])
             for skill in skills:
                 if skill.source != "official":
                     continue
                 phrases = [p for p, _, label in catalog.matcher(skill.key).phrases if label == "trigger"]
                 if any(p.japanese and rest.contains(p) for p in (*phrases, *action_cues(skill.id))):
-                    found[at].append((skill.id, (start, marker.start())))
+                    found[at].append((skill.id, (start, end)))
     return found
 
 

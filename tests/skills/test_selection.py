@@ -466,3 +466,24 @@ def test_research_in_a_clause_of_its_own_beside_a_fix_keeps_its_word(catalog):
         "research-brief",
         "repo-app-operator",
     }
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a thing pointed at (この/その/添付の…) that another skill's request works on is its topic
+        ("この記事に書いてある数字、ファクトチェックしてもらえますか。", ["research-brief"]),
+        ("このスライドの内容をもとに、ブログ記事を書いて。", ["writing-draft"]),
+        ("この記事をもっと読みやすく書き直して。", ["writing-draft"]),  # no other request: still its own
+    ],
+)
+def test_a_thing_pointed_at_is_the_topic_of_another_request(catalog, text, expected):
+    assert select_skills(catalog, SelectionInput(user_messages=[text])).activated_ids == expected
+
+
+def test_a_te_form_before_aru_describes_a_state(catalog):
+    decision = select_skills(
+        catalog,
+        SelectionInput(user_messages=["この記事に書いてある数字、ファクトチェックしてもらえますか。"]),
+    ).decision("writing-draft")
+    assert decision is not None and not any("'書いて'" in r for r in decision.reasons)
