@@ -236,6 +236,9 @@ _THANKS_EN = re.compile(
 _NEWS_EN = re.compile(
     r"(?:^|[.!]\s+)(thanks|thank you|thx|cheers)\W*$|\bwent out\b"
     r"|\b(finally|just|already) (shipped|merged|deployed|sent|finished|submitted|released|launched)\b"
+    r"|\b(we|i|we've|i've|we have|i have) (finally |just |already )?(shipped|merged|deployed|launched|released"
+    r"|published|submitted|finished|presented)\b|\b(went|is|are|it's) live\b"
+    r"|\bfinally got (?:\w+ ){1,4}(deployed|working|running|merged|shipped|live)\b"
     r"|\b(no need|never mind|nevermind|don't worry about|no longer need)\b"
 )
 """Weaker than `_THANKS_EN`: thanks after other words, work just done, help no longer needed. "No need for

@@ -362,7 +362,15 @@ def _opens(phrase: Phrase, part: MatchText) -> bool:
     spans = part.spans(phrase, first_only=True)
     if not spans or spans[0][0] != part.content_at[0]:
         return False
-    return all(word in _LEAD for word in WORD.findall(part.normalized)[: spans[0][0]])
+    surface = WORD.findall(part.normalized)
+    # "We launched the app last week" tells what was done: a past tense is no imperative
+    if (
+        spans[0][0] < len(surface)
+        and surface[spans[0][0]].endswith("ed")
+        and not phrase.tokens[0].endswith("ed")
+    ):
+        return False
+    return all(word in _LEAD for word in surface[: spans[0][0]])
 
 
 def _imperatives(catalog: Catalog, skills: Sequence[Skill], text: MatchText) -> set[str]:

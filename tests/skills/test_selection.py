@@ -487,3 +487,20 @@ def test_a_te_form_before_aru_describes_a_state(catalog):
         SelectionInput(user_messages=["この記事に書いてある数字、ファクトチェックしてもらえますか。"]),
     ).decision("writing-draft")
     assert decision is not None and not any("'書いて'" in r for r in decision.reasons)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "We launched the app last week and the reviews are good.",
+        "Our appointment page went live yesterday and patients are already using it.",
+    ],
+)
+def test_news_of_software_work_done_asks_for_nothing(catalog, text):
+    assert select_skills(catalog, SelectionInput(user_messages=[text])).activated_ids == []
+
+
+def test_a_past_tense_verb_is_no_imperative(catalog):
+    # the shape 'launch … app' is what was done; the request is the press release
+    text = "We launched the app last week; now write the press release."
+    assert select_skills(catalog, SelectionInput(user_messages=[text])).activated_ids == ["writing-draft"]
