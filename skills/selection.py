@@ -27,7 +27,15 @@ from skills._intents import (
     may_be_news,
 )
 from skills._meaning import EmbeddingSimilarity
-from skills._standins import classified, clauses, nearest_by_meaning, nearest_examples, neighbour_votes
+from skills._standins import (
+    QUOTE_MARK,
+    classified,
+    clauses,
+    nearest_by_meaning,
+    nearest_examples,
+    neighbour_votes,
+    without_quotes,
+)
 from skills._text import WORD, MatchText, Phrase, has_kana, normalize, words
 from skills.catalog import Catalog
 from skills.model import Skill
@@ -136,7 +144,11 @@ class SelectionInput(BaseModel):
         found: list[tuple[MatchText, float, str]] = []
         for age, text in enumerate(reversed(recent)):
             found.append(
-                (MatchText(text), HISTORY_WEIGHTS[age], "latest message" if age == 0 else "earlier message")
+                (
+                    MatchText(_material_out(text)),
+                    HISTORY_WEIGHTS[age],
+                    "latest message" if age == 0 else "earlier message",
+                )
             )
         if self.run_input and self.run_input.strip() not in {m.strip() for m in recent}:
             # With no user message yet, the run input is the request itself.
@@ -150,6 +162,15 @@ class SelectionInput(BaseModel):
         """The text embedding similarity compares against: latest message, then run input and title."""
         parts = [*self.user_messages[-1:], self.run_input or "", self.thread_title or ""]
         return "\n".join(p for p in dict.fromkeys(parts) if p)
+
+
+def _material_out(text: str) -> str:
+    """An English message without its quoted passages, when words remain around them: "Fix the typos? 'We
+    will be planning the summer schedule…'" asks for a proofread; the plan is the pasted text's topic."""
+    if has_kana(text):
+        return text
+    rest = without_quotes(text)
+    return rest if rest != text and words(rest.replace(QUOTE_MARK, " ")) else text
 
 
 class SkillDecision(BaseModel):
@@ -487,14 +508,25 @@ def _passing_words(
 
 
 _OWN_CODE = re.compile(
-    r"\b(?:fix|fixes|fixing|debug|debugging|patch|repair)\b|\b(?:in|into|on) (?:the|our|my) (?:repo|codebase|code)\b"
-    r"|\b(?:the|our|my) (?:code|codebase)\b|直して|直す|修正|不具合|バグ|原因"
+    r"\b(?:fix|fixes|fixing|debug|debugging|patch|repair)\b|\bcodebase\b"
+    r"|\b(?:the|our|my|this|that|actual)\s+(?:\w+\s+)?(?:code|repo|repository)\b|直して|直す|修正|不具合|バグ|原因"
 )
 """Words that make an investigation one of the user's own software: "investigate the code and fix it",
 「落ちるようになった。調べて直して」 — the repo request's debugging, not a sourced brief."""
 OWN_CODE_OWNER = 0.5
 """Probability the intent model must give repo-app-operator, as its top reading of the whole message."""
 _RESEARCH, _REPO = "research-brief", "repo-app-operator"
+
+
+def _near(part: MatchText, phrase: Phrase) -> str:
+    """The words right around a trigger: five English words after it, six Japanese characters either side."""
+    spans = part.spans(phrase, first_only=True)
+    if not spans:
+        return ""
+    start, end = spans[0]
+    if phrase.japanese:
+        return part.normalized[max(0, start - 6) : end + 7]
+    return " ".join(WORD.findall(part.normalized)[end + 1 : end + 6])
 
 
 def _own_code(
@@ -523,12 +555,15 @@ def _own_code(
             continue
         whole = classifier.probabilities(text.normalized)
         repo = f"official:{_REPO}"
-        if not whole or max(whole, key=whole.__getitem__) != repo or whole[repo] < OWN_CODE_OWNER:
+        if not whole or whole.get(repo, 0.0) < OWN_CODE_OWNER:
             return {}
+        first = max(whole, key=whole.__getitem__) == repo
         phrases = [p for p, _, label in catalog.matcher(skill.key).phrases if label == "trigger"]
         for part in _clause_texts(text) or [text]:
             held = [p for p in phrases if part.contains(p)]
-            if held and _OWN_CODE.search(part.normalized):
+            # the clause names the user's code, and the model reads a repo request first; or the words right
+            # by the trigger do ("investigate in the actual codebase", 「原因を調べて直して」)
+            if held and _OWN_CODE.search(part.normalized if first else _near(part, held[0])):
                 return {
                     skill.label: f"not evidence: '{held[0].text}' looks into the user's own software "
                     f"(the intent model reads a repo request, {whole[repo]:.2f})"
@@ -631,12 +666,14 @@ def select_skills(
     # The softer signals stand in for missing words; once words decided, only a confident intent model may
     # add a second skill (a two-part request whose second part is a paraphrase).
     classifier = catalog.classifier() if sources else None
+    own_code: dict[str, str] = {}
     if classifier is not None:
         classifier = classifier.for_one_selection()
         # One trigger word the intent model reads as part of something else is no request of its skill:
         # "fork the Next.js *blog* starter", 「昨日の*プレゼン*、何とか終わった」.
         passing = _passing_words(catalog, classifier, sources, skills, lexical)
-        passing.update(_own_code(catalog, classifier, sources, skills, lexical))
+        own_code = _own_code(catalog, classifier, sources, skills, lexical)
+        passing.update(own_code)
         lexical = [
             (0.0, [*reasons, passing[skill.label]]) if skill.label in passing else (score, reasons)
             for skill, (score, reasons) in zip(skills, lexical, strict=True)
@@ -649,6 +686,9 @@ def select_skills(
         if embedder_similarity is not None and not decided:
             votes = neighbour_votes(embedder_similarity, sources[0][0].normalized, skills)
         stand_in = classified(classifier, sources, decided=decided, votes=votes, in_clause=own_request)
+        # the model reads the debugging's words as research too; it is no second opinion on them
+        for key in own_code:
+            stand_in.pop(key, None)
     if sources and not decided and not stand_in:
         # skills with a few examples only (custom ones); the intent model knows the rest
         trained = set(classifier.classes) if classifier is not None else set()

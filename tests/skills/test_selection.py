@@ -504,3 +504,31 @@ def test_a_past_tense_verb_is_no_imperative(catalog):
     # the shape 'launch … app' is what was done; the request is the press release
     text = "We launched the app last week; now write the press release."
     assert select_skills(catalog, SelectionInput(user_messages=[text])).activated_ids == ["writing-draft"]
+
+
+def test_investigating_in_the_codebase_is_debugging_even_when_the_model_reads_research_first(catalog):
+    text = "The export job is flaky in CI, about one run in four. Please investigate in the actual codebase."
+    assert select_skills(catalog, SelectionInput(user_messages=[text])).activated_ids == ["repo-app-operator"]
+
+
+def test_research_and_a_fix_in_one_english_clause_keep_both(catalog):
+    text = "Research how other shops handle refunds and fix the refund button in our repo."
+    assert set(select_skills(catalog, SelectionInput(user_messages=[text])).activated_ids) == {
+        "research-brief",
+        "repo-app-operator",
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Fix the typos? 'We will be planing the summer schedule next week, so pls send you're availability"
+            " by Friday.'",
+            ["writing-draft"],
+        ),
+        ('Can you tidy this up? "Our team will plan the schedule for the spring fair next week."', []),
+    ],
+)
+def test_an_english_quoted_passage_is_material_not_a_request(catalog, text, expected):
+    assert select_skills(catalog, SelectionInput(user_messages=[text])).activated_ids == expected
