@@ -30,6 +30,11 @@ BACKGROUND_MARGIN = 0.1
 SECOND_SKILL_THRESHOLD = 0.9
 """One text is usually one request: a second skill from the same text, or beside a skill that words
 already decided, needs this much."""
+SHAPED_SECOND = 0.8
+"""When only a request shape decided (an action and a deliverable, 2.75: weaker than a trigger), the
+model's top reading of the whole message, if another skill, needs this much instead of 0.9: "Find out which
+accessibility guidelines apply to our app and fix the contrast issues" is research by its shape and a
+repo request by the model (0.89)."""
 CLAUSE_THRESHOLD = 0.7
 """A Japanese clause of its own that asks for something (「…を比べて、その結果を議会で見せる資料にしてください」)
 may add its skill at this much instead of 0.9: the model reads a clause of a few words less sharply than a
@@ -114,10 +119,12 @@ def classified(
     decided: bool,
     votes: dict[str, float] | None = None,
     in_clause: set[str] | None = None,
+    shaped: bool = False,
 ) -> dict[str, tuple[float, str]]:
     """Every skill the intent model recognises in a source text, and (at >= 0.9; 0.7 for a Japanese clause
     that asks, `_clause_request`) in each of its clauses.
-    `decided`: words already chose a skill, so only a confident second request counts. `votes`: MiniLM neighbour votes for the
+    `decided`: words already chose a skill, so only a confident second request counts (`shaped`: only a
+    request shape did, `SHAPED_SECOND`). `votes`: MiniLM neighbour votes for the
     first source (the latest message), blended in. `in_clause` collects the skills read in one clause of
     a several-part message (not only in the message as a whole)."""
     found: dict[str, tuple[float, str]] = {}
@@ -143,6 +150,8 @@ def classified(
             for rank, (key, probability) in enumerate(ranked):
                 # a clause is read for a second request only: "one text is one request" unless confident
                 bar = SECOND_SKILL_THRESHOLD if decided or rank > 0 or index > 0 else first
+                if shaped and not index and not rank:
+                    bar = min(bar, SHAPED_SECOND)
                 if index and not rank and _clause_request(part, probability, ranked, background, whole, key):
                     bar = min(bar, CLAUSE_THRESHOLD)
                 if probability < bar or probability < background + (BACKGROUND_MARGIN if rank == 0 else 0.0):

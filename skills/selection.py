@@ -685,7 +685,13 @@ def select_skills(
         votes = None
         if embedder_similarity is not None and not decided:
             votes = neighbour_votes(embedder_similarity, sources[0][0].normalized, skills)
-        stand_in = classified(classifier, sources, decided=decided, votes=votes, in_clause=own_request)
+        shaped = decided and all(
+            score < ACTIVATION_THRESHOLD or any(r.startswith(SHAPE_NOTE) for r in reasons)
+            for score, reasons in lexical
+        )
+        stand_in = classified(
+            classifier, sources, decided=decided, votes=votes, in_clause=own_request, shaped=shaped
+        )
         # the model reads the debugging's words as research too; it is no second opinion on them
         for key in own_code:
             stand_in.pop(key, None)

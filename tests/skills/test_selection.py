@@ -532,3 +532,11 @@ def test_research_and_a_fix_in_one_english_clause_keep_both(catalog):
 )
 def test_an_english_quoted_passage_is_material_not_a_request(catalog, text, expected):
     assert select_skills(catalog, SelectionInput(user_messages=[text])).activated_ids == expected
+
+
+def test_beside_a_request_shape_the_models_own_reading_needs_less_than_the_second_skill_bar(catalog):
+    text = "Find out which accessibility guidelines apply to our app and fix the contrast issues on the login screen."
+    assert set(select_skills(catalog, SelectionInput(user_messages=[text])).activated_ids) == {
+        "research-brief",
+        "repo-app-operator",
+    }
