@@ -394,6 +394,20 @@ def _opens(phrase: Phrase, part: MatchText) -> bool:
     return all(word in _LEAD for word in surface[: spans[0][0]])
 
 
+_ASKED = re.compile(
+    r"(?:を|も)?(?:お願い|頼む|頼みたい|して|やって|作って|書いて|組んで|まとめて|考えて|直して|調べて|用意して|準備して)"
+)
+"""What a Japanese trigger is followed by when it names the request itself: 「リサーチお願い」「スライドを作って」."""
+
+
+def _asked_for(phrase: Phrase, part: MatchText) -> bool:
+    """The Japanese trigger is directly asked for (the counterpart of an English clause's imperative):
+    「ちょっとリサーチお願い」 is a request however casual the words around it."""
+    if not phrase.japanese:
+        return False
+    return any(_ASKED.match(part.normalized, end + 1) for _, end in part.spans(phrase))
+
+
 def _imperatives(catalog: Catalog, skills: Sequence[Skill], text: MatchText) -> set[str]:
     """Keys of official skills one of whose triggers opens the text or one of its clauses."""
     if has_kana(text.normalized):
@@ -494,7 +508,7 @@ def _passing_words(
             if not part.contains(phrase):
                 continue
             others = {k: v for k, v in (reading or whole).items() if k != key}
-            if _opens(phrase, part) or not others:
+            if _opens(phrase, part) or _asked_for(phrase, part) or not others:
                 break
             owner = max(others, key=others.__getitem__)
             if others[owner] >= PASSING_OWNER and others[owner] - reading.get(key, 1.0) >= PASSING_LEAD:

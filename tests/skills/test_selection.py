@@ -540,3 +540,14 @@ def test_beside_a_request_shape_the_models_own_reading_needs_less_than_the_secon
         "research-brief",
         "repo-app-operator",
     }
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ちょっとリサーチお願い。格安SIMの満足度。", ["research-brief"]),
+        ("先週のプレゼン、何とか乗り切った", []),  # the word is what happened, not what is asked
+    ],
+)
+def test_a_japanese_trigger_asked_for_directly_is_never_a_passing_word(catalog, text, expected):
+    assert select_skills(catalog, SelectionInput(user_messages=[text])).activated_ids == expected
