@@ -243,6 +243,7 @@ _NEWS_EN = re.compile(
     r"|\b(we|i|we've|i've|we have|i have) (finally |just |already )?(shipped|merged|deployed|launched|released"
     r"|published|submitted|finished|presented)\b|\b(went|is|are|it's) live\b"
     r"|\bfinally got (?:\w+ ){1,4}(deployed|working|running|merged|shipped|live)\b"
+    r"|\b(?:myself|ourselves) in the end\b|\bin the end\b"
     r"|\b(no need|never mind|nevermind|don't worry about|no longer need)\b"
 )
 """Weaker than `_THANKS_EN`: thanks after other words, work just done, help no longer needed. "No need for
@@ -254,6 +255,13 @@ _ASKS_EN = re.compile(
 )
 _THANKS_JA = re.compile(r"ありがと|助かり|助かった|うまくいった|上手くいった|できました")
 _ASKS_JA = re.compile(r"[?？]|ください|ほしい|欲しい|お願い|て。|て$|して|たい")
+_DONE_JA = re.compile(r"(?:た|たよ|たね|たわ|ました|でした|ったー?|てくれた|ちゃった)[。！!〜ー…\s]*$")
+"""A Japanese message that ends in the past tense tells what happened (「旅行の計画、家族で決めたよ」)…"""
+_TROUBLE_JA = re.compile(
+    r"でき(?:ない|なく|ません)|エラー|落ち|動かな|動かなく|おかし|壊れ|消え|届かな|通らな|遅く|ずれ|出な"
+)
+"""…unless what happened is a problem: 「昨日からログインできなくなった」 reports a fault to fix."""
+NEWS_MAX_CHARS_JA = 40
 ACKNOWLEDGEMENT_MAX_WORDS = 14
 NEWS_MAX_WORDS = 20
 
@@ -274,6 +282,13 @@ def may_be_news(text: MatchText) -> bool:
     Thanks!", "Finally shipped the release", "so no need to help with that anymore"): news, if the intent
     model also reads it as everyday talk."""
     norm = text.normalized.strip()
-    if has_kana(norm) or len(norm.split()) > NEWS_MAX_WORDS:
+    if has_kana(norm):
+        return (
+            len(norm) <= NEWS_MAX_CHARS_JA
+            and bool(_DONE_JA.search(norm))
+            and not _ASKS_JA.search(norm)
+            and not _TROUBLE_JA.search(norm)
+        )
+    if len(norm.split()) > NEWS_MAX_WORDS:
         return False
     return bool(_NEWS_EN.search(norm)) and not _ASKS_EN.search(norm)

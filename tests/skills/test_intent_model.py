@@ -12,7 +12,9 @@ import pytest
 from skills import SelectionInput, load_official_catalog, merge_catalog, select_skills, warm_intent_model
 from skills._background import NO_SKILL
 from skills._classifier import MIN_EXAMPLES, classifier_for, train
+from skills._intents import may_be_news
 from skills._standins import asks, clauses, names_something
+from skills._text import MatchText
 
 
 @pytest.fixture(scope="module")
@@ -225,3 +227,15 @@ def test_minilm_neighbour_votes_blend_into_the_intent_model(official):
         ).activated_ids
         == []
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("旅行の計画、家族で決めたよ。", True),
+        ("昨日から会員ページにログインできなくなった。", False),  # a fault to fix, not news
+        ("来週の計画を立ててほしい。", False),
+    ],
+)
+def test_japanese_news_ends_in_the_past_tense_and_reports_no_fault(text, expected):
+    assert may_be_news(MatchText(text)) is expected

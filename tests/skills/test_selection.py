@@ -551,3 +551,14 @@ def test_beside_a_request_shape_the_models_own_reading_needs_less_than_the_secon
 )
 def test_a_japanese_trigger_asked_for_directly_is_never_a_passing_word(catalog, text, expected):
     assert select_skills(catalog, SelectionInput(user_messages=[text])).activated_ids == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("リサーチの結果、部長が気に入ってくれた。", []),
+        ("I wrote the email myself in the end.", []),
+    ],
+)
+def test_news_in_the_past_tense_asks_for_nothing(catalog, text, expected):
+    assert select_skills(catalog, SelectionInput(user_messages=[text])).activated_ids == expected
