@@ -400,11 +400,25 @@ _ASKED = re.compile(
 """What a Japanese trigger is followed by when it names the request itself: 「リサーチお願い」「スライドを作って」."""
 
 
+_MAKE = frozenset(
+    "make create build draw up put together prepare give do set me us a an the my our quick short simple "
+    "new rough proper".split()
+)
+"""An English clause that opens with making something: the trigger after these words is what it makes."""
+
+
 def _asked_for(phrase: Phrase, part: MatchText) -> bool:
-    """The Japanese trigger is directly asked for (the counterpart of an English clause's imperative):
-    「ちょっとリサーチお願い」 is a request however casual the words around it."""
+    """The trigger is directly asked for: in Japanese followed by a request (「ちょっとリサーチお願い」 is a
+    request however casual the words around it); in English the object of the clause's opening verb of
+    making ("Make a schedule for the offsite and write the invitation email")."""
     if not phrase.japanese:
-        return False
+        spans = part.spans(phrase, first_only=True)
+        if not spans or not spans[0][0]:
+            return False
+        before = WORD.findall(part.normalized)[: spans[0][0]]
+        return before[0] in _MAKE - {"me", "us", "a", "an", "the", "my", "our"} and all(
+            w in _MAKE or w in _LEAD for w in before
+        )
     return any(_ASKED.match(part.normalized, end + 1) for _, end in part.spans(phrase))
 
 

@@ -562,3 +562,11 @@ def test_a_japanese_trigger_asked_for_directly_is_never_a_passing_word(catalog, 
 )
 def test_news_in_the_past_tense_asks_for_nothing(catalog, text, expected):
     assert select_skills(catalog, SelectionInput(user_messages=[text])).activated_ids == expected
+
+
+def test_the_object_of_an_opening_verb_of_making_is_asked_for(catalog):
+    text = "Make a schedule for the team offsite and write the invitation email."
+    assert set(select_skills(catalog, SelectionInput(user_messages=[text])).activated_ids) == {
+        "planning-structurer",
+        "writing-draft",
+    }
