@@ -473,6 +473,11 @@ PASSING_OWNER = 0.5
 """…while it reads the word's clause as the top skill's request at least this much…"""
 PASSING_LEAD = 0.3
 """…and leads this skill there by this much (a clause of a few words is read less sharply than a message)."""
+PASSING_WHOLE_FLOOR = 0.1
+PASSING_WHOLE_OWNER = 0.8
+"""When the model gives the skill < 0.1 on the whole message and another skill >= 0.8, the whole message's
+reading decides for the word's clause too: "What should I get done first this week? Tax return, unanswered
+**emails**, car service…" is a plan, and its list of to-dos, read alone, is too mixed to say so."""
 
 
 def _passing_words(
@@ -525,6 +530,10 @@ def _passing_words(
             if _opens(phrase, part) or _asked_for(phrase, part) or not others:
                 break
             owner = max(others, key=others.__getitem__)
+            top = max((k for k in whole if k != key), key=whole.__getitem__)
+            if mine < PASSING_WHOLE_FLOOR and whole[top] >= PASSING_WHOLE_OWNER:
+                # the message as a whole is plainly another request; a list item's word is its material
+                owner, others, reading = top, whole, whole
             if others[owner] >= PASSING_OWNER and others[owner] - reading.get(key, 1.0) >= PASSING_LEAD:
                 what = "everyday talk" if owner == NO_SKILL else f"a {owner.split(':', 1)[1]} request"
                 found[key] = (

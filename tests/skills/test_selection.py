@@ -570,3 +570,13 @@ def test_the_object_of_an_opening_verb_of_making_is_asked_for(catalog):
         "planning-structurer",
         "writing-draft",
     }
+
+
+def test_a_word_in_a_list_of_to_dos_is_the_plans_material(catalog):
+    text = (
+        "What should I get done first this week? Tax return, unanswered emails, car service, and my sister's"
+        " birthday present."
+    )
+    assert select_skills(catalog, SelectionInput(user_messages=[text])).activated_ids == [
+        "planning-structurer"
+    ]
