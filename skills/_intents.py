@@ -253,10 +253,13 @@ _ASKS_EN = re.compile(
     r"\?|\b(please|can you|could you|would you|will you|now|next|also|help (?:me|us)|(?<!no )need|want"
     r"|let's|lets)\b"
 )
-_THANKS_JA = re.compile(r"ありがと|助かり|助かった|うまくいった|上手くいった|できました")
+_THANKS_JA = re.compile(r"ありがと|助かり|助かった|うまくいった|上手くいった|できました|使わせてもら")
 _ASKS_JA = re.compile(r"[?？]|ください|ほしい|欲しい|お願い|て。|て$|して|たい")
-_DONE_JA = re.compile(r"(?:た|たよ|たね|たわ|ました|でした|ったー?|てくれた|ちゃった)[。！!〜ー…\s]*$")
-"""A Japanese message that ends in the past tense tells what happened (「旅行の計画、家族で決めたよ」)…"""
+_DONE_JA = re.compile(
+    r"(?:た|たよ|たね|たわ|ました|でした|ったー?|てくれた|ちゃった|ですよね|だよね|ますよね|よね)[。！!〜ー…\s]*$"
+)
+"""A Japanese message that ends in the past tense tells what happened (「旅行の計画、家族で決めたよ」), or one
+that ends in よね muses (「ブログ、毎日書くのって大変ですよね」)…"""
 _TROUBLE_JA = re.compile(
     r"でき(?:ない|なく|ません)|エラー|落ち|動かな|動かなく|おかし|壊れ|消え|届かな|通らな|遅く|ずれ|出な"
 )

@@ -558,6 +558,8 @@ def test_a_japanese_trigger_asked_for_directly_is_never_a_passing_word(catalog, 
     [
         ("リサーチの結果、部長が気に入ってくれた。", []),
         ("I wrote the email myself in the end.", []),
+        ("メールの文面、そのまま使わせてもらいました。", []),
+        ("ブログ、毎日書くのって大変ですよね。", []),
     ],
 )
 def test_news_in_the_past_tense_asks_for_nothing(catalog, text, expected):
