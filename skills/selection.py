@@ -400,6 +400,9 @@ _ASKED = re.compile(
 """What a Japanese trigger is followed by when it names the request itself: 「リサーチお願い」「スライドを作って」."""
 
 
+_INTO = re.compile(
+    r"\b(?:it|them|this|that|these|everything|results|findings) into (?:(?:a|an|some|few|short|quick|simple)\s)*$"
+)
 _MAKE = frozenset(
     "make create build draw up put together prepare give do set me us a an the my our quick short simple "
     "new rough proper".split()
@@ -416,6 +419,9 @@ def _asked_for(phrase: Phrase, part: MatchText) -> bool:
         if not spans or not spans[0][0]:
             return False
         before = WORD.findall(part.normalized)[: spans[0][0]]
+        # "…and put it into slides for our volunteer meeting": what a thing is turned into is asked for
+        if _INTO.search(" ".join(before[-4:]) + " "):
+            return True
         return before[0] in _MAKE - {"me", "us", "a", "an", "the", "my", "our"} and all(
             w in _MAKE or w in _LEAD for w in before
         )

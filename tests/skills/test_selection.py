@@ -582,3 +582,13 @@ def test_a_word_in_a_list_of_to_dos_is_the_plans_material(catalog):
     assert select_skills(catalog, SelectionInput(user_messages=[text])).activated_ids == [
         "planning-structurer"
     ]
+
+
+def test_what_a_thing_is_turned_into_is_asked_for(catalog):
+    text = (
+        "Look into what other food pantries do about expiry dates and put it into slides for the volunteers."
+    )
+    assert set(select_skills(catalog, SelectionInput(user_messages=[text])).activated_ids) == {
+        "research-brief",
+        "slides-author",
+    }
