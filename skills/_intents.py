@@ -59,6 +59,10 @@ _CUES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "state of",
             "pros and cons",
             "for and against",
+            "guidance",
+            "guidelines",
+            "regulations",
+            "requirements",
             "研究",
             "出典",
             "ブリーフ",
@@ -236,6 +240,10 @@ _THANKS_EN = re.compile(
 _NEWS_EN = re.compile(
     r"(?:^|[.!]\s+)(thanks|thank you|thx|cheers)\W*$|\bwent out\b"
     r"|\b(finally|just|already) (shipped|merged|deployed|sent|finished|submitted|released|launched)\b"
+    r"|\b(we|i|we've|i've|we have|i have) (finally |just |already )?(shipped|merged|deployed|launched|released"
+    r"|published|submitted|finished|presented)\b|\b(went|is|are|it's) live\b"
+    r"|\bfinally got (?:\w+ ){1,4}(deployed|working|running|merged|shipped|live)\b"
+    r"|\b(?:myself|ourselves) in the end\b|\bin the end\b"
     r"|\b(no need|never mind|nevermind|don't worry about|no longer need)\b"
 )
 """Weaker than `_THANKS_EN`: thanks after other words, work just done, help no longer needed. "No need for
@@ -245,8 +253,18 @@ _ASKS_EN = re.compile(
     r"\?|\b(please|can you|could you|would you|will you|now|next|also|help (?:me|us)|(?<!no )need|want"
     r"|let's|lets)\b"
 )
-_THANKS_JA = re.compile(r"ありがと|助かり|助かった|うまくいった|上手くいった|できました")
+_THANKS_JA = re.compile(r"ありがと|助かり|助かった|うまくいった|上手くいった|できました|使わせてもら")
 _ASKS_JA = re.compile(r"[?？]|ください|ほしい|欲しい|お願い|て。|て$|して|たい")
+_DONE_JA = re.compile(
+    r"(?:た|たよ|たね|たわ|ました|でした|ったー?|てくれた|ちゃった|ですよね|だよね|ますよね|よね)[。！!〜ー…\s]*$"
+)
+"""A Japanese message that ends in the past tense tells what happened (「旅行の計画、家族で決めたよ」), or one
+that ends in よね muses (「ブログ、毎日書くのって大変ですよね」)…"""
+_TROUBLE_JA = re.compile(
+    r"でき(?:ない|なく|ません)|エラー|落ち|動かな|動かなく|おかし|壊れ|消え|届かな|通らな|遅く|ずれ|出な"
+)
+"""…unless what happened is a problem: 「昨日からログインできなくなった」 reports a fault to fix."""
+NEWS_MAX_CHARS_JA = 40
 ACKNOWLEDGEMENT_MAX_WORDS = 14
 NEWS_MAX_WORDS = 20
 
@@ -267,6 +285,13 @@ def may_be_news(text: MatchText) -> bool:
     Thanks!", "Finally shipped the release", "so no need to help with that anymore"): news, if the intent
     model also reads it as everyday talk."""
     norm = text.normalized.strip()
-    if has_kana(norm) or len(norm.split()) > NEWS_MAX_WORDS:
+    if has_kana(norm):
+        return (
+            len(norm) <= NEWS_MAX_CHARS_JA
+            and bool(_DONE_JA.search(norm))
+            and not _ASKS_JA.search(norm)
+            and not _TROUBLE_JA.search(norm)
+        )
+    if len(norm.split()) > NEWS_MAX_WORDS:
         return False
     return bool(_NEWS_EN.search(norm)) and not _ASKS_EN.search(norm)

@@ -30,6 +30,32 @@ BACKGROUND_MARGIN = 0.1
 SECOND_SKILL_THRESHOLD = 0.9
 """One text is usually one request: a second skill from the same text, or beside a skill that words
 already decided, needs this much."""
+SHAPED_SECOND = 0.8
+"""When only a request shape decided (an action and a deliverable, 2.75: weaker than a trigger), the
+model's top reading of the whole message, if another skill, needs this much instead of 0.9: "Find out which
+accessibility guidelines apply to our app and fix the contrast issues" is research by its shape and a
+repo request by the model (0.89)."""
+CLAUSE_THRESHOLD = 0.7
+"""A Japanese clause of its own that asks for something (「…を比べて、その結果を議会で見せる資料にしてください」)
+may add its skill at this much instead of 0.9: the model reads a clause of a few words less sharply than a
+message, and the second request of a two-part Japanese message is such a clause…"""
+CLAUSE_LEAD = 0.45
+"""…when that skill leads every other reading of the clause, everyday talk included, by this much…"""
+CLAUSE_SUPPORT = 0.3
+"""…and the whole message reads it at least this much too (a clause such as 「元データも示して」 inside a fact
+check reads as something the message as a whole is not)."""
+_ASKS = re.compile(
+    r"(?:て|で|ほしい|欲しい|ほしいです|ください|下さい|お願い|お願いします|お願いできますか|もらえる|もらえますか|もらえませんか"
+    r"|いただけますか|いただけませんか|くれる|くれますか|くれない|ちょうだい)[。！？!?\s]*$"
+)
+"""How a Japanese request ends: the clause asks, rather than describing the situation (「…アプリのスタートアップです」)."""
+
+
+def asks(part: str) -> bool:
+    """A Japanese clause that ends by asking for something."""
+    return has_kana(part) and bool(_ASKS.search(part.strip()))
+
+
 BLEND_WEIGHT = 0.5
 BLEND_THRESHOLD = 0.4
 """With MiniLM: the probability is (1 - w) · intent model + w · neighbour votes (`skills._meaning`), and a
@@ -40,10 +66,11 @@ EMBEDDING_MARGIN = 0.1
 """…and by which it must beat every other skill: a prompt near two skills is ambiguous, not both."""
 
 _CLAUSE = re.compile(
-    r"[;.!?。！？]|\b(?:and then|then|and also|after that|afterwards)\b|、(?:それから|そのあと|その後|あと|それを)"
+    r"[;!?。！？]|(?<!\d)\.|\.(?!\d)|\b(?:and then|then|and also|after that|afterwards)\b|、(?:それから|そのあと|その後|あと|それを)"
     # the て-form joins two requests (「…を調べて、…を書いて」); について、として、によって… are particles
     r"|(?<=[てで])(?<!ついて)(?<!として)(?<!とって)(?<!よって)(?<!おいて)(?<!対して)(?<!関して)、"
     r"|(?<=たら)、"  # 「…を直したら、…も用意して」
+    r"|(?<=[てで]から)、"  # 「…を比べてから、…に入れて」
 )
 
 
@@ -51,6 +78,29 @@ _CONNECTIVE = re.compile(
     r"^(?:(?:and|also|then|plus|after that|afterwards)\b[\s,]*)+|^(?:それから|そのあと|その後|あと|それと|ついでに|さらに|また)[、,\s]*"
 )
 """A word that only says another request follows: the examples, one request each, rarely start with it."""
+
+_NAMING = re.compile(r"[\u30a0-\u30ff\u3400-\u9fff\uff66-\uff9f々a-z0-9]")
+CLAUSE_MIN_NAMING = 3
+"""Characters other than hiragana a Japanese clause needs to be a request of its own: 「直してもらえますか」
+(one kanji and asking words) names nothing and goes on with the clause before it; its verb alone reads as
+whatever skill that verb is most often asked of."""
+
+
+def names_something(part: str) -> bool:
+    """A clause that can carry a second request: any English clause, a Japanese one that names a thing."""
+    return not has_kana(part) or len(_NAMING.findall(part)) >= CLAUSE_MIN_NAMING
+
+
+_QUOTED = re.compile(r"“[^“”]{12,}”|\"[^\"]{12,}\"|‘.{12,}?’(?!\w)|(?<!\w)'.{12,}?'(?!\w)")
+QUOTE_MARK = " … "
+
+
+def without_quotes(text: str) -> str:
+    """The message with English quoted passages left out: beside a request that words decided ("Proofread?
+    'Their going to be … changes to the rota next month …'"), pasted text is that request's material, and what
+    it is about (a rota) is no request of another skill. Japanese 「…」 also quotes a claim or a title that
+    the request is about (「『…』って話、ファクトチェックして」), so it stays."""
+    return _QUOTED.sub(QUOTE_MARK, text)
 
 
 def clauses(text: str) -> list[str]:
@@ -69,15 +119,22 @@ def classified(
     decided: bool,
     votes: dict[str, float] | None = None,
     in_clause: set[str] | None = None,
+    shaped: bool = False,
 ) -> dict[str, tuple[float, str]]:
-    """Every skill the intent model recognises in a source text, and (at >= 0.9) in each of its clauses.
-    `decided`: words already chose a skill, so only a confident second request counts. `votes`: MiniLM neighbour votes for the
+    """Every skill the intent model recognises in a source text, and (at >= 0.9; 0.7 for a Japanese clause
+    that asks, `_clause_request`) in each of its clauses.
+    `decided`: words already chose a skill, so only a confident second request counts (`shaped`: only a
+    request shape did, `SHAPED_SECOND`). `votes`: MiniLM neighbour votes for the
     first source (the latest message), blended in. `in_clause` collects the skills read in one clause of
     a several-part message (not only in the message as a whole)."""
     found: dict[str, tuple[float, str]] = {}
     for at, (text, weight, where) in enumerate(sources):
-        parts = [text.normalized, *clauses(text.normalized)]
+        read = without_quotes(text.normalized) if decided else text.normalized
+        parts = [read, *clauses(read)]
+        whole: dict[str, float] = {}
         for index, part in enumerate(parts):
+            if index and not names_something(part):
+                continue
             blend = votes if at == 0 and index == 0 and not decided else None
             probabilities = classifier.probabilities(part)
             if blend is not None and probabilities:
@@ -85,12 +142,18 @@ def classified(
                     k: (1 - BLEND_WEIGHT) * p + BLEND_WEIGHT * blend.get(k, 0.0)
                     for k, p in probabilities.items()
                 }
+            if index == 0:
+                whole = probabilities
             background = probabilities.pop(NO_SKILL, 0.0)
             first = BLEND_THRESHOLD if blend is not None else CLASSIFIER_THRESHOLD
             ranked = sorted(probabilities.items(), key=lambda item: -item[1])
             for rank, (key, probability) in enumerate(ranked):
                 # a clause is read for a second request only: "one text is one request" unless confident
                 bar = SECOND_SKILL_THRESHOLD if decided or rank > 0 or index > 0 else first
+                if shaped and not index and not rank:
+                    bar = min(bar, SHAPED_SECOND)
+                if index and not rank and _clause_request(part, probability, ranked, background, whole, key):
+                    bar = min(bar, CLAUSE_THRESHOLD)
                 if probability < bar or probability < background + (BACKGROUND_MARGIN if rank == 0 else 0.0):
                     continue
                 gain = EXAMPLE_WEIGHT * weight
@@ -100,6 +163,20 @@ def classified(
                 if gain > found.get(key, (0.0, ""))[0]:
                     found[key] = (gain, f"{label} {probability:.2f} in {where} (+{gain:.1f})")
     return found
+
+
+def _clause_request(
+    part: str,
+    probability: float,
+    ranked: list[tuple[str, float]],
+    background: float,
+    whole: dict[str, float],
+    key: str,
+) -> bool:
+    """The clause's top reading is a Japanese request of its own: it asks, leads every other reading by
+    `CLAUSE_LEAD`, and the whole message reads it too (`CLAUSE_SUPPORT`)."""
+    runner_up = max([background, *(p for _, p in ranked[1:2])])
+    return probability - runner_up >= CLAUSE_LEAD and whole.get(key, 0.0) >= CLAUSE_SUPPORT and asks(part)
 
 
 def neighbour_votes(similarity: Any, query: str, skills: Sequence[Skill]) -> dict[str, float] | None:

@@ -14,6 +14,8 @@ JAPANESE_KANA = re.compile(r"[\u3040-\u30ff\uff66-\uff9f]")
 MAX_GAP = 2
 NON_ASCII = re.compile(r"[^\x00-\x7f]")
 KATAKANA = re.compile(r"[\u30a1-\u30fa\u30fc\uff66-\uff9f]")
+_STATE = ("ある", "あっ", "あり", "あれ")
+"""After a て-form: a state (「書いてある」 it is written), not a request; 「書いてあげて」 still asks."""
 STOPWORDS = frozenset(
     """a an the and or but if of to for in on at by with from into onto about as is are was were be been being
     it its this that these those my our your their his her me us you i we they he she them him please pls
@@ -84,7 +86,7 @@ class MatchText:
     def contains(self, phrase: Phrase) -> bool:
         """Japanese: substring (a katakana word not cut short). English: the phrase's words in order, with at most MAX_GAP words between
         neighbours, so "build me a small web app" matches "build app" but a word at the far end does not."""
-        if phrase.japanese and (not phrase.katakana_end or phrase.text not in self.normalized):
+        if phrase.japanese and (not phrase.bounded or phrase.text not in self.normalized):
             return phrase.text in self.normalized  # (the common case, without a call)
         return bool(self.spans(phrase, first_only=True))
 
@@ -98,7 +100,9 @@ class MatchText:
             while at >= 0 and not (first_only and found):
                 # A katakana word goes on as long as its katakana do: "プレゼン" is not in "プレゼント"
                 # (a gift), "メール" not in "メールアドレス".
-                if not (phrase.katakana_end and at + size < len(text) and KATAKANA.match(text[at + size])):
+                if not (
+                    phrase.katakana_end and at + size < len(text) and KATAKANA.match(text[at + size])
+                ) and not (phrase.te_end and text.startswith(_STATE, at + size)):
                     found.append((at, at + size - 1))
                 at = text.find(phrase.text, at + 1)
             return found
@@ -131,12 +135,15 @@ class Phrase:
     it is matched with its filler words, since its one content word alone ("look", "desk") means little.
     """
 
-    __slots__ = ("idiom", "japanese", "joined", "katakana_end", "text", "tokens")
+    __slots__ = ("bounded", "idiom", "japanese", "joined", "katakana_end", "te_end", "text", "tokens")
 
     def __init__(self, text: str) -> None:
         self.text = normalize(text).strip()
         self.japanese = is_japanese_phrase(self.text)
         self.katakana_end = self.japanese and bool(KATAKANA.match(self.text[-1:]))
+        # 「この記事に書いてある数字」: a て-form before ある describes what is there, it asks for nothing
+        self.te_end = self.japanese and self.text.endswith(("て", "で"))
+        self.bounded = self.katakana_end or self.te_end
         self.idiom = False
         self.tokens: tuple[str, ...] = ()
         if not self.japanese:

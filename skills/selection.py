@@ -27,7 +27,15 @@ from skills._intents import (
     may_be_news,
 )
 from skills._meaning import EmbeddingSimilarity
-from skills._standins import classified, clauses, nearest_by_meaning, nearest_examples, neighbour_votes
+from skills._standins import (
+    QUOTE_MARK,
+    classified,
+    clauses,
+    nearest_by_meaning,
+    nearest_examples,
+    neighbour_votes,
+    without_quotes,
+)
 from skills._text import WORD, MatchText, Phrase, has_kana, normalize, words
 from skills.catalog import Catalog
 from skills.model import Skill
@@ -136,7 +144,11 @@ class SelectionInput(BaseModel):
         found: list[tuple[MatchText, float, str]] = []
         for age, text in enumerate(reversed(recent)):
             found.append(
-                (MatchText(text), HISTORY_WEIGHTS[age], "latest message" if age == 0 else "earlier message")
+                (
+                    MatchText(_material_out(text)),
+                    HISTORY_WEIGHTS[age],
+                    "latest message" if age == 0 else "earlier message",
+                )
             )
         if self.run_input and self.run_input.strip() not in {m.strip() for m in recent}:
             # With no user message yet, the run input is the request itself.
@@ -150,6 +162,15 @@ class SelectionInput(BaseModel):
         """The text embedding similarity compares against: latest message, then run input and title."""
         parts = [*self.user_messages[-1:], self.run_input or "", self.thread_title or ""]
         return "\n".join(p for p in dict.fromkeys(parts) if p)
+
+
+def _material_out(text: str) -> str:
+    """An English message without its quoted passages, when words remain around them: "Fix the typos? 'We
+    will be planning the summer schedule…'" asks for a proofread; the plan is the pasted text's topic."""
+    if has_kana(text):
+        return text
+    rest = without_quotes(text)
+    return rest if rest != text and words(rest.replace(QUOTE_MARK, " ")) else text
 
 
 class SkillDecision(BaseModel):
@@ -281,6 +302,11 @@ def _topics(
 
 _ABOUT = re.compile(r"について|に関して|に関する|をテーマに")
 _SENTENCE_END = re.compile(r"[。！？!?\n]")
+_POINTED = re.compile(
+    r"(?:この|その|あの|こちらの|添付の|以下の|下記の|先日の|前回の)(?P<thing>[^、。！？!?\sのをにがはでと]{1,12})"
+)
+"""「この記事」「その資料」「添付のメール」: a thing the asker points at, already there; when the sentence goes on to
+ask another skill for something, it is what that request works on (「この記事に書いてある数字、ファクトチェックして」)."""
 
 
 def _japanese_topics(
@@ -294,16 +320,23 @@ def _japanese_topics(
         norm = text.normalized
         if not has_kana(norm):
             continue
+        spans: list[
+            tuple[int, int, int]
+        ] = []  # (topic start, topic end, where the rest of the sentence starts)
         for marker in _ABOUT.finditer(norm):
             start = max((m.end() for m in _SENTENCE_END.finditer(norm, 0, marker.start())), default=0)
-            stop = _SENTENCE_END.search(norm, marker.end())
-            rest = MatchText(norm[marker.end() : stop.start() if stop else len(norm)])
+            spans.append((start, marker.start(), marker.end()))
+        for pointer in _POINTED.finditer(norm):
+            spans.append((pointer.start("thing"), pointer.end("thing"), pointer.end()))
+        for start, end, after in spans:
+            stop = _SENTENCE_END.search(norm, after)
+            rest = MatchText(norm[after : stop.start() if stop else len(norm)])
             for skill in skills:
                 if skill.source != "official":
                     continue
                 phrases = [p for p, _, label in catalog.matcher(skill.key).phrases if label == "trigger"]
                 if any(p.japanese and rest.contains(p) for p in (*phrases, *action_cues(skill.id))):
-                    found[at].append((skill.id, (start, marker.start())))
+                    found[at].append((skill.id, (start, end)))
     return found
 
 
@@ -350,7 +383,49 @@ def _opens(phrase: Phrase, part: MatchText) -> bool:
     spans = part.spans(phrase, first_only=True)
     if not spans or spans[0][0] != part.content_at[0]:
         return False
-    return all(word in _LEAD for word in WORD.findall(part.normalized)[: spans[0][0]])
+    surface = WORD.findall(part.normalized)
+    # "We launched the app last week" tells what was done: a past tense is no imperative
+    if (
+        spans[0][0] < len(surface)
+        and surface[spans[0][0]].endswith("ed")
+        and not phrase.tokens[0].endswith("ed")
+    ):
+        return False
+    return all(word in _LEAD for word in surface[: spans[0][0]])
+
+
+_ASKED = re.compile(
+    r"(?:を|も)?(?:お願い|頼む|頼みたい|して|やって|作って|書いて|組んで|まとめて|考えて|直して|調べて|用意して|準備して)"
+)
+"""What a Japanese trigger is followed by when it names the request itself: 「リサーチお願い」「スライドを作って」."""
+
+
+_INTO = re.compile(
+    r"\b(?:it|them|this|that|these|everything|results|findings) into (?:(?:a|an|some|few|short|quick|simple)\s)*$"
+)
+_MAKE = frozenset(
+    "make create build draw up put together prepare give do set me us a an the my our quick short simple "
+    "new rough proper".split()
+)
+"""An English clause that opens with making something: the trigger after these words is what it makes."""
+
+
+def _asked_for(phrase: Phrase, part: MatchText) -> bool:
+    """The trigger is directly asked for: in Japanese followed by a request (「ちょっとリサーチお願い」 is a
+    request however casual the words around it); in English the object of the clause's opening verb of
+    making ("Make a schedule for the offsite and write the invitation email")."""
+    if not phrase.japanese:
+        spans = part.spans(phrase, first_only=True)
+        if not spans or not spans[0][0]:
+            return False
+        before = WORD.findall(part.normalized)[: spans[0][0]]
+        # "…and put it into slides for our volunteer meeting": what a thing is turned into is asked for
+        if _INTO.search(" ".join(before[-4:]) + " "):
+            return True
+        return before[0] in _MAKE - {"me", "us", "a", "an", "the", "my", "our"} and all(
+            w in _MAKE or w in _LEAD for w in before
+        )
+    return any(_ASKED.match(part.normalized, end + 1) for _, end in part.spans(phrase))
 
 
 def _imperatives(catalog: Catalog, skills: Sequence[Skill], text: MatchText) -> set[str]:
@@ -404,6 +479,11 @@ PASSING_OWNER = 0.5
 """…while it reads the word's clause as the top skill's request at least this much…"""
 PASSING_LEAD = 0.3
 """…and leads this skill there by this much (a clause of a few words is read less sharply than a message)."""
+PASSING_WHOLE_FLOOR = 0.1
+PASSING_WHOLE_OWNER = 0.8
+"""When the model gives the skill < 0.1 on the whole message and another skill >= 0.8, the whole message's
+reading decides for the word's clause too: "What should I get done first this week? Tax return, unanswered
+**emails**, car service…" is a plan, and its list of to-dos, read alone, is too mixed to say so."""
 
 
 def _passing_words(
@@ -453,9 +533,13 @@ def _passing_words(
             if not part.contains(phrase):
                 continue
             others = {k: v for k, v in (reading or whole).items() if k != key}
-            if _opens(phrase, part) or not others:
+            if _opens(phrase, part) or _asked_for(phrase, part) or not others:
                 break
             owner = max(others, key=others.__getitem__)
+            top = max((k for k in whole if k != key), key=whole.__getitem__)
+            if mine < PASSING_WHOLE_FLOOR and whole[top] >= PASSING_WHOLE_OWNER:
+                # the message as a whole is plainly another request; a list item's word is its material
+                owner, others, reading = top, whole, whole
             if others[owner] >= PASSING_OWNER and others[owner] - reading.get(key, 1.0) >= PASSING_LEAD:
                 what = "everyday talk" if owner == NO_SKILL else f"a {owner.split(':', 1)[1]} request"
                 found[key] = (
@@ -464,6 +548,71 @@ def _passing_words(
                 )
             break
     return found
+
+
+_OWN_CODE = re.compile(
+    r"\b(?:fix|fixes|fixing|debug|debugging|patch|repair)\b|\bcodebase\b"
+    r"|\b(?:the|our|my|this|that|actual)\s+(?:\w+\s+)?(?:code|repo|repository)\b|直して|直す|修正|不具合|バグ|原因"
+)
+"""Words that make an investigation one of the user's own software: "investigate the code and fix it",
+「落ちるようになった。調べて直して」 — the repo request's debugging, not a sourced brief."""
+OWN_CODE_OWNER = 0.5
+"""Probability the intent model must give repo-app-operator, as its top reading of the whole message."""
+_RESEARCH, _REPO = "research-brief", "repo-app-operator"
+
+
+def _near(part: MatchText, phrase: Phrase) -> str:
+    """The words right around a trigger: five English words after it, six Japanese characters either side."""
+    spans = part.spans(phrase, first_only=True)
+    if not spans:
+        return ""
+    start, end = spans[0]
+    if phrase.japanese:
+        return part.normalized[max(0, start - 6) : end + 7]
+    return " ".join(WORD.findall(part.normalized)[end + 1 : end + 6])
+
+
+def _own_code(
+    catalog: Catalog,
+    classifier: Any,
+    sources: list[tuple[MatchText, float, str]],
+    skills: Sequence[Skill],
+    lexical: list[tuple[float, list[str]]],
+) -> dict[str, str]:
+    """Research-brief's key → why, when its only evidence is one trigger in the latest message ("investigate",
+    調べて), a clause holding it also names fixing or the user's code, and the intent model reads the whole
+    message as a repo request first (>= 0.5): looking into one's own failing build is debugging. Research
+    asked in a clause of its own ("Research X, then fix Y in our repo") keeps its word."""
+    if not sources or sources[0][2] != "latest message":
+        return {}
+    text = sources[0][0]
+    for skill, (score, reasons) in zip(skills, lexical, strict=True):
+        if not (
+            skill.source == "official"
+            and skill.id == _RESEARCH
+            and score >= ACTIVATION_THRESHOLD
+            and len(reasons) == 1
+            and reasons[0].startswith("trigger ")
+            and "latest message" in reasons[0]
+        ):
+            continue
+        whole = classifier.probabilities(text.normalized)
+        repo = f"official:{_REPO}"
+        if not whole or whole.get(repo, 0.0) < OWN_CODE_OWNER:
+            return {}
+        first = max(whole, key=whole.__getitem__) == repo
+        phrases = [p for p, _, label in catalog.matcher(skill.key).phrases if label == "trigger"]
+        for part in _clause_texts(text) or [text]:
+            held = [p for p in phrases if part.contains(p)]
+            # the clause names the user's code, and the model reads a repo request first; or the words right
+            # by the trigger do ("investigate in the actual codebase", 「原因を調べて直して」)
+            if held and _OWN_CODE.search(part.normalized if first else _near(part, held[0])):
+                return {
+                    skill.label: f"not evidence: '{held[0].text}' looks into the user's own software "
+                    f"(the intent model reads a repo request, {whole[repo]:.2f})"
+                }
+        return {}
+    return {}
 
 
 def _clause_requests(
@@ -560,11 +709,14 @@ def select_skills(
     # The softer signals stand in for missing words; once words decided, only a confident intent model may
     # add a second skill (a two-part request whose second part is a paraphrase).
     classifier = catalog.classifier() if sources else None
+    own_code: dict[str, str] = {}
     if classifier is not None:
         classifier = classifier.for_one_selection()
         # One trigger word the intent model reads as part of something else is no request of its skill:
         # "fork the Next.js *blog* starter", 「昨日の*プレゼン*、何とか終わった」.
         passing = _passing_words(catalog, classifier, sources, skills, lexical)
+        own_code = _own_code(catalog, classifier, sources, skills, lexical)
+        passing.update(own_code)
         lexical = [
             (0.0, [*reasons, passing[skill.label]]) if skill.label in passing else (score, reasons)
             for skill, (score, reasons) in zip(skills, lexical, strict=True)
@@ -576,7 +728,16 @@ def select_skills(
         votes = None
         if embedder_similarity is not None and not decided:
             votes = neighbour_votes(embedder_similarity, sources[0][0].normalized, skills)
-        stand_in = classified(classifier, sources, decided=decided, votes=votes, in_clause=own_request)
+        shaped = decided and all(
+            score < ACTIVATION_THRESHOLD or any(r.startswith(SHAPE_NOTE) for r in reasons)
+            for score, reasons in lexical
+        )
+        stand_in = classified(
+            classifier, sources, decided=decided, votes=votes, in_clause=own_request, shaped=shaped
+        )
+        # the model reads the debugging's words as research too; it is no second opinion on them
+        for key in own_code:
+            stand_in.pop(key, None)
     if sources and not decided and not stand_in:
         # skills with a few examples only (custom ones); the intent model knows the rest
         trained = set(classifier.classes) if classifier is not None else set()

@@ -12,6 +12,9 @@ import pytest
 from skills import SelectionInput, load_official_catalog, merge_catalog, select_skills, warm_intent_model
 from skills._background import NO_SKILL
 from skills._classifier import MIN_EXAMPLES, classifier_for, train
+from skills._intents import may_be_news
+from skills._standins import asks, clauses, names_something
+from skills._text import MatchText
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +79,51 @@ def test_a_second_request_in_another_clause_adds_its_skill(official):
         " at the town meeting."
     )
     assert set(_select(catalog, text)) == {"research-brief", "slides-author"}
+
+
+def test_a_version_number_does_not_end_a_clause():
+    assert clauses("Bump Node to 20.11 and then make sure the build still passes.") == [
+        "Bump Node to 20.11",
+        "make sure the build still passes",
+    ]
+
+
+def test_a_te_kara_with_a_comma_ends_a_clause():
+    assert clauses("よく使われている予約システムを比べてから、店のサイトに入れてほしい。") == [
+        "よく使われている予約システムを比べてから",
+        "店のサイトに入れてほしい",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("part", "expected"),
+    [
+        ("直していただけますか", False),  # a verb and asking words: it goes on with the clause before it
+        ("調べてもらえる？", False),
+        ("映す資料も何枚か作ってもらえますか", True),
+        ("then fix it", True),  # English clauses are left to the model
+    ],
+)
+def test_a_japanese_clause_must_name_something_to_ask_for_a_second_skill(part, expected):
+    assert names_something(part) is expected
+
+
+def test_a_japanese_clause_that_asks_for_its_own_skill_adds_it_below_the_second_skill_bar(official):
+    text = "近くの商店街の空き店舗対策を比べて、その結果を商工会の会合で見せる資料にしてください。"
+    assert set(_select(merge_catalog(official, []), text)) == {"research-brief", "slides-author"}
+
+
+@pytest.mark.parametrize(
+    ("part", "expected"),
+    [
+        ("館内の会議で見せる資料にしてほしい", True),
+        ("その内容で会報のコラムを書いて", True),
+        ("地域の配食アプリのスタートアップです", False),  # it describes, it does not ask
+        ("then make slides of it", False),  # English clauses keep the 0.9 bar
+    ],
+)
+def test_a_clause_asks_when_it_ends_in_a_japanese_request(part, expected):
+    assert asks(part) is expected
 
 
 def test_custom_skills_with_and_without_examples(official):
@@ -179,3 +227,15 @@ def test_minilm_neighbour_votes_blend_into_the_intent_model(official):
         ).activated_ids
         == []
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("旅行の計画、家族で決めたよ。", True),
+        ("昨日から会員ページにログインできなくなった。", False),  # a fault to fix, not news
+        ("来週の計画を立ててほしい。", False),
+    ],
+)
+def test_japanese_news_ends_in_the_past_tense_and_reports_no_fault(text, expected):
+    assert may_be_news(MatchText(text)) is expected

@@ -444,3 +444,151 @@ def test_a_word_named_inside_another_skills_request_is_not_a_request(catalog, te
 )
 def test_a_trigger_in_a_clause_read_as_its_skill_is_a_request_of_its_own(catalog, text, expected):
     assert sorted(select(catalog, text).activated_ids) == sorted(expected)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The invoice page throws a 500 since this morning's release. Investigate the code and fix it, please.",
+        "アップデートしてからアプリの起動時にエラーが出るようになりました。調べて直してもらえますか。",
+    ],
+)
+def test_looking_into_ones_own_failing_code_is_no_research(catalog, text):
+    selection = select_skills(catalog, SelectionInput(user_messages=[text]))
+    assert selection.activated_ids == ["repo-app-operator"]
+    decision = selection.decision("research-brief")
+    assert decision is not None and any("own software" in r for r in decision.reasons)
+
+
+def test_research_in_a_clause_of_its_own_beside_a_fix_keeps_its_word(catalog):
+    text = "Research how other shops handle refunds, then fix the refund button in our repo."
+    assert set(select_skills(catalog, SelectionInput(user_messages=[text])).activated_ids) == {
+        "research-brief",
+        "repo-app-operator",
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a thing pointed at (この/その/添付の…) that another skill's request works on is its topic
+        ("この記事に書いてある数字、ファクトチェックしてもらえますか。", ["research-brief"]),
+        ("このスライドの内容をもとに、ブログ記事を書いて。", ["writing-draft"]),
+        ("この記事をもっと読みやすく書き直して。", ["writing-draft"]),  # no other request: still its own
+    ],
+)
+def test_a_thing_pointed_at_is_the_topic_of_another_request(catalog, text, expected):
+    assert select_skills(catalog, SelectionInput(user_messages=[text])).activated_ids == expected
+
+
+def test_a_te_form_before_aru_describes_a_state(catalog):
+    decision = select_skills(
+        catalog,
+        SelectionInput(user_messages=["この記事に書いてある数字、ファクトチェックしてもらえますか。"]),
+    ).decision("writing-draft")
+    assert decision is not None and not any("'書いて'" in r for r in decision.reasons)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "We launched the app last week and the reviews are good.",
+        "Our appointment page went live yesterday and patients are already using it.",
+    ],
+)
+def test_news_of_software_work_done_asks_for_nothing(catalog, text):
+    assert select_skills(catalog, SelectionInput(user_messages=[text])).activated_ids == []
+
+
+def test_a_past_tense_verb_is_no_imperative(catalog):
+    # the shape 'launch … app' is what was done; the request is the press release
+    text = "We launched the app last week; now write the press release."
+    assert select_skills(catalog, SelectionInput(user_messages=[text])).activated_ids == ["writing-draft"]
+
+
+def test_investigating_in_the_codebase_is_debugging_even_when_the_model_reads_research_first(catalog):
+    text = "The export job is flaky in CI, about one run in four. Please investigate in the actual codebase."
+    assert select_skills(catalog, SelectionInput(user_messages=[text])).activated_ids == ["repo-app-operator"]
+
+
+def test_research_and_a_fix_in_one_english_clause_keep_both(catalog):
+    text = "Research how other shops handle refunds and fix the refund button in our repo."
+    assert set(select_skills(catalog, SelectionInput(user_messages=[text])).activated_ids) == {
+        "research-brief",
+        "repo-app-operator",
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Fix the typos? 'We will be planing the summer schedule next week, so pls send you're availability"
+            " by Friday.'",
+            ["writing-draft"],
+        ),
+        ('Can you tidy this up? "Our team will plan the schedule for the spring fair next week."', []),
+    ],
+)
+def test_an_english_quoted_passage_is_material_not_a_request(catalog, text, expected):
+    assert select_skills(catalog, SelectionInput(user_messages=[text])).activated_ids == expected
+
+
+def test_beside_a_request_shape_the_models_own_reading_needs_less_than_the_second_skill_bar(catalog):
+    text = "Find out which accessibility guidelines apply to our app and fix the contrast issues on the login screen."
+    assert set(select_skills(catalog, SelectionInput(user_messages=[text])).activated_ids) == {
+        "research-brief",
+        "repo-app-operator",
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ちょっとリサーチお願い。格安SIMの満足度。", ["research-brief"]),
+        ("先週のプレゼン、何とか乗り切った", []),  # the word is what happened, not what is asked
+    ],
+)
+def test_a_japanese_trigger_asked_for_directly_is_never_a_passing_word(catalog, text, expected):
+    assert select_skills(catalog, SelectionInput(user_messages=[text])).activated_ids == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("リサーチの結果、部長が気に入ってくれた。", []),
+        ("I wrote the email myself in the end.", []),
+        ("メールの文面、そのまま使わせてもらいました。", []),
+        ("ブログ、毎日書くのって大変ですよね。", []),
+    ],
+)
+def test_news_in_the_past_tense_asks_for_nothing(catalog, text, expected):
+    assert select_skills(catalog, SelectionInput(user_messages=[text])).activated_ids == expected
+
+
+def test_the_object_of_an_opening_verb_of_making_is_asked_for(catalog):
+    text = "Make a schedule for the team offsite and write the invitation email."
+    assert set(select_skills(catalog, SelectionInput(user_messages=[text])).activated_ids) == {
+        "planning-structurer",
+        "writing-draft",
+    }
+
+
+def test_a_word_in_a_list_of_to_dos_is_the_plans_material(catalog):
+    text = (
+        "What should I get done first this week? Tax return, unanswered emails, car service, and my sister's"
+        " birthday present."
+    )
+    assert select_skills(catalog, SelectionInput(user_messages=[text])).activated_ids == [
+        "planning-structurer"
+    ]
+
+
+def test_what_a_thing_is_turned_into_is_asked_for(catalog):
+    text = (
+        "Look into what other food pantries do about expiry dates and put it into slides for the volunteers."
+    )
+    assert set(select_skills(catalog, SelectionInput(user_messages=[text])).activated_ids) == {
+        "research-brief",
+        "slides-author",
+    }
