@@ -30,6 +30,12 @@ BACKGROUND_MARGIN = 0.1
 SECOND_SKILL_THRESHOLD = 0.9
 """One text is usually one request: a second skill from the same text, or beside a skill that words
 already decided, needs this much."""
+CLAUSE_THRESHOLD = 0.85
+CLAUSE_LEAD = 0.3
+"""The request of one English clause of a several-part message ("Map out the move for August and draft the
+email"): the model's top reading of that clause alone, this sure and this far ahead of everything else
+(everyday talk included). 0.8 added planning to "Help me structure it and write what I say"; 0.9 is the
+bar for a second skill from one text."""
 BLEND_WEIGHT = 0.5
 BLEND_THRESHOLD = 0.4
 """With MiniLM: the probability is (1 - w) · intent model + w · neighbour votes (`skills._meaning`), and a
@@ -39,11 +45,21 @@ EMBEDDING_FLOOR = 0.45
 EMBEDDING_MARGIN = 0.1
 """…and by which it must beat every other skill: a prompt near two skills is ambiguous, not both."""
 
+_ASKING_VERBS = (
+    "write draft rewrite edit polish proofread make build fix put turn give send create prepare set schedule "
+    "find check look research compare plan map break draw deploy add book remind email post summari[sz]e "
+    "outline sketch lay pull spin push ship show come work"
+).split()
+"""English verbs that open a request; after "and" they start a second one (a noun after "and" does not:
+"slides and speaker notes")."""
+
 _CLAUSE = re.compile(
     r"[;.!?。！？]|\b(?:and then|then|and also|after that|afterwards)\b|、(?:それから|そのあと|その後|あと|それを)"
     # the て-form joins two requests (「…を調べて、…を書いて」); について、として、によって… are particles
     r"|(?<=[てで])(?<!ついて)(?<!として)(?<!とって)(?<!よって)(?<!おいて)(?<!対して)(?<!関して)、"
     r"|(?<=たら)、"  # 「…を直したら、…も用意して」
+    # "and" before a verb of asking joins two English requests ("Map out the move and draft the email")
+    r"|,?\s+and\s+(?=(?:" + "|".join(_ASKING_VERBS) + r")\b)"
 )
 
 
@@ -91,6 +107,14 @@ def classified(
             for rank, (key, probability) in enumerate(ranked):
                 # a clause is read for a second request only: "one text is one request" unless confident
                 bar = SECOND_SKILL_THRESHOLD if decided or rank > 0 or index > 0 else first
+                if index > 0 and rank == 0 and not has_kana(part):
+                    # one clause of several is one request: read alone, the model is sure of less text
+                    # (English only: a Japanese て-clause is as often a step of the same request,
+                    # 「比べて、どこの情報かも書いて」)
+                    bar = CLAUSE_THRESHOLD
+                    runner_up = max(background, ranked[1][1] if len(ranked) > 1 else 0.0)
+                    if probability - runner_up < CLAUSE_LEAD:
+                        continue
                 if probability < bar or probability < background + (BACKGROUND_MARGIN if rank == 0 else 0.0):
                     continue
                 gain = EXAMPLE_WEIGHT * weight

@@ -78,6 +78,33 @@ def test_a_second_request_in_another_clause_adds_its_skill(official):
     assert set(_select(catalog, text)) == {"research-brief", "slides-author"}
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # "and" before a verb of asking starts a second request, read alone at the clause bar (0.85)
+        (
+            "Map out the office move for August and draft the email telling everyone.",
+            {"planning-structurer", "writing-draft"},
+        ),
+        (
+            "Fix the broken signup form on our site and write a short note to customers apologising for the outage.",
+            {"repo-app-operator", "writing-draft"},
+        ),
+        # "and" before a noun joins two parts of one deliverable
+        ("Make me a deck for the investors with slides and speaker notes.", {"slides-author"}),
+    ],
+)
+def test_and_before_a_verb_of_asking_starts_a_clause_of_its_own(official, text, expected):
+    assert set(_select(merge_catalog(official, []), text)) == expected
+
+
+def test_clause_splits_at_and_only_before_a_verb():
+    from skills._standins import clauses
+
+    assert clauses("Map out the move and draft the email") == ["Map out the move", "draft the email"]
+    assert clauses("a deck with slides and speaker notes") == []
+
+
 def test_custom_skills_with_and_without_examples(official):
     tiles = {
         "id": "tile-estimator",
