@@ -105,6 +105,29 @@ def test_clause_splits_at_and_only_before_a_verb():
     assert clauses("a deck with slides and speaker notes") == []
 
 
+def test_a_dot_inside_a_word_does_not_end_a_clause():
+    from skills._standins import clauses
+
+    assert clauses("fork the next.js starter, then deploy it") == ["fork the next.js starter,", "deploy it"]
+
+
+def test_quoted_material_is_what_the_request_is_about_not_the_request(official):
+    from skills._standins import without_quotations
+
+    assert without_quotations("proofread? 'the rota changes next month, please bear with us.'") == (
+        "proofread? the quoted text"
+    )
+    assert without_quotations("we're done and it's fine") == "we're done and it's fine"
+    text = "Proofread? 'Their going to be alot of changes to the rota next month, please bare with us.'"
+    assert _select(merge_catalog(official, []), text) == ["writing-draft"]
+
+
+def test_a_clause_that_asks_for_nothing_adds_no_skill(official):
+    """The landlord clause alone reads as a writing request (0.97); it is context, not a request."""
+    text = "My landlord says rent caps always backfire. Is that what the economists actually found?"
+    assert _select(merge_catalog(official, []), text) == ["research-brief"]
+
+
 def test_custom_skills_with_and_without_examples(official):
     tiles = {
         "id": "tile-estimator",
