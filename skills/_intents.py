@@ -230,13 +230,16 @@ def intent_evidence(skill_id: str, text: MatchText) -> Request | None:
     return Request(action.text, deliverable.text, span)
 
 
-_THANKS_EN = re.compile(
-    r"^\W*(thanks|thank you|thx|cheers)\b|\b(went (great|well|fine)|worked (perfectly|great|well))\b"
+_WENT_WELL_EN = (
+    r"\b(went (great|well|fine|brilliantly|smoothly|perfectly|down well|really well|so well)"
+    r"|worked (perfectly|great|well|a treat)|paid off)\b"
 )
+_THANKS_EN = re.compile(r"^\W*(thanks|thank you|thx|cheers)\b|" + _WENT_WELL_EN)
 _NEWS_EN = re.compile(
-    r"(?:^|[.!]\s+)(thanks|thank you|thx|cheers)\W*$|\bwent out\b"
+    r"(?:^|[.!,]\s+)(thanks|thank you|thx|cheers)( again| so much| a lot| a ton| heaps| loads)?\W*$|\bwent out\b"
+    r"|\bwanted to say (thanks|thank you)\b|\bin the end\b"
     r"|\b(finally|just|already) (shipped|merged|deployed|sent|finished|submitted|released|launched)\b"
-    r"|\b(no need|never mind|nevermind|don't worry about|no longer need)\b"
+    r"|\b(no need|never mind|nevermind|don't worry about|no longer need)\b|" + _WENT_WELL_EN
 )
 """Weaker than `_THANKS_EN`: thanks after other words, work just done, help no longer needed. "No need for
 slides, write a summary instead" is a request, so selection also asks the intent model to read these as
