@@ -56,7 +56,7 @@ _ASKING_VERBS = (
 "slides and speaker notes")."""
 
 _ASKS = re.compile(
-    r"^(?:(?:please|pls|plz|kindly|also|now|just|then)\s+)*(?:"
+    r"^(?:(?:please|pls|plz|kindly|also|now|just|then|first|next|finally|and|so|ok|okay)\s+)*(?:"
     + "|".join(_ASKING_VERBS)
     + r"|get|sort|tell|help|explain|list|organi[sz]e|arrange|dig|figure|start|bump|upgrade|update|install|debug"
     r"|run|test|review|redo|clean|tidy|rework|improve|shorten|expand|translate|convert|move|migrate|keep|nudge"
