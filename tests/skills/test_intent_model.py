@@ -229,3 +229,26 @@ def test_minilm_neighbour_votes_blend_into_the_intent_model(official):
         ).activated_ids
         == []
     )
+
+
+def test_more_examples_in_one_language_do_not_thin_out_the_other():
+    """Training stops after a fixed number of steps, so an example's share of the loss is how far its
+    features move: 50 more English examples of a class must leave its Japanese features where they were
+    (each language weighs the same within a class; before, the Japanese feature lost a third)."""
+    ja_a = [f"{w}の文章を書いてほしい" for w in "お礼 お詫び 案内 紹介 挨拶 報告 募集 告知 返信 招待".split()]
+    ja_b = [f"{w}の旅程を組んでほしい" for w in "京都 大阪 沖縄 札幌 福岡 箱根 金沢 広島 仙台 長崎".split()]
+    en_a = [f"write a {w} email to the team" for w in "thanks apology welcome farewell update".split()]
+    en_b = [f"plan a {w} trip for us" for w in "rome paris berlin oslo madrid".split()]
+    base = [("a", t) for t in ja_a + en_a] + [("b", t) for t in ja_b + en_b]
+    topics = "office party budget move hiring training audit vote merger award".split()
+    more = base + [
+        ("a", f"please write up the {w} announcement for {who}")
+        for w in topics
+        for who in "us them all".split()
+    ]
+
+    def weight(model, feature):
+        return float(model.weights[model.vocabulary[feature], model.classes.index("a")])
+
+    before, after = weight(train(base), "j 書い"), weight(train(more), "j 書い")
+    assert before > 1.0 and abs(after - before) < 0.1 * before, (before, after)
