@@ -231,7 +231,7 @@ def intent_evidence(skill_id: str, text: MatchText) -> Request | None:
 
 
 _WENT_WELL_EN = (
-    r"\b(went (great|well|fine|brilliantly|smoothly|perfectly|down well|really well|so well)"
+    r"\b(went (down )?(really |so |very |super )?(great|well|fine|brilliantly|smoothly|perfectly)"
     r"|worked (perfectly|great|well|a treat)|paid off)\b"
 )
 _THANKS_EN = re.compile(r"^\W*(thanks|thank you|thx|cheers)\b|" + _WENT_WELL_EN)
