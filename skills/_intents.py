@@ -71,6 +71,8 @@ _CUES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         (
             "bootstrap",
             "scaffold",
+            "fork",
+            "clone",
             "spin up",
             "set up",
             "get it running",
