@@ -136,7 +136,9 @@ def classified(
             background = probabilities.pop(NO_SKILL, 0.0)
             first = BLEND_THRESHOLD if blend is not None else CLASSIFIER_THRESHOLD
             ranked = sorted(probabilities.items(), key=lambda item: -item[1])
-            for rank, (key, probability) in enumerate(ranked):
+            for rank, (key, probability) in enumerate(
+                ranked[:1] if index else ranked
+            ):  # a clause asks one thing
                 # a clause is read for a second request only: "one text is one request" unless confident
                 bar = SECOND_SKILL_THRESHOLD if decided or rank > 0 or index > 0 else first
                 if index > 0 and rank == 0 and not has_kana(part):
