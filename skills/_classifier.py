@@ -143,9 +143,21 @@ def train(examples: Sequence[tuple[str, str]]) -> Classifier:
     target = np.zeros((n, count), dtype=np.float32)
     target[np.arange(n), labels] = 1.0
     # Each class's positives and negatives weigh half of the loss each: one skill's 100 examples are not
-    # drowned by the other 1,000.
-    positives = target.sum(axis=0)
-    weight = np.where(target > 0, 0.5 / positives, 0.5 / np.maximum(n - positives, 1)).astype(np.float32)
+    # drowned by the other 1,000. Within each half, every language weighs the same, so more English
+    # examples do not thin out the Japanese ones (training stops after a fixed number of steps: a lighter
+    # example moves its weights less).
+    japanese = np.array(
+        [bool(_JA_RUN.search(text)) for (_, text), (ids, _) in zip(examples, rows, strict=True) if ids]
+    )
+    weight = np.zeros((n, count), dtype=np.float32)
+    languages = [language for language in (japanese, ~japanese) if language.any()]
+    for language in languages:
+        share = 0.5 / len(languages)
+        positives = target[language].sum(axis=0)
+        negatives = language.sum() - positives
+        weight[language] = np.where(
+            target[language] > 0, share / np.maximum(positives, 1), share / np.maximum(negatives, 1)
+        )
     weights: Floats = np.zeros((width, count), dtype=np.float32)
     bias: Floats = np.zeros(count, dtype=np.float32)
     moment: Floats = np.zeros_like(weights)
@@ -207,7 +219,7 @@ def _classifier_for(skills: SkillTexts) -> Classifier | None:
 
 
 CACHE_KEEP = 8
-MODEL_VERSION = "1"
+MODEL_VERSION = "2"
 """Part of the cache key: bump it when `features` or `train` change what a model is."""
 
 

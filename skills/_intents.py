@@ -75,6 +75,8 @@ _CUES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         (
             "bootstrap",
             "scaffold",
+            "fork",
+            "clone",
             "spin up",
             "set up",
             "get it running",
@@ -234,17 +236,19 @@ def intent_evidence(skill_id: str, text: MatchText) -> Request | None:
     return Request(action.text, deliverable.text, span)
 
 
-_THANKS_EN = re.compile(
-    r"^\W*(thanks|thank you|thx|cheers)\b|\b(went (great|well|fine)|worked (perfectly|great|well))\b"
+_WENT_WELL_EN = (
+    r"\b(went (down )?(really |so |very |super )?(great|well|fine|brilliantly|smoothly|perfectly)"
+    r"|worked (perfectly|great|well|a treat)|paid off)\b"
 )
+_THANKS_EN = re.compile(r"^\W*(thanks|thank you|thx|cheers)\b|" + _WENT_WELL_EN)
 _NEWS_EN = re.compile(
-    r"(?:^|[.!]\s+)(thanks|thank you|thx|cheers)\W*$|\bwent out\b"
+    r"(?:^|[.!,]\s+)(thanks|thank you|thx|cheers)( again| so much| a lot| a ton| heaps| loads)?\W*$|\bwent out\b"
+    r"|\bwanted to say (thanks|thank you)\b|\bin the end\b"
     r"|\b(finally|just|already) (shipped|merged|deployed|sent|finished|submitted|released|launched)\b"
     r"|\b(we|i|we've|i've|we have|i have) (finally |just |already )?(shipped|merged|deployed|launched|released"
     r"|published|submitted|finished|presented)\b|\b(went|is|are|it's) live\b"
     r"|\bfinally got (?:\w+ ){1,4}(deployed|working|running|merged|shipped|live)\b"
-    r"|\b(?:myself|ourselves) in the end\b|\bin the end\b"
-    r"|\b(no need|never mind|nevermind|don't worry about|no longer need)\b"
+    r"|\b(no need|never mind|nevermind|don't worry about|no longer need)\b|" + _WENT_WELL_EN
 )
 """Weaker than `_THANKS_EN`: thanks after other words, work just done, help no longer needed. "No need for
 slides, write a summary instead" is a request, so selection also asks the intent model to read these as
@@ -264,6 +268,11 @@ _TROUBLE_JA = re.compile(
     r"でき(?:ない|なく|ません)|エラー|落ち|動かな|動かなく|おかし|壊れ|消え|届かな|通らな|遅く|ずれ|出な"
 )
 """…unless what happened is a problem: 「昨日からログインできなくなった」 reports a fault to fix."""
+_TROUBLE_EN = re.compile(
+    r"\b(?:broke|broken|breaks|error|errors|fail|fails|failed|failing|crash|crashes|crashed|down|stopped|stuck"
+    r"|bug|bugs|wrong|can't|cannot|won't|doesn't|isn't|not working|missing|slow)\b"
+)
+"""…and in English: "The site went live yesterday and checkout is broken" reports a fault, not news."""
 NEWS_MAX_CHARS_JA = 40
 ACKNOWLEDGEMENT_MAX_WORDS = 14
 NEWS_MAX_WORDS = 20
@@ -294,4 +303,4 @@ def may_be_news(text: MatchText) -> bool:
         )
     if len(norm.split()) > NEWS_MAX_WORDS:
         return False
-    return bool(_NEWS_EN.search(norm)) and not _ASKS_EN.search(norm)
+    return bool(_NEWS_EN.search(norm)) and not _ASKS_EN.search(norm) and not _TROUBLE_EN.search(norm)

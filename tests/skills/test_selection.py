@@ -326,6 +326,8 @@ def test_examples_stand_in_only_when_words_are_missing() -> None:
         ("Finally launched the new website last night, no complaints so far.", []),
         ("My brother booked the whole holiday himself, so no need to plan it anymore. Bye!", []),
         ("Draft the reply to Sam. Thanks!", ["writing-draft"]),  # a trigger opens the first clause
+        ("Our trip to Cornwall was perfect, all that planning paid off. Thanks again!", []),
+        ("Got an A on the essay, the rewrite you helped with really paid off.", []),
     ],
 )
 def test_thanks_and_news_ask_for_nothing(catalog, text, expected):
