@@ -243,7 +243,8 @@ _WENT_WELL_EN = (
 _THANKS_EN = re.compile(r"^\W*(thanks|thank you|thx|cheers)\b|" + _WENT_WELL_EN)
 _NEWS_EN = re.compile(
     r"(?:^|[.!,]\s+)(thanks|thank you|thx|cheers)( again| so much| a lot| a ton| heaps| loads)?\W*$|\bwent out\b"
-    r"|\bwanted to say (thanks|thank you)\b|\bin the end\b"
+    r"|\bwanted to (say (thanks|thank you)|share)\b|\bneeded to (vent|say that|tell someone)\b|\bin the end\b"
+    r"|\b(got|was|were) (accepted|approved|funded)\b"
     r"|\b(finally|just|already) (shipped|merged|deployed|sent|finished|submitted|released|launched)\b"
     r"|\b(we|i|we've|i've|we have|i have) (finally |just |already )?(shipped|merged|deployed|launched|released"
     r"|published|submitted|finished|presented)\b|\b(went|is|are|it's) live\b"
@@ -269,10 +270,12 @@ _TROUBLE_JA = re.compile(
 )
 """…unless what happened is a problem: 「昨日からログインできなくなった」 reports a fault to fix."""
 _TROUBLE_EN = re.compile(
-    r"\b(?:broke|broken|breaks|error|errors|fail|fails|failed|failing|crash|crashes|crashed|down|stopped|stuck"
-    r"|bug|bugs|wrong|can't|cannot|won't|doesn't|isn't|not working|missing|slow)\b"
+    r"\b(?<!no )(?<!zero )(?<!without )(?:broke|broken|breaks|error|errors|fail|fails|failed|failing|crash"
+    r"|crashes|crashed|down|stopped|stuck|bug|bugs|wrong|can't|cannot|won't|doesn't|isn't|not working|missing"
+    r"|slow)\b"
 )
-"""…and in English: "The site went live yesterday and checkout is broken" reports a fault, not news."""
+"""…and in English: "The site went live yesterday and checkout is broken" reports a fault, not news ("no
+crashes so far" reports none)."""
 NEWS_MAX_CHARS_JA = 40
 ACKNOWLEDGEMENT_MAX_WORDS = 14
 NEWS_MAX_WORDS = 20

@@ -328,6 +328,8 @@ def test_examples_stand_in_only_when_words_are_missing() -> None:
         ("Draft the reply to Sam. Thanks!", ["writing-draft"]),  # a trigger opens the first clause
         ("Our trip to Cornwall was perfect, all that planning paid off. Thanks again!", []),
         ("Got an A on the essay, the rewrite you helped with really paid off.", []),
+        ("We finally shipped the app update last night, no crashes so far!", []),  # 'no crashes' is no fault
+        ("My research proposal got accepted!! Just wanted to share with someone.", []),
     ],
 )
 def test_thanks_and_news_ask_for_nothing(catalog, text, expected):
