@@ -292,6 +292,33 @@ def is_acknowledgement(text: MatchText) -> bool:
     return short and bool(_THANKS_EN.search(norm)) and not _ASKS_EN.search(norm)
 
 
+_QUICK_EN = re.compile(
+    r"^\W*(?:what year|when (?:did|was|is|were)|who (?:invented|wrote|painted|discovered|won|was|is|sang)"
+    r"|how many|what(?:'s| is) the (?:capital|population|boiling|speed|height|plural|opposite)"
+    r"|how (?:tall|far|old|long|big|deep) (?:is|was|are)|what does \S+(?: \S+)? stand for|where is)\b"
+)
+_QUICK_JA = re.compile(
+    r"(?:何語|何年|何歳|何メートル|首都|誰が[^。]{0,15}(?:した|作った|書いた)|って何|とは)(?:なの|なん|です)?(?:か|の)?[?？]$"
+)
+_EVIDENCE = re.compile(
+    r"\b(?:sources?|evidence|studies|study|cite|citing|references?|check|true|really|compare|vs|versus)\b"
+    r"|出典|根拠|調べ|比べ|比較|本当|ほんと|確か"
+)
+QUICK_MAX_WORDS = 12
+QUICK_MAX_CHARS_JA = 40
+
+
+def is_quick_question(text: MatchText) -> bool:
+    """A question of fact answered from memory ("What year did the Berlin Wall come down?", 「アジェンダって
+    もともと何語なの？」): short, and asking for no sources, no check and no comparison, so no skill's work."""
+    norm = text.normalized.strip()
+    if _EVIDENCE.search(norm):
+        return False
+    if has_kana(norm):
+        return len(norm) <= QUICK_MAX_CHARS_JA and bool(_QUICK_JA.search(norm))
+    return len(norm.split()) <= QUICK_MAX_WORDS and bool(_QUICK_EN.search(norm)) and norm.endswith("?")
+
+
 def may_be_news(text: MatchText) -> bool:
     """English words of work done or help no longer needed, asking for nothing ("Great, the email went out.
     Thanks!", "Finally shipped the release", "so no need to help with that anymore"): news, if the intent

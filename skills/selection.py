@@ -24,6 +24,7 @@ from skills._intents import (
     action_cues,
     intent_evidence,
     is_acknowledgement,
+    is_quick_question,
     may_be_news,
 )
 from skills._meaning import EmbeddingSimilarity
@@ -454,7 +455,7 @@ and patients are already using it" reads 0.49 repo (its words are a repo request
 def _is_news(catalog: Catalog, text: MatchText) -> bool:
     """Thanks or news asking for nothing; the weaker words of it (`may_be_news`) only when the intent model
     also reads everyday talk in the message (`NEWS_TALK_FLOOR`)."""
-    if is_acknowledgement(text):
+    if is_acknowledgement(text) or is_quick_question(text):
         return True
     if not may_be_news(text):
         return False

@@ -330,6 +330,13 @@ def test_examples_stand_in_only_when_words_are_missing() -> None:
         ("Got an A on the essay, the rewrite you helped with really paid off.", []),
         ("We finally shipped the app update last night, no crashes so far!", []),  # 'no crashes' is no fault
         ("My research proposal got accepted!! Just wanted to share with someone.", []),
+        # questions of fact answered from memory
+        ("What year did the Berlin Wall come down?", []),
+        ("会議でよく使う「アジェンダ」って、もともと何語なの？", []),
+        (
+            "When did the Berlin Wall come down, and what do historians say caused it? Cite sources.",
+            ["research-brief"],
+        ),
     ],
 )
 def test_thanks_and_news_ask_for_nothing(catalog, text, expected):
