@@ -494,6 +494,18 @@ reading decides for the word's clause too: "What should I get done first this we
 **emails**, car service…" is a plan, and its list of to-dos, read alone, is too mixed to say so."""
 
 
+def _one_trigger_word(skill: Skill, score: float, reasons: list[str]) -> bool:
+    """An official skill activated by one trigger word in the latest message and nothing else: the evidence
+    the passing-word vetoes may take back."""
+    return (
+        skill.source == "official"
+        and score >= ACTIVATION_THRESHOLD
+        and len(reasons) == 1
+        and reasons[0].startswith("trigger ")
+        and "latest message" in reasons[0]
+    )
+
+
 def _passing_words(
     catalog: Catalog,
     classifier: Any,
@@ -512,11 +524,7 @@ def _passing_words(
     candidates = [
         (skill, skill.label)
         for skill, (score, reasons) in zip(skills, lexical, strict=True)
-        if skill.source == "official"
-        and score >= ACTIVATION_THRESHOLD
-        and len(reasons) == 1
-        and reasons[0].startswith("trigger ")
-        and "latest message" in reasons[0]
+        if _one_trigger_word(skill, score, reasons)
     ]
     if not candidates:
         return {}
@@ -595,14 +603,7 @@ def _own_code(
         return {}
     text = sources[0][0]
     for skill, (score, reasons) in zip(skills, lexical, strict=True):
-        if not (
-            skill.source == "official"
-            and skill.id == _RESEARCH
-            and score >= ACTIVATION_THRESHOLD
-            and len(reasons) == 1
-            and reasons[0].startswith("trigger ")
-            and "latest message" in reasons[0]
-        ):
+        if not (skill.id == _RESEARCH and _one_trigger_word(skill, score, reasons)):
             continue
         whole = classifier.probabilities(text.normalized)
         repo = f"official:{_REPO}"
