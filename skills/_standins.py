@@ -46,7 +46,7 @@ CLAUSE_SUPPORT = 0.3
 check reads as something the message as a whole is not)."""
 EN_CLAUSE_THRESHOLD = 0.85
 EN_CLAUSE_LEAD = 0.3
-"""An English clause of its own that asks (`_ASKS_EN`: "Map out the move for August and draft the email") may
+"""An English clause of its own that asks (`_CLAUSE_ASKS_EN`: "Map out the move for August and draft the email") may
 add its top reading at this much when it leads every other reading of the clause, everyday talk included,
 by this much. Swept on the tuning sets: 0.85 / 0.8 / 0.75 gave English recall 0.934 / 0.947 / 0.961 on
 blind4 and one extra false second skill on blind3 from 0.8 down ("Help me structure it" beside a talk);
@@ -83,7 +83,7 @@ _ASKING_VERBS = (
 """English verbs that open a request; after "and" they start a second one (a noun after "and" does not:
 "slides and speaker notes")."""
 
-_ASKS_EN = re.compile(
+_CLAUSE_ASKS_EN = re.compile(
     r"^(?:(?:please|pls|plz|kindly|also|now|just|then|first|next|finally|and|so|ok|okay)\s+)*(?:"
     + "|".join(_ASKING_VERBS)
     + r"|get|sort|tell|help|explain|list|organi[sz]e|arrange|dig|figure|start|bump|upgrade|update|install|debug"
@@ -130,9 +130,9 @@ QUOTE_MARK = " … "
 
 
 def without_quotes(text: str) -> str:
-    """The message with English quoted passages left out: beside a request that words decided ("Proofread?
-    'Their going to be … changes to the rota next month …'"), pasted text is that request's material, and what
-    it is about (a rota) is no request of another skill. Japanese 「…」 also quotes a claim or a title that
+    """The message with English quoted passages left out: pasted text is the request's material ("Proofread?
+    'Their going to be … changes to the rota next month …'"), and what it is about (a rota) is no request of
+    another skill. Japanese 「…」 also quotes a claim or a title that
     the request is about (「『…』って話、ファクトチェックして」), so it stays."""
     return _QUOTED.sub(QUOTE_MARK, text)
 
@@ -156,7 +156,7 @@ def classified(
     shaped: bool = False,
 ) -> dict[str, tuple[float, str]]:
     """Every skill the intent model recognises in a source text, and (at >= 0.9; 0.7 for a Japanese clause
-    that asks, `_clause_request`) in each of its clauses.
+    that asks and 0.85 for an English one, `_clause_request`) in each of its clauses.
     `decided`: words already chose a skill, so only a confident second request counts (`shaped`: only a
     request shape did, `SHAPED_SECOND`). `votes`: MiniLM neighbour votes for the
     first source (the latest message), blended in. `in_clause` collects the skills read in one clause of
@@ -167,7 +167,7 @@ def classified(
         parts = [read, *clauses(read)]
         whole: dict[str, float] = {}
         for index, part in enumerate(parts):
-            if index and not (names_something(part) if has_kana(part) else _ASKS_EN.search(part)):
+            if index and not (names_something(part) if has_kana(part) else _CLAUSE_ASKS_EN.search(part)):
                 continue
             blend = votes if at == 0 and index == 0 and not decided else None
             probabilities = classifier.probabilities(part)
