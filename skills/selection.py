@@ -321,9 +321,8 @@ def _japanese_topics(
         norm = text.normalized
         if not has_kana(norm):
             continue
-        spans: list[
-            tuple[int, int, int]
-        ] = []  # (topic start, topic end, where the rest of the sentence starts)
+        # (topic start, topic end, where the rest of the sentence starts)
+        spans: list[tuple[int, int, int]] = []
         for marker in _ABOUT.finditer(norm):
             start = max((m.end() for m in _SENTENCE_END.finditer(norm, 0, marker.start())), default=0)
             spans.append((start, marker.start(), marker.end()))
