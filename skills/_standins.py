@@ -125,18 +125,6 @@ def names_something(part: str) -> bool:
     return not has_kana(part) or len(_NAMING.findall(part)) >= CLAUSE_MIN_NAMING
 
 
-_QUOTED = re.compile(r"“[^“”]{12,}”|\"[^\"]{12,}\"|‘.{12,}?’(?!\w)|(?<!\w)'.{12,}?'(?!\w)")
-QUOTE_MARK = " … "
-
-
-def without_quotes(text: str) -> str:
-    """The message with English quoted passages left out: pasted text is the request's material ("Proofread?
-    'Their going to be … changes to the rota next month …'"), and what it is about (a rota) is no request of
-    another skill. Japanese 「…」 also quotes a claim or a title that
-    the request is about (「『…』って話、ファクトチェックして」), so it stays."""
-    return _QUOTED.sub(QUOTE_MARK, text)
-
-
 def clauses(text: str) -> list[str]:
     """The parts of a two-part request ("look into X, then turn it into something I can show"): each part
     is one request, and the model, which learnt from one-request examples, reads each alone (without the
@@ -163,8 +151,7 @@ def classified(
     a several-part message (not only in the message as a whole)."""
     found: dict[str, tuple[float, str]] = {}
     for at, (text, weight, where) in enumerate(sources):
-        read = without_quotes(text.normalized)
-        parts = [read, *clauses(read)]
+        parts = [text.normalized, *clauses(text.normalized)]
         whole: dict[str, float] = {}
         for index, part in enumerate(parts):
             if index and not (names_something(part) if has_kana(part) else _CLAUSE_ASKS_EN.search(part)):

@@ -28,15 +28,7 @@ from skills._intents import (
     may_be_news,
 )
 from skills._meaning import EmbeddingSimilarity
-from skills._standins import (
-    QUOTE_MARK,
-    classified,
-    clauses,
-    nearest_by_meaning,
-    nearest_examples,
-    neighbour_votes,
-    without_quotes,
-)
+from skills._standins import classified, clauses, nearest_by_meaning, nearest_examples, neighbour_votes
 from skills._text import WORD, MatchText, Phrase, has_kana, normalize, words
 from skills.catalog import Catalog
 from skills.model import Skill
@@ -163,6 +155,18 @@ class SelectionInput(BaseModel):
         """The text embedding similarity compares against: latest message, then run input and title."""
         parts = [*self.user_messages[-1:], self.run_input or "", self.thread_title or ""]
         return "\n".join(p for p in dict.fromkeys(parts) if p)
+
+
+_QUOTED = re.compile(r"“[^“”]{12,}”|\"[^\"]{12,}\"|‘.{12,}?’(?!\w)|(?<!\w)'.{12,}?'(?!\w)")
+QUOTE_MARK = " … "
+
+
+def without_quotes(text: str) -> str:
+    """The message with English quoted passages left out: pasted text is the request's material ("Proofread?
+    'Their going to be … changes to the rota next month …'"), and what it is about (a rota) is no request of
+    another skill. Japanese 「…」 also quotes a claim or a title that the request is about
+    (「『…』って話、ファクトチェックして」), so it stays."""
+    return _QUOTED.sub(QUOTE_MARK, text)
 
 
 def _material_out(text: str) -> str:

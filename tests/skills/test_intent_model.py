@@ -160,7 +160,7 @@ def test_a_dot_inside_a_word_does_not_end_a_clause():
 
 
 def test_quoted_material_is_what_the_request_is_about_not_the_request(official):
-    from skills._standins import QUOTE_MARK, without_quotes
+    from skills.selection import QUOTE_MARK, without_quotes
 
     assert without_quotes("proofread? 'the rota changes next month, please bear with us.'") == (
         "proofread? " + QUOTE_MARK
