@@ -168,10 +168,9 @@ def classified(
             background = probabilities.pop(NO_SKILL, 0.0)
             first = BLEND_THRESHOLD if blend is not None else CLASSIFIER_THRESHOLD
             ranked = sorted(probabilities.items(), key=lambda item: -item[1])
-            for rank, (key, probability) in enumerate(
-                ranked[:1] if index else ranked
-            ):  # a clause asks one thing
-                # a clause is read for a second request only: "one text is one request" unless confident
+            # A clause asks one thing, and is read for a second request only: "one text is one request"
+            # unless confident.
+            for rank, (key, probability) in enumerate(ranked[:1] if index else ranked):
                 bar = SECOND_SKILL_THRESHOLD if decided or rank > 0 or index > 0 else first
                 if shaped and not index and not rank:
                     bar = min(bar, SHAPED_SECOND)
