@@ -257,7 +257,7 @@ def test_request_shapes_select_skills_without_trigger_words() -> None:
 
 
 def test_one_cue_alone_is_not_a_request() -> None:
-    from skills import SelectionInput, load_official_catalog, merge_catalog, select_skills
+    from skills import load_official_catalog, merge_catalog
 
     catalog = merge_catalog(load_official_catalog(), [])
     for text in (
@@ -265,24 +265,24 @@ def test_one_cue_alone_is_not_a_request() -> None:
         "Write the number 7 in Roman numerals.",
         "猫の名前を考えて。",
     ):
-        selection = select_skills(catalog, SelectionInput(user_messages=[text]))
+        selection = select(catalog, text)
         assert selection.activated_ids == [], text
 
 
 def test_a_trigger_inside_another_skills_request_is_its_topic() -> None:
     """'present our hiring *plan* to the leadership meeting': the plan is what the slides are about."""
-    from skills import SelectionInput, load_official_catalog, merge_catalog, select_skills
+    from skills import load_official_catalog, merge_catalog
 
     catalog = merge_catalog(load_official_catalog(), [])
     text = "I have to present our hiring plan to the leadership meeting; make me eight pages with visuals."
-    selection = select_skills(catalog, SelectionInput(user_messages=[text]))
+    selection = select(catalog, text)
     assert selection.activated_ids == ["slides-author"]
     planning = selection.decision("planning-structurer")
     assert planning is not None and planning.status == "listed"
     assert any("topic of a slides-author request" in r for r in planning.reasons)
     # outside the request's span the same word is a request of its own
     text = "Make a plan for the launch, then present it at the board meeting."
-    selection = select_skills(catalog, SelectionInput(user_messages=[text]))
+    selection = select(catalog, text)
     assert set(selection.activated_ids) == {"planning-structurer", "slides-author"}
 
 
@@ -490,7 +490,7 @@ def test_a_trigger_in_a_clause_read_as_its_skill_is_a_request_of_its_own(catalog
     ],
 )
 def test_looking_into_ones_own_failing_code_is_no_research(catalog, text):
-    selection = select_skills(catalog, SelectionInput(user_messages=[text]))
+    selection = select(catalog, text)
     assert selection.activated_ids == ["repo-app-operator"]
     decision = selection.decision("research-brief")
     assert decision is not None and any("own software" in r for r in decision.reasons)
@@ -498,7 +498,7 @@ def test_looking_into_ones_own_failing_code_is_no_research(catalog, text):
 
 def test_research_in_a_clause_of_its_own_beside_a_fix_keeps_its_word(catalog):
     text = "Research how other shops handle refunds, then fix the refund button in our repo."
-    assert set(select_skills(catalog, SelectionInput(user_messages=[text])).activated_ids) == {
+    assert set(select(catalog, text).activated_ids) == {
         "research-brief",
         "repo-app-operator",
     }
@@ -514,7 +514,7 @@ def test_research_in_a_clause_of_its_own_beside_a_fix_keeps_its_word(catalog):
     ],
 )
 def test_a_thing_pointed_at_is_the_topic_of_another_request(catalog, text, expected):
-    assert select_skills(catalog, SelectionInput(user_messages=[text])).activated_ids == expected
+    assert select(catalog, text).activated_ids == expected
 
 
 def test_a_te_form_before_aru_describes_a_state(catalog):
@@ -533,23 +533,23 @@ def test_a_te_form_before_aru_describes_a_state(catalog):
     ],
 )
 def test_news_of_software_work_done_asks_for_nothing(catalog, text):
-    assert select_skills(catalog, SelectionInput(user_messages=[text])).activated_ids == []
+    assert select(catalog, text).activated_ids == []
 
 
 def test_a_past_tense_verb_is_no_imperative(catalog):
     # the shape 'launch … app' is what was done; the request is the press release
     text = "We launched the app last week; now write the press release."
-    assert select_skills(catalog, SelectionInput(user_messages=[text])).activated_ids == ["writing-draft"]
+    assert select(catalog, text).activated_ids == ["writing-draft"]
 
 
 def test_investigating_in_the_codebase_is_debugging_even_when_the_model_reads_research_first(catalog):
     text = "The export job is flaky in CI, about one run in four. Please investigate in the actual codebase."
-    assert select_skills(catalog, SelectionInput(user_messages=[text])).activated_ids == ["repo-app-operator"]
+    assert select(catalog, text).activated_ids == ["repo-app-operator"]
 
 
 def test_research_and_a_fix_in_one_english_clause_keep_both(catalog):
     text = "Research how other shops handle refunds and fix the refund button in our repo."
-    assert set(select_skills(catalog, SelectionInput(user_messages=[text])).activated_ids) == {
+    assert set(select(catalog, text).activated_ids) == {
         "research-brief",
         "repo-app-operator",
     }
@@ -567,12 +567,12 @@ def test_research_and_a_fix_in_one_english_clause_keep_both(catalog):
     ],
 )
 def test_an_english_quoted_passage_is_material_not_a_request(catalog, text, expected):
-    assert select_skills(catalog, SelectionInput(user_messages=[text])).activated_ids == expected
+    assert select(catalog, text).activated_ids == expected
 
 
 def test_beside_a_request_shape_the_models_own_reading_needs_less_than_the_second_skill_bar(catalog):
     text = "Find out which accessibility guidelines apply to our app and fix the contrast issues on the login screen."
-    assert set(select_skills(catalog, SelectionInput(user_messages=[text])).activated_ids) == {
+    assert set(select(catalog, text).activated_ids) == {
         "research-brief",
         "repo-app-operator",
     }
@@ -586,7 +586,7 @@ def test_beside_a_request_shape_the_models_own_reading_needs_less_than_the_secon
     ],
 )
 def test_a_japanese_trigger_asked_for_directly_is_never_a_passing_word(catalog, text, expected):
-    assert select_skills(catalog, SelectionInput(user_messages=[text])).activated_ids == expected
+    assert select(catalog, text).activated_ids == expected
 
 
 @pytest.mark.parametrize(
@@ -599,12 +599,12 @@ def test_a_japanese_trigger_asked_for_directly_is_never_a_passing_word(catalog, 
     ],
 )
 def test_news_in_the_past_tense_asks_for_nothing(catalog, text, expected):
-    assert select_skills(catalog, SelectionInput(user_messages=[text])).activated_ids == expected
+    assert select(catalog, text).activated_ids == expected
 
 
 def test_the_object_of_an_opening_verb_of_making_is_asked_for(catalog):
     text = "Make a schedule for the team offsite and write the invitation email."
-    assert set(select_skills(catalog, SelectionInput(user_messages=[text])).activated_ids) == {
+    assert set(select(catalog, text).activated_ids) == {
         "planning-structurer",
         "writing-draft",
     }
@@ -615,16 +615,14 @@ def test_a_word_in_a_list_of_to_dos_is_the_plans_material(catalog):
         "What should I get done first this week? Tax return, unanswered emails, car service, and my sister's"
         " birthday present."
     )
-    assert select_skills(catalog, SelectionInput(user_messages=[text])).activated_ids == [
-        "planning-structurer"
-    ]
+    assert select(catalog, text).activated_ids == ["planning-structurer"]
 
 
 def test_what_a_thing_is_turned_into_is_asked_for(catalog):
     text = (
         "Look into what other food pantries do about expiry dates and put it into slides for the volunteers."
     )
-    assert set(select_skills(catalog, SelectionInput(user_messages=[text])).activated_ids) == {
+    assert set(select(catalog, text).activated_ids) == {
         "research-brief",
         "slides-author",
     }
